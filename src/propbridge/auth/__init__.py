@@ -1,0 +1,1 @@
+"""API keys, bearer authentication and scopes."""

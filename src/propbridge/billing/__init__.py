@@ -1,0 +1,1 @@
+"""Billing and Payments: charge codes, and the writes of charges and payments into the PMS."""

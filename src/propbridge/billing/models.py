@@ -1,0 +1,76 @@
+"""Tables for charge codes and for write requests with their per-transaction items.
+
+Table definitions only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from propbridge.db.base import Base, IdMixin, TimestampMixin
+from propbridge.db.synced import SyncedRecordMixin
+
+
+class ChargeCode(SyncedRecordMixin, Base):
+    """A ResMan transaction category, copied once per property."""
+
+    __tablename__ = "charge_codes"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "x_property_id", "x_id"),
+        Index(None, "created_at"),
+    )
+
+    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
+    code: Mapped[str | None]
+    kind: Mapped[str | None]
+    name: Mapped[str | None]
+    description: Mapped[str | None]
+    debit_gl_account: Mapped[str | None]
+    credit_gl_account: Mapped[str | None]
+
+
+class WriteRequest(IdMixin, TimestampMixin, Base):
+    """An accepted write (a charge, a payment or a batch) and the body the client sent.
+
+    `dedupe_key` makes a repeated identical POST find the first request instead of posting twice.
+    """
+
+    __tablename__ = "write_requests"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("integrations.id"), index=True
+    )
+    operation: Mapped[str] = mapped_column(String(64))
+    request_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str | None] = mapped_column(String(600), unique=True)
+    job_id: Mapped[str] = mapped_column(String(36), unique=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class WriteItem(IdMixin, Base):
+    """One transaction of a write, with what the PMS needs and what became of it."""
+
+    __tablename__ = "write_items"
+    __table_args__ = (UniqueConstraint("write_request_id", "position"),)
+
+    write_request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("write_requests.id"), index=True
+    )
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), default="PENDING", index=True)
+    reference_number: Mapped[str] = mapped_column(String(200))
+    batch_id: Mapped[str] = mapped_column(String(200))
+    amount_in_cents: Mapped[int]
+    x_property_id: Mapped[str] = mapped_column(String(128))
+    x_lease_id: Mapped[str] = mapped_column(String(128))
+    upstream: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record_id: Mapped[str | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(default=None)

@@ -1,0 +1,61 @@
+"""Settings, read once from `PROPBRIDGE_*` environment variables.
+
+Holds configuration only; it must not open files, sockets or databases.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob propbridge reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PROPBRIDGE_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".propbridge")
+    database_url: str | None = None
+    encryption_key: str | None = Field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    worker_concurrency: int = 8
+    worker_poll_seconds: float = 0.25
+    job_lease_seconds: float = 60.0
+    resman_timeout_seconds: float = 60.0
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under `data_dir`."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'propbridge.db').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when running on the embedded SQLite default."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite:///` URLs and pick the async drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own `Settings`)."""
+    return Settings()

@@ -1,0 +1,20 @@
+"""Imports every table module so `Base.metadata` knows the whole schema.
+
+Used by migrations and tests; defines nothing.
+"""
+
+from propbridge.auth import models as auth_models
+from propbridge.billing import models as billing_models
+from propbridge.integrations import models as integration_models
+from propbridge.jobs import models as job_models
+from propbridge.residents import models as resident_models
+from propbridge.sync import models as sync_models
+
+__all__ = [
+    "auth_models",
+    "billing_models",
+    "integration_models",
+    "job_models",
+    "resident_models",
+    "sync_models",
+]

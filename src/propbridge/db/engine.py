@@ -1,0 +1,88 @@
+"""Engines and session factories for SQLite (embedded) and PostgreSQL (scale-out).
+
+Opens connections only; it holds no business logic and never commits on anyone's behalf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def _prepare_sqlite(engine: AsyncEngine, begin_immediate: bool) -> None:
+    """WAL, a busy timeout and foreign keys on every connection.
+
+    Write transactions start with `BEGIN IMMEDIATE`: a deferred transaction that later tries
+    to write fails at once with SQLITE_BUSY when another writer got in first, which
+    `busy_timeout` cannot help with. Taking the write lock up front makes writers queue.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if begin_immediate else "BEGIN")
+
+
+class Database:
+    """The engines of one database and the sessions made from them.
+
+    `read()` gives a session for queries; `write()` a session whose transaction holds the
+    write lock from its first statement on SQLite (on PostgreSQL both are the same).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            database = make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.read_engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
+            self.write_engine = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
+            _prepare_sqlite(self.read_engine, begin_immediate=False)
+            _prepare_sqlite(self.write_engine, begin_immediate=True)
+        else:
+            self.read_engine = create_async_engine(
+                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+            self.write_engine = self.read_engine
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded engine."""
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; rolled back at the end."""
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise."""
+        async with self._write_sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            await self.write_engine.dispose()

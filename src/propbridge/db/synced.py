@@ -1,0 +1,37 @@
+"""The columns every record copied from a PMS carries (Propexo's core fields).
+
+A mixin only: each synced model declares its own table and its own extra columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from propbridge.db.base import IdMixin, TimestampMixin
+
+
+class SyncedRecordMixin(IdMixin, TimestampMixin):
+    """Core fields, the PMS's raw payload and a content hash for change detection.
+
+    The natural key is `(integration_id, x_property_id, x_id)`: PMS ids are only unique
+    within one customer's property, so the property is part of the key.
+    """
+
+    x_id: Mapped[str] = mapped_column(String(128))
+    x_property_id: Mapped[str] = mapped_column(String(128))
+    last_seen: Mapped[datetime | None]
+    custom_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    @declared_attr
+    def integration_id(cls) -> Mapped[str]:
+        return mapped_column(String(36), ForeignKey("integrations.id"), index=True)
+
+    @declared_attr
+    def integration_vendor(cls) -> Mapped[str]:
+        return mapped_column(String(32))

@@ -1,0 +1,1 @@
+"""PMS integrations: their settings, encrypted credentials and admin endpoints."""

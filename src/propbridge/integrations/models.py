@@ -1,0 +1,33 @@
+"""The `integrations` table. Credentials are stored only as AES-256-GCM ciphertext.
+
+Table definition only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from propbridge.db.base import Base, IdMixin, TimestampMixin
+
+
+class Integration(IdMixin, TimestampMixin, Base):
+    """One customer's connection to one PMS."""
+
+    __tablename__ = "integrations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    vendor: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(default=False)
+    sync_frequency: Mapped[int] = mapped_column(default=12)
+    sync_cadence: Mapped[str] = mapped_column(String(16), default="HOUR")
+    max_request_frequency: Mapped[int] = mapped_column(default=10)
+    max_request_cadence: Mapped[str] = mapped_column(String(16), default="SECOND")
+    max_job_concurrency: Mapped[int] = mapped_column(default=4)
+    new_properties_are_enabled: Mapped[bool] = mapped_column(default=True)
+    last_completed_sync: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,1 @@
+"""Properties, leases and residents: the records clients need to address their writes."""

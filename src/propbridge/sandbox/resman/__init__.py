@@ -1,0 +1,1 @@
+"""A faithful local ResMan: v1 form/MITS surface, v2 partner JSON surface, Partner Transactions."""

@@ -1,0 +1,115 @@
+"""The sandbox's own state in SQLite (in memory by default, or a file given by `--state`).
+
+Every SQL statement of the sandbox lives here; it knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS properties (
+  property_id TEXT PRIMARY KEY, abbreviation TEXT, name TEXT, type TEXT, street TEXT, city TEXT,
+  state TEXT, zip TEXT, phone TEXT, email TEXT, manager TEXT);
+CREATE TABLE IF NOT EXISTS units (
+  unit_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, unit_number TEXT NOT NULL, building TEXT,
+  floor_plan TEXT, floor_plan_name TEXT, bedrooms INTEGER, bathrooms TEXT, square_feet INTEGER,
+  market_rent_cents INTEGER);
+CREATE INDEX IF NOT EXISTS ix_units_property ON units(property_id);
+CREATE TABLE IF NOT EXISTS leases (
+  lease_id TEXT PRIMARY KEY, billing_account_id TEXT NOT NULL UNIQUE, property_id TEXT NOT NULL,
+  unit_id TEXT NOT NULL, status TEXT NOT NULL, start_date TEXT, end_date TEXT, move_in_date TEXT,
+  move_out_date TEXT, rent_cents INTEGER, last_modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_leases_property ON leases(property_id, last_modified);
+CREATE TABLE IF NOT EXISTS people (
+  person_id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, first_name TEXT, last_name TEXT,
+  email TEXT, phone TEXT, residency_status TEXT, is_main_contact INTEGER,
+  is_head_of_household INTEGER, is_lease_signer INTEGER);
+CREATE INDEX IF NOT EXISTS ix_people_lease ON people(lease_id);
+CREATE TABLE IF NOT EXISTS categories (
+  category_id TEXT PRIMARY KEY, abbreviation TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  type TEXT NOT NULL, is_rent INTEGER NOT NULL, gl_account_id TEXT, gl_number TEXT,
+  gl_name TEXT, gl_type TEXT);
+CREATE TABLE IF NOT EXISTS transactions (
+  transaction_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, lease_id TEXT NOT NULL,
+  date TEXT NOT NULL, type TEXT NOT NULL, category_id TEXT NOT NULL, description TEXT,
+  reference TEXT, amount_cents INTEGER NOT NULL, modified_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_transactions_lease ON transactions(lease_id, modified_at);
+CREATE INDEX IF NOT EXISTS ix_transactions_property ON transactions(property_id, modified_at);
+CREATE TABLE IF NOT EXISTS partner_files (
+  file_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, batch_id TEXT NOT NULL,
+  created_at TEXT NOT NULL, UNIQUE (property_id, batch_id));
+CREATE TABLE IF NOT EXISTS partner_transactions (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, file_id TEXT NOT NULL, property_id TEXT NOT NULL,
+  kind TEXT NOT NULL, customer_id TEXT NOT NULL, unit_id TEXT, charge_code TEXT,
+  payment_type TEXT, amount TEXT NOT NULL, transaction_date TEXT NOT NULL, description TEXT,
+  comment TEXT, reference TEXT, paid_by TEXT, status TEXT NOT NULL, transaction_id TEXT,
+  posting_date TEXT, received_at TEXT NOT NULL, decided_at TEXT);
+CREATE INDEX IF NOT EXISTS ix_partner_transactions_status ON partner_transactions(status, seq);
+"""
+
+
+class SandboxStore:
+    """A thread-safe handle on the sandbox database."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self._lock = threading.RLock()
+        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=OFF")
+        self._connection.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Serialise access and wrap the block in one transaction."""
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read and return every row."""
+        with self._lock:
+            return self._connection.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """Run a read and return its first row, if any."""
+        with self._lock:
+            row: sqlite3.Row | None = self._connection.execute(sql, params).fetchone()
+            return row
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk insert (used by the seed generator)."""
+        placeholders = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+        with self.transaction() as connection:
+            connection.executemany(sql, rows)
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the sandbox's own settings table."""
+        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the sandbox's own settings table."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def is_seeded(self) -> bool:
+        """True once the seed generator has filled the store."""
+        return self.get_meta("seeded") == "yes"

@@ -1,0 +1,188 @@
+"""ResMan's XML: the `<ResMan>` envelope, MITS ResidentTransactions replies, hardened parsing.
+
+Pure functions over lxml trees; no store and no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from lxml import etree
+
+MITS_NS = "http://my-company.com/namespace"
+M = f"{{{MITS_NS}}}"
+
+
+class UnsafeXmlError(ValueError):
+    """The document declares a DTD or entities, which ResMan's sandbox refuses outright."""
+
+
+def parse_untrusted(text: str | bytes) -> Any:
+    """Parse XML with entity expansion, DTD loading and network access all off."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True,
+    )
+    data = text.encode() if isinstance(text, str) else text
+    root = etree.fromstring(data, parser)
+    if root.getroottree().docinfo.doctype:
+        raise UnsafeXmlError("DOCTYPE declarations are not allowed")
+    return root
+
+
+def local(element: Any) -> str:
+    """An element's name without namespace."""
+    return str(etree.QName(element).localname)
+
+
+def child_text(element: Any, name: str) -> str | None:
+    """Text of the first direct child with this local name (any namespace)."""
+    for child in element:
+        if isinstance(child.tag, str) and local(child) == name:
+            return str(child.text or "")
+    return None
+
+
+def envelope(method: str, account_id: str, property_id: str | None, status: str = "Success",
+             error: str | None = None, response: Any | None = None) -> bytes:
+    """The `<ResMan>` reply every v1 method gives when XML is wanted."""
+    root = etree.Element("ResMan", nsmap={
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+        "xsd": "http://www.w3.org/2001/XMLSchema",
+    })
+    etree.SubElement(root, "MethodName").text = method
+    etree.SubElement(root, "Status").text = status
+    if error is not None:
+        etree.SubElement(root, "ErrorDescription").text = error
+    etree.SubElement(root, "AccountID").text = account_id
+    if property_id is not None:
+        etree.SubElement(root, "PropertyID").text = property_id
+    if response is not None:
+        wrapper = etree.SubElement(root, "Response")
+        wrapper.append(response)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def dict_to_xml(tag: str, value: Any) -> Any:
+    """A JSON-like value as XML elements (lists repeat the singular child)."""
+    element = etree.Element(tag)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            element.append(dict_to_xml(key, item))
+    elif isinstance(value, list):
+        singular = tag[:-3] + "y" if tag.endswith("ies") else tag.rstrip("s")
+        for item in value:
+            element.append(dict_to_xml(singular, item))
+    elif value is not None:
+        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+    return element
+
+
+def _mits(parent: Any, name: str, text: str | None = None, **attributes: str) -> Any:
+    element = etree.SubElement(parent, M + name, attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _plain(parent: Any, name: str, text: str | None = None, **attributes: str) -> Any:
+    element = etree.SubElement(parent, name, attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def dollars(cents: int) -> str:
+    """Whole cents as ResMan's positive two-place dollars."""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def resident_transactions(prop: Any, accounts: Iterable[dict[str, Any]]) -> Any:
+    """A MITS ResidentTransactions document shaped like ResMan's (see resman-samples)."""
+    root = etree.Element("ResidentTransactions", nsmap={"MITS": MITS_NS})
+    prop_el = _plain(root, "Property")
+    pid = _plain(prop_el, "PropertyID")
+    ident = _mits(pid, "Identification", Type="other")
+    _mits(ident, "PrimaryID", prop["property_id"])
+    _mits(ident, "MarketingName", prop["name"])
+    address = _mits(pid, "Address", Type="property")
+    _mits(address, "Address1", prop["street"])
+    _mits(address, "City", prop["city"])
+    _mits(address, "State", prop["state"])
+    _mits(address, "PostalCode", prop["zip"])
+    for account in accounts:
+        lease, unit = account["lease"], account["unit"]
+        customer = _plain(prop_el, "RT_Customer")
+        _plain(customer, "CustomerID", lease["lease_id"])
+        people = _plain(customer, "Customers")
+        for person in account["people"]:
+            kind = "former resident" if lease["status"] == "Former" else "current resident"
+            person_el = _plain(people, "Customer", Type=kind)
+            _mits(person_el, "Description", "")
+            _plain(person_el, "CustomerID", person["person_id"])
+            mprop = _mits(person_el, "Property")
+            _mits(mprop, "PrimaryID", prop["property_id"])
+            _mits(mprop, "MarketingName", prop["name"])
+            _mits(mprop, "UnitID", unit["unit_number"])
+            name = _mits(person_el, "Name")
+            _mits(name, "FirstName", person["first_name"])
+            _mits(name, "MiddleName")
+            _mits(name, "LastName", person["last_name"])
+            paddr = _mits(person_el, "Address", Type="property")
+            _mits(paddr, "Address1", prop["street"])
+            _mits(paddr, "Address2", unit["unit_number"])
+            _mits(paddr, "City", prop["city"])
+            _mits(paddr, "State", prop["state"])
+            _mits(paddr, "PostalCode", prop["zip"])
+            _mits(paddr, "Email", person["email"])
+            phone = _mits(person_el, "Phone", Type="cell")
+            _mits(phone, "PhoneNumber", person["phone"])
+            mlease = _mits(person_el, "Lease")
+            _mits(mlease, "CurrentRent", dollars(lease["rent_cents"]))
+            _mits(mlease, "LeaseFromDate", lease["start_date"])
+            _mits(mlease, "LeaseToDate", lease["end_date"])
+            _mits(mlease, "ActualMoveIn", lease["move_in_date"])
+            if lease["move_out_date"]:
+                _mits(mlease, "ActualMoveOut", lease["move_out_date"])
+            _mits(mlease, "ResponsibleForLease", "true" if person["is_lease_signer"] else "false")
+        rt_unit = _plain(customer, "RT_Unit")
+        _plain(rt_unit, "UnitID", unit["unit_number"])
+        _plain(rt_unit, "NumberOccupants", Total=str(len(account["people"])))
+        unit_el = _plain(rt_unit, "Unit")
+        info = _mits(unit_el, "Information")
+        _mits(info, "UnitID", unit["unit_number"])
+        _mits(info, "UnitType", unit["floor_plan"])
+        _mits(info, "UnitBedrooms", str(unit["bedrooms"]))
+        _mits(info, "UnitBathrooms", unit["bathrooms"])
+        _mits(info, "MarketRent", dollars(unit["market_rent_cents"]))
+        _mits(info, "FloorPlanID", unit["floor_plan"])
+        _mits(info, "FloorplanName", unit["floor_plan_name"])
+        _mits(info, "BuildingID", unit["building"])
+        _mits(unit_el, "PropertyPrimaryID", prop["property_id"])
+        _mits(unit_el, "MarketingName", prop["name"])
+        _plain(customer, "PaymentAccepted", "Yes")
+        if not account["transactions"]:
+            continue
+        service = _plain(customer, "RTServiceTransactions")
+        for tx in account["transactions"]:
+            wrapper = _plain(service, "Transactions")
+            if tx["type"] == "Payment":
+                element = _plain(wrapper, "Payment", Type="Other")
+            elif tx["type"] == "Credit":
+                element = _plain(wrapper, "Concession")
+            else:
+                element = _plain(wrapper, "Charge")
+            detail = _plain(element, "Detail")
+            _plain(detail, "TransactionDate", tx["date"])
+            _plain(detail, "Description", tx["description"] or "")
+            if tx["type"] == "Payment":
+                _plain(detail, "DocumentNumber", tx["reference"] or "")
+            _plain(detail, "ChargeCode", tx["abbreviation"])
+            _plain(detail, "GLAccountNumber", tx["gl_number"])
+            _plain(detail, "CustomerID", lease["lease_id"])
+            _plain(detail, "UnitID", unit["unit_number"])
+            _plain(detail, "Amount", dollars(tx["amount_cents"]))
+    return root

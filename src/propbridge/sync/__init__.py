@@ -1,0 +1,1 @@
+"""The sync engine: pull pages from a connector, upsert records, record each run."""
