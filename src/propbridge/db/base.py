@@ -60,8 +60,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-
-
 class Base(DeclarativeBase):
     """Declarative base for every table of propbridge."""
 

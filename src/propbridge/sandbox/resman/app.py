@@ -56,8 +56,9 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
     app.state.config = config
 
     # ---------------------------------------------------------------- v1
-    def v1_reply(request: Request, area: str, method: str, payload: dict[str, Any],
-                 property_id: str | None) -> Response:
+    def v1_reply(
+        request: Request, area: str, method: str, payload: dict[str, Any], property_id: str | None
+    ) -> Response:
         if area == "MITS" or not _wants_json(request):
             inner = payload.pop("_xml", None)
             if inner is None and payload:
@@ -65,21 +66,37 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
                 inner = dict_to_xml(key, value)
             body = envelope(method, config.account_id, property_id, response=inner)
             return Response(body, media_type="application/xml")
-        return JSONResponse({**payload, "MethodName": method, "ErrorDescription": None,
-                             "Status": "Success", "AccountID": int(config.account_id),
-                             **({"PropertyID": property_id} if property_id else {})})
+        return JSONResponse(
+            {
+                **payload,
+                "MethodName": method,
+                "ErrorDescription": None,
+                "Status": "Success",
+                "AccountID": int(config.account_id),
+                **({"PropertyID": property_id} if property_id else {}),
+            }
+        )
 
-    def v1_error(request: Request, area: str, method: str, error: V1Error,
-                 property_id: str | None) -> Response:
+    def v1_error(
+        request: Request, area: str, method: str, error: V1Error, property_id: str | None
+    ) -> Response:
         if area == "MITS" or not _wants_json(request):
             body = envelope(method, config.account_id, property_id, "Error", error.description)
             return Response(body, status_code=error.http_status, media_type="application/xml")
-        return JSONResponse({"MethodName": method, "ErrorDescription": error.description,
-                             "Status": "Failed", "AccountID": config.account_id},
-                            status_code=error.http_status)
+        return JSONResponse(
+            {
+                "MethodName": method,
+                "ErrorDescription": error.description,
+                "Status": "Failed",
+                "AccountID": config.account_id,
+            },
+            status_code=error.http_status,
+        )
 
     def v1_authenticate(fields: dict[str, str], needs_property: bool) -> str | None:
-        partner_ok = secrets.compare_digest(fields.get("IntegrationPartnerID", ""), config.partner_id)
+        partner_ok = secrets.compare_digest(
+            fields.get("IntegrationPartnerID", ""), config.partner_id
+        )
         key_ok = secrets.compare_digest(fields.get("ApiKey", ""), config.api_key)
         if not (partner_ok and key_ok):
             raise V1Error("Invalid IntegrationPartnerID or ApiKey")
@@ -112,11 +129,22 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         return v1_reply(request, area, method, payload, property_id)
 
     def get_properties(_fields: dict[str, str], _pid: str | None) -> dict[str, Any]:
-        return {"Properties": [{
-            "PropertyID": p["propertyId"], "Name": p["name"], "StreetAddress": p["streetAddress"],
-            "City": p["city"], "State": p["state"], "Zip": p["zip"], "Phone": p["phone"],
-            "Email": p["email"], "Manager": p["manager"],
-        } for p in reads.properties(store)]}
+        return {
+            "Properties": [
+                {
+                    "PropertyID": p["propertyId"],
+                    "Name": p["name"],
+                    "StreetAddress": p["streetAddress"],
+                    "City": p["city"],
+                    "State": p["state"],
+                    "Zip": p["zip"],
+                    "Phone": p["phone"],
+                    "Email": p["email"],
+                    "Manager": p["manager"],
+                }
+                for p in reads.properties(store)
+            ]
+        }
 
     def get_resident_transactions(_fields: dict[str, str], pid: str | None) -> dict[str, Any]:
         assert pid is not None
@@ -147,7 +175,9 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
     # ---------------------------------------------------------------- v2
     def v2_error(status: int, message: str) -> JSONResponse:
         code = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound"}.get(status, "Error")
-        return JSONResponse({"message": message, "code": code, "status": status}, status_code=status)
+        return JSONResponse(
+            {"message": message, "code": code, "status": status}, status_code=status
+        )
 
     def v2_authorised(request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -157,9 +187,11 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return (secrets.compare_digest(user, config.partner_id)
-                and secrets.compare_digest(password, config.api_key)
-                and request.headers.get("resman-account-id", "") == config.account_id)
+        return (
+            secrets.compare_digest(user, config.partner_id)
+            and secrets.compare_digest(password, config.api_key)
+            and request.headers.get("resman-account-id", "") == config.account_id
+        )
 
     def since(request: Request, name: str, required: bool) -> str | None:
         raw = request.query_params.get(name)
@@ -168,8 +200,11 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
                 raise V2Problem(f"{name} is required")
             return None
         try:
-            moment = parsedate_to_datetime(raw) if "," in raw else datetime.fromisoformat(
-                raw.replace("Z", "+00:00"))
+            moment = (
+                parsedate_to_datetime(raw)
+                if "," in raw
+                else datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            )
         except (TypeError, ValueError) as error:
             raise V2Problem(f"{name} is not a valid date: {raw!r}") from error
         if moment.tzinfo is None:
@@ -236,8 +271,13 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
             raise V2Problem(f"Billing account {account} was not found", 404)
         return {"transactions": rows}
 
-    V2_PATHS = {"/Properties", "/TransactionCategories", "/Leasing/Leases", "/BillingAccounts",
-                "/Transactions/Ledger"}
+    V2_PATHS = {
+        "/Properties",
+        "/TransactionCategories",
+        "/Leasing/Leases",
+        "/BillingAccounts",
+        "/Transactions/Ledger",
+    }
 
     # ------------------------------------------------------- control plane
     def control_error(status: int, message: str) -> JSONResponse:
@@ -263,14 +303,27 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
 
     @app.get("/_sandbox/info")
     def sandbox_info() -> dict[str, Any]:
-        counts = {t: store.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"]  # type: ignore[index]  # noqa: S608
-                  for t in ("properties", "units", "leases", "people", "transactions",
-                            "partner_transactions")}
-        return {"partner_id": config.partner_id, "account_id": config.account_id,
-                "auto_approve": config.auto_approve, "seed_date": store.get_meta("seed_date"),
-                "counts": counts,
-                "properties": [{"property_id": p["propertyId"], "name": p["name"]}
-                               for p in reads.properties(store)]}
+        counts = {
+            t: store.query_one(f"SELECT COUNT(*) AS n FROM {t}")["n"]  # type: ignore[index]  # noqa: S608
+            for t in (
+                "properties",
+                "units",
+                "leases",
+                "people",
+                "transactions",
+                "partner_transactions",
+            )
+        }
+        return {
+            "partner_id": config.partner_id,
+            "account_id": config.account_id,
+            "auto_approve": config.auto_approve,
+            "seed_date": store.get_meta("seed_date"),
+            "counts": counts,
+            "properties": [
+                {"property_id": p["propertyId"], "name": p["name"]} for p in reads.properties(store)
+            ],
+        }
 
     @app.get("/_sandbox/partner-transactions")
     def list_partner_transactions(request: Request) -> Response:
@@ -311,19 +364,32 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         lease_id = request.query_params.get("lease_id", "").lower()
         rows = store.query(
             "SELECT t.*, c.abbreviation FROM transactions t JOIN categories c "
-            "ON c.category_id = t.category_id WHERE t.lease_id = ? ORDER BY t.date", (lease_id,))
-        return {"results": [{
-            "transaction_id": r["transaction_id"], "date": r["date"], "type": r["type"],
-            "charge_code": r["abbreviation"], "description": r["description"],
-            "reference": r["reference"], "amount": reads.money(r["amount_cents"]),
-        } for r in rows]}
+            "ON c.category_id = t.category_id WHERE t.lease_id = ? ORDER BY t.date",
+            (lease_id,),
+        )
+        return {
+            "results": [
+                {
+                    "transaction_id": r["transaction_id"],
+                    "date": r["date"],
+                    "type": r["type"],
+                    "charge_code": r["abbreviation"],
+                    "description": r["description"],
+                    "reference": r["reference"],
+                    "amount": reads.money(r["amount_cents"]),
+                }
+                for r in rows
+            ]
+        }
 
     # ------------------------------------------------------------- the page
     @app.get("/partner-transactions", response_class=HTMLResponse)
     def partner_transactions_page() -> str:
-        return render_page(partner.list_items(store, "pending"),
-                           partner.list_items(store, "posted")[-20:],
-                           partner.list_items(store, "rejected")[-20:])
+        return render_page(
+            partner.list_items(store, "pending"),
+            partner.list_items(store, "posted")[-20:],
+            partner.list_items(store, "rejected")[-20:],
+        )
 
     @app.post("/partner-transactions/{item_id}/{action}")
     async def page_decide(item_id: str, action: str, request: Request) -> Response:
@@ -361,10 +427,18 @@ class V2Problem(Exception):
 
 def _row(item: dict[str, Any], actions: bool) -> str:
     e = html.escape
-    cells = [item["kind"], item["reference"] or "", item["customer_id"], item["unit_id"] or "",
-             item["charge_code"] or item["payment_type"] or "", item["amount"],
-             item["transaction_date"], item["description"] or "", item["comment"] or "",
-             item["transaction_id"] or ""]
+    cells = [
+        item["kind"],
+        item["reference"] or "",
+        item["customer_id"],
+        item["unit_id"] or "",
+        item["charge_code"] or item["payment_type"] or "",
+        item["amount"],
+        item["transaction_date"],
+        item["description"] or "",
+        item["comment"] or "",
+        item["transaction_id"] or "",
+    ]
     buttons = ""
     if actions:
         buttons = (
@@ -372,17 +446,21 @@ def _row(item: dict[str, Any], actions: bool) -> str:
             '<input type="date" name="posting_date" aria-label="Posting date">'
             '<button type="submit">Approve</button></form>'
             f'<form method="post" action="/partner-transactions/{e(item["id"])}/reject">'
-            '<button type="submit">Reject</button></form></td>')
+            '<button type="submit">Reject</button></form></td>'
+        )
     return "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + buttons + "</tr>"
 
 
-def render_page(pending: list[dict[str, Any]], posted: list[dict[str, Any]],
-                rejected: list[dict[str, Any]]) -> str:
+def render_page(
+    pending: list[dict[str, Any]], posted: list[dict[str, Any]], rejected: list[dict[str, Any]]
+) -> str:
     """Accounting › Receivables › Partner Transactions, as a plain HTML page."""
     e = html.escape
-    head = ("<tr><th>Kind</th><th>Reference</th><th>Lease (CustomerID)</th><th>Unit</th>"
-            "<th>Code / type</th><th>Amount</th><th>Date</th><th>Description</th><th>Comment</th>"
-            "<th>Transaction ID</th>")
+    head = (
+        "<tr><th>Kind</th><th>Reference</th><th>Lease (CustomerID)</th><th>Unit</th>"
+        "<th>Code / type</th><th>Amount</th><th>Date</th><th>Description</th><th>Comment</th>"
+        "<th>Transaction ID</th>"
+    )
     files: dict[str, list[dict[str, Any]]] = {}
     for item in pending:
         files.setdefault(item["file_id"], []).append(item)
@@ -390,14 +468,16 @@ def render_page(pending: list[dict[str, Any]], posted: list[dict[str, Any]],
     for file_id, items in files.items():
         sections.append(
             f'<section class="file" id="file-{e(file_id)}"><h3>Batch {e(items[0]["batch_id"])}'
-            f' <small>property {e(items[0]["property_id"])}</small></h3>'
+            f" <small>property {e(items[0]['property_id'])}</small></h3>"
             f'<form method="post" action="/partner-transactions/files/{e(file_id)}/approve">'
             '<input type="date" name="posting_date" aria-label="Posting date for the file">'
             '<button type="submit">Approve file</button></form>'
             f'<form method="post" action="/partner-transactions/files/{e(file_id)}/reject">'
             '<button type="submit">Reject file</button></form>'
             f"<table>{head}<th>Actions</th></tr>"
-            + "".join(_row(i, True) for i in items) + "</table></section>")
+            + "".join(_row(i, True) for i in items)
+            + "</table></section>"
+        )
     body = "".join(sections) or "<p>No pending partner transactions.</p>"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Partner Transactions"
@@ -407,6 +487,9 @@ def render_page(pending: list[dict[str, Any]], posted: list[dict[str, Any]],
         "<h1>Accounting › Receivables › Partner Transactions</h1>"
         f"<h2>Unposted files ({len(pending)} transactions)</h2>{body}"
         f"<h2>Recently posted</h2><table>{head}</tr>"
-        + "".join(_row(i, False) for i in posted) + "</table>"
+        + "".join(_row(i, False) for i in posted)
+        + "</table>"
         f"<h2>Recently rejected</h2><table>{head}</tr>"
-        + "".join(_row(i, False) for i in rejected) + "</table></body></html>")
+        + "".join(_row(i, False) for i in rejected)
+        + "</table></body></html>"
+    )

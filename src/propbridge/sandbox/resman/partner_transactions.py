@@ -18,10 +18,24 @@ from propbridge.sandbox.resman.xml_io import UnsafeXmlError, child_text, local, 
 
 AMOUNT_PATTERN = re.compile(r"^\d{1,9}\.\d{2}$")
 # ResMan's v2 payment-method vocabulary, plus `eCheck` and `Other` which MITS posts also use.
-PAYMENT_TYPES = frozenset({
-    "ACH", "AvidPay", "Cash", "Cashiers Check", "Check", "Credit Card", "Debit Card", "eCheck",
-    "ETF", "Money Order", "Nexus Pay", "Other", "Payment File", "Wire",
-})
+PAYMENT_TYPES = frozenset(
+    {
+        "ACH",
+        "AvidPay",
+        "Cash",
+        "Cashiers Check",
+        "Check",
+        "Credit Card",
+        "Debit Card",
+        "eCheck",
+        "ETF",
+        "Money Order",
+        "Nexus Pay",
+        "Other",
+        "Payment File",
+        "Wire",
+    }
+)
 
 
 class PostRejectedError(ValueError):
@@ -80,8 +94,9 @@ def read_document(store: SandboxStore, property_id: str, xml_text: str) -> list[
     if not posted:
         raise PostRejectedError("No transactions were found in the document")
     _check(store, property_id, posted)
-    problems = [f"Transaction {i + 1}: {'; '.join(t.problems)}" for i, t in enumerate(posted)
-                if t.problems]
+    problems = [
+        f"Transaction {i + 1}: {'; '.join(t.problems)}" for i, t in enumerate(posted) if t.problems
+    ]
     if problems:
         raise PostRejectedError(" | ".join(problems))
     return posted
@@ -100,9 +115,20 @@ def _read_transaction(element: Any) -> PostedTransaction:
     detail = next((c for c in element if isinstance(c.tag, str) and local(c) == "Detail"), None)
     values: dict[str, str | None] = {}
     if detail is not None:
-        for name in ("CustomerID", "UnitID", "ChargeCode", "Amount", "TransactionDate",
-                     "Description", "Comment", "TransactionID", "DocumentNumber", "PaidBy",
-                     "BatchID", "PropertyPrimaryID"):
+        for name in (
+            "CustomerID",
+            "UnitID",
+            "ChargeCode",
+            "Amount",
+            "TransactionDate",
+            "Description",
+            "Comment",
+            "TransactionID",
+            "DocumentNumber",
+            "PaidBy",
+            "BatchID",
+            "PropertyPrimaryID",
+        ):
             values[name] = child_text(detail, name)
     posted = PostedTransaction(
         kind={"Charge": "charge", "Payment": "payment"}.get(kind, kind.lower()),
@@ -133,18 +159,25 @@ def _check(store: SandboxStore, property_id: str, posted: list[PostedTransaction
         row["lease_id"]: row["unit_number"]
         for row in store.query(
             "SELECT l.lease_id, u.unit_number FROM leases l JOIN units u ON u.unit_id = l.unit_id "
-            "WHERE l.property_id = ?", (property_id,))
+            "WHERE l.property_id = ?",
+            (property_id,),
+        )
     }
-    charge_codes = {row["abbreviation"] for row in store.query(
-        "SELECT abbreviation FROM categories WHERE type IN ('Charge', 'Credit')")}
+    charge_codes = {
+        row["abbreviation"]
+        for row in store.query(
+            "SELECT abbreviation FROM categories WHERE type IN ('Charge', 'Credit')"
+        )
+    }
     for t in posted:
         if not t.customer_id:
             t.problems.append("CustomerID is required")
         elif t.customer_id not in leases:
             t.problems.append(f"CustomerID {t.customer_id} was not found in property {property_id}")
         elif t.unit_id and t.unit_id != leases[t.customer_id]:
-            t.problems.append(f"UnitID {t.unit_id} does not match the unit of CustomerID "
-                              f"{t.customer_id}")
+            t.problems.append(
+                f"UnitID {t.unit_id} does not match the unit of CustomerID {t.customer_id}"
+            )
         if t.kind == "charge":
             if not t.charge_code:
                 t.problems.append("ChargeCode is required for a Charge")
@@ -164,7 +197,9 @@ def _check(store: SandboxStore, property_id: str, posted: list[PostedTransaction
             t.problems.append(f"TransactionDate {t.transaction_date!r} is not a valid date")
 
 
-def store_pending(store: SandboxStore, property_id: str, posted: list[PostedTransaction]) -> list[str]:
+def store_pending(
+    store: SandboxStore, property_id: str, posted: list[PostedTransaction]
+) -> list[str]:
     """Keep each transaction as a pending partner transaction, filed by (property, BatchID)."""
     received = now_iso()
     ids = []
@@ -172,12 +207,16 @@ def store_pending(store: SandboxStore, property_id: str, posted: list[PostedTran
         seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM partner_transactions").fetchone()[0]
         for t in posted:
             batch = t.batch_id or f"unbatched-{received}"
-            row = db.execute("SELECT file_id FROM partner_files WHERE property_id = ? AND batch_id = ?",
-                             (property_id, batch)).fetchone()
+            row = db.execute(
+                "SELECT file_id FROM partner_files WHERE property_id = ? AND batch_id = ?",
+                (property_id, batch),
+            ).fetchone()
             if row is None:
                 file_id = str(uuid.uuid4())
-                db.execute("INSERT INTO partner_files VALUES (?, ?, ?, ?)",
-                           (file_id, property_id, batch, received))
+                db.execute(
+                    "INSERT INTO partner_files VALUES (?, ?, ?, ?)",
+                    (file_id, property_id, batch, received),
+                )
             else:
                 file_id = row[0]
             seq += 1
@@ -188,17 +227,36 @@ def store_pending(store: SandboxStore, property_id: str, posted: list[PostedTran
                 "unit_id, charge_code, payment_type, amount, transaction_date, description, comment, "
                 "reference, paid_by, status, received_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (item_id, seq, file_id, property_id, t.kind, t.customer_id, t.unit_id,
-                 t.charge_code, t.payment_type, t.amount, t.transaction_date, t.description,
-                 t.comment, t.reference, t.paid_by, received),
+                (
+                    item_id,
+                    seq,
+                    file_id,
+                    property_id,
+                    t.kind,
+                    t.customer_id,
+                    t.unit_id,
+                    t.charge_code,
+                    t.payment_type,
+                    t.amount,
+                    t.transaction_date,
+                    t.description,
+                    t.comment,
+                    t.reference,
+                    t.paid_by,
+                    received,
+                ),
             )
     return ids
 
 
-def list_items(store: SandboxStore, status: str | None = None, file_id: str | None = None) -> list[dict[str, Any]]:
+def list_items(
+    store: SandboxStore, status: str | None = None, file_id: str | None = None
+) -> list[dict[str, Any]]:
     """Partner transactions, oldest first, optionally by status and file."""
-    sql = ("SELECT p.*, f.batch_id FROM partner_transactions p "
-           "JOIN partner_files f ON f.file_id = p.file_id WHERE 1 = 1")
+    sql = (
+        "SELECT p.*, f.batch_id FROM partner_transactions p "
+        "JOIN partner_files f ON f.file_id = p.file_id WHERE 1 = 1"
+    )
     params: list[Any] = []
     if status:
         sql += " AND p.status = ?"
@@ -211,14 +269,25 @@ def list_items(store: SandboxStore, status: str | None = None, file_id: str | No
 
 def _public(row: Any) -> dict[str, Any]:
     return {
-        "id": row["id"], "file_id": row["file_id"], "batch_id": row["batch_id"],
-        "property_id": row["property_id"], "kind": row["kind"], "customer_id": row["customer_id"],
-        "unit_id": row["unit_id"], "charge_code": row["charge_code"],
-        "payment_type": row["payment_type"], "amount": row["amount"],
-        "transaction_date": row["transaction_date"], "description": row["description"],
-        "comment": row["comment"], "reference": row["reference"], "paid_by": row["paid_by"],
-        "status": row["status"], "transaction_id": row["transaction_id"],
-        "posting_date": row["posting_date"], "received_at": row["received_at"],
+        "id": row["id"],
+        "file_id": row["file_id"],
+        "batch_id": row["batch_id"],
+        "property_id": row["property_id"],
+        "kind": row["kind"],
+        "customer_id": row["customer_id"],
+        "unit_id": row["unit_id"],
+        "charge_code": row["charge_code"],
+        "payment_type": row["payment_type"],
+        "amount": row["amount"],
+        "transaction_date": row["transaction_date"],
+        "description": row["description"],
+        "comment": row["comment"],
+        "reference": row["reference"],
+        "paid_by": row["paid_by"],
+        "status": row["status"],
+        "transaction_id": row["transaction_id"],
+        "posting_date": row["posting_date"],
+        "received_at": row["received_at"],
     }
 
 
@@ -233,34 +302,52 @@ def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) 
         if row["status"] != "pending":
             raise NotPendingError(f"partner transaction {item_id} is already {row['status']}")
         abbreviation = "PMNT" if row["kind"] == "payment" else row["charge_code"]
-        category = db.execute("SELECT category_id, type FROM categories WHERE abbreviation = ?",
-                              (abbreviation,)).fetchone()
+        category = db.execute(
+            "SELECT category_id, type FROM categories WHERE abbreviation = ?", (abbreviation,)
+        ).fetchone()
         transaction_id = str(uuid.uuid4())
         stamp = now_iso()
         posted_on = posting_date or row["transaction_date"]
         db.execute(
             "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (transaction_id, row["property_id"], row["customer_id"], posted_on, category["type"],
-             category["category_id"], row["description"], row["reference"],
-             amount_to_cents(row["amount"]), stamp),
+            (
+                transaction_id,
+                row["property_id"],
+                row["customer_id"],
+                posted_on,
+                category["type"],
+                category["category_id"],
+                row["description"],
+                row["reference"],
+                amount_to_cents(row["amount"]),
+                stamp,
+            ),
         )
-        db.execute("UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, row["customer_id"]))
+        db.execute(
+            "UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, row["customer_id"])
+        )
         db.execute(
             "UPDATE partner_transactions SET status = 'posted', transaction_id = ?, posting_date = ?, "
-            "decided_at = ? WHERE id = ?", (transaction_id, posted_on, stamp, item_id))
+            "decided_at = ? WHERE id = ?",
+            (transaction_id, posted_on, stamp, item_id),
+        )
     return get_item(store, item_id)
 
 
 def reject(store: SandboxStore, item_id: str) -> dict[str, Any]:
     """Discard a pending item; nothing reaches the ledger."""
     with store.transaction() as db:
-        row = db.execute("SELECT status FROM partner_transactions WHERE id = ?", (item_id,)).fetchone()
+        row = db.execute(
+            "SELECT status FROM partner_transactions WHERE id = ?", (item_id,)
+        ).fetchone()
         if row is None:
             raise NotFoundError(item_id)
         if row["status"] != "pending":
             raise NotPendingError(f"partner transaction {item_id} is already {row['status']}")
-        db.execute("UPDATE partner_transactions SET status = 'rejected', decided_at = ? WHERE id = ?",
-                   (now_iso(), item_id))
+        db.execute(
+            "UPDATE partner_transactions SET status = 'rejected', decided_at = ? WHERE id = ?",
+            (now_iso(), item_id),
+        )
     return get_item(store, item_id)
 
 
@@ -268,7 +355,9 @@ def get_item(store: SandboxStore, item_id: str) -> dict[str, Any]:
     """One partner transaction."""
     row = store.query_one(
         "SELECT p.*, f.batch_id FROM partner_transactions p JOIN partner_files f "
-        "ON f.file_id = p.file_id WHERE p.id = ?", (item_id,))
+        "ON f.file_id = p.file_id WHERE p.id = ?",
+        (item_id,),
+    )
     if row is None:
         raise NotFoundError(item_id)
     return _public(row)
@@ -278,6 +367,10 @@ def file_item_ids(store: SandboxStore, file_id: str) -> list[str]:
     """The pending items of one partner file."""
     if store.query_one("SELECT 1 FROM partner_files WHERE file_id = ?", (file_id,)) is None:
         raise NotFoundError(file_id)
-    return [row["id"] for row in store.query(
-        "SELECT id FROM partner_transactions WHERE file_id = ? AND status = 'pending' ORDER BY seq",
-        (file_id,))]
+    return [
+        row["id"]
+        for row in store.query(
+            "SELECT id FROM partner_transactions WHERE file_id = ? AND status = 'pending' ORDER BY seq",
+            (file_id,),
+        )
+    ]

@@ -22,13 +22,24 @@ def properties(store: SandboxStore) -> list[dict[str, Any]]:
     """The account's properties, v2 shape."""
     period_start = date.today().replace(day=1)
     rows = store.query("SELECT * FROM properties ORDER BY abbreviation")
-    return [{
-        "propertyId": r["property_id"], "abbreviation": r["abbreviation"], "name": r["name"],
-        "type": r["type"], "streetAddress": r["street"], "city": r["city"], "state": r["state"],
-        "zip": r["zip"], "phone": r["phone"], "email": r["email"], "manager": r["manager"],
-        "currentPeriod": {"start": period_start.isoformat(), "end": None},
-        "managementTeam": [],
-    } for r in rows]
+    return [
+        {
+            "propertyId": r["property_id"],
+            "abbreviation": r["abbreviation"],
+            "name": r["name"],
+            "type": r["type"],
+            "streetAddress": r["street"],
+            "city": r["city"],
+            "state": r["state"],
+            "zip": r["zip"],
+            "phone": r["phone"],
+            "email": r["email"],
+            "manager": r["manager"],
+            "currentPeriod": {"start": period_start.isoformat(), "end": None},
+            "managementTeam": [],
+        }
+        for r in rows
+    ]
 
 
 def property_row(store: SandboxStore, property_id: str) -> Any:
@@ -39,30 +50,46 @@ def property_row(store: SandboxStore, property_id: str) -> Any:
 def categories(store: SandboxStore, types: set[str] | None) -> list[dict[str, Any]]:
     """Transaction categories (ResMan's charge codes), v2 shape."""
     rows = store.query("SELECT * FROM categories ORDER BY abbreviation")
-    return [{
-        "transactionCategoryId": r["category_id"], "abbreviation": r["abbreviation"],
-        "name": r["name"], "type": r["type"], "isRent": bool(r["is_rent"]),
-        "isRecurringMonthlyRentConcession": False,
-        "isOneTimeConcession": r["type"] == "Credit",
-        "glAccount": {"glAccountId": r["gl_account_id"], "number": r["gl_number"],
-                      "name": r["gl_name"], "type": r["gl_type"]},
-    } for r in rows if not types or r["type"] in types]
+    return [
+        {
+            "transactionCategoryId": r["category_id"],
+            "abbreviation": r["abbreviation"],
+            "name": r["name"],
+            "type": r["type"],
+            "isRent": bool(r["is_rent"]),
+            "isRecurringMonthlyRentConcession": False,
+            "isOneTimeConcession": r["type"] == "Credit",
+            "glAccount": {
+                "glAccountId": r["gl_account_id"],
+                "number": r["gl_number"],
+                "name": r["gl_name"],
+                "type": r["gl_type"],
+            },
+        }
+        for r in rows
+        if not types or r["type"] in types
+    ]
 
 
 def _people_by_lease(store: SandboxStore, lease_ids: list[str]) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = defaultdict(list)
     for chunk_start in range(0, len(lease_ids), 500):
-        chunk = lease_ids[chunk_start:chunk_start + 500]
+        chunk = lease_ids[chunk_start : chunk_start + 500]
         marks = ", ".join("?" for _ in chunk)
-        for row in store.query(f"SELECT * FROM people WHERE lease_id IN ({marks}) "  # noqa: S608
-                               "ORDER BY is_main_contact DESC, person_id", chunk):
+        for row in store.query(
+            f"SELECT * FROM people WHERE lease_id IN ({marks}) "  # noqa: S608
+            "ORDER BY is_main_contact DESC, person_id",
+            chunk,
+        ):
             grouped[row["lease_id"]].append(row)
     return grouped
 
 
 def _leases(store: SandboxStore, property_id: str, modified_since: str | None) -> list[Any]:
-    sql = ("SELECT l.*, u.unit_number FROM leases l JOIN units u ON u.unit_id = l.unit_id "
-           "WHERE l.property_id = ?")
+    sql = (
+        "SELECT l.*, u.unit_number FROM leases l JOIN units u ON u.unit_id = l.unit_id "
+        "WHERE l.property_id = ?"
+    )
     params: list[Any] = [property_id]
     if modified_since:
         sql += " AND l.last_modified >= ?"
@@ -74,95 +101,152 @@ def leases(store: SandboxStore, property_id: str, modified_since: str) -> list[d
     """Leases changed since a moment, each with its people (v2 `/Leasing/Leases`)."""
     rows = _leases(store, property_id, modified_since)
     people = _people_by_lease(store, [r["lease_id"] for r in rows])
-    return [{
-        "propertyId": r["property_id"], "billingAccountId": r["billing_account_id"],
-        "unitId": r["unit_id"], "unitNumber": r["unit_number"], "leaseId": r["lease_id"],
-        "leaseStatus": r["status"], "leaseStartDate": r["start_date"],
-        "leaseEndDate": r["end_date"], "moveInDate": r["move_in_date"],
-        "moveOutDate": r["move_out_date"], "lastModified": r["last_modified"],
-        "people": [{
-            "personId": p["person_id"], "firstName": p["first_name"], "lastName": p["last_name"],
-            "email": p["email"], "phone": p["phone"], "residencyStatus": p["residency_status"],
-            "isMainContact": bool(p["is_main_contact"]),
-            "isHeadOfHousehold": bool(p["is_head_of_household"]),
-            "isLeaseSigner": bool(p["is_lease_signer"]),
-        } for p in people[r["lease_id"]]],
-    } for r in rows]
+    return [
+        {
+            "propertyId": r["property_id"],
+            "billingAccountId": r["billing_account_id"],
+            "unitId": r["unit_id"],
+            "unitNumber": r["unit_number"],
+            "leaseId": r["lease_id"],
+            "leaseStatus": r["status"],
+            "leaseStartDate": r["start_date"],
+            "leaseEndDate": r["end_date"],
+            "moveInDate": r["move_in_date"],
+            "moveOutDate": r["move_out_date"],
+            "lastModified": r["last_modified"],
+            "people": [
+                {
+                    "personId": p["person_id"],
+                    "firstName": p["first_name"],
+                    "lastName": p["last_name"],
+                    "email": p["email"],
+                    "phone": p["phone"],
+                    "residencyStatus": p["residency_status"],
+                    "isMainContact": bool(p["is_main_contact"]),
+                    "isHeadOfHousehold": bool(p["is_head_of_household"]),
+                    "isLeaseSigner": bool(p["is_lease_signer"]),
+                }
+                for p in people[r["lease_id"]]
+            ],
+        }
+        for r in rows
+    ]
 
 
 def _transactions(store: SandboxStore, where: str, params: list[Any]) -> list[Any]:
     return store.query(
         "SELECT t.*, c.abbreviation, c.name AS category_name, c.gl_number FROM transactions t "
-        f"JOIN categories c ON c.category_id = t.category_id WHERE {where} "  # noqa: S608
-        "ORDER BY t.date, t.transaction_id", params)
+        f"JOIN categories c ON c.category_id = t.category_id WHERE {where} "
+        "ORDER BY t.date, t.transaction_id",
+        params,
+    )
 
 
-def billing_accounts(store: SandboxStore, property_id: str, modified_since: str,
-                     include_transactions: bool) -> list[dict[str, Any]]:
+def billing_accounts(
+    store: SandboxStore, property_id: str, modified_since: str, include_transactions: bool
+) -> list[dict[str, Any]]:
     """Billing accounts changed since a moment, with balances and, if asked, transactions."""
     rows = _leases(store, property_id, modified_since)
     people = _people_by_lease(store, [r["lease_id"] for r in rows])
-    balances = {r["lease_id"]: r["balance"] for r in store.query(
-        "SELECT lease_id, SUM(CASE WHEN type = 'Charge' THEN amount_cents ELSE -amount_cents END) "
-        "AS balance FROM transactions WHERE property_id = ? GROUP BY lease_id", (property_id,))}
+    balances = {
+        r["lease_id"]: r["balance"]
+        for r in store.query(
+            "SELECT lease_id, SUM(CASE WHEN type = 'Charge' THEN amount_cents ELSE -amount_cents END) "
+            "AS balance FROM transactions WHERE property_id = ? GROUP BY lease_id",
+            (property_id,),
+        )
+    }
     by_lease: dict[str, list[Any]] = defaultdict(list)
     if include_transactions:
-        for tx in _transactions(store, "t.property_id = ? AND t.modified_at >= ?",
-                                [property_id, modified_since]):
+        for tx in _transactions(
+            store, "t.property_id = ? AND t.modified_at >= ?", [property_id, modified_since]
+        ):
             by_lease[tx["lease_id"]].append(tx)
     accounts = []
     for r in rows:
         main = people[r["lease_id"]][0] if people[r["lease_id"]] else None
         balance = balances.get(r["lease_id"], 0) or 0
         account: dict[str, Any] = {
-            "billingAccountId": r["billing_account_id"], "accountType": "Lease",
+            "billingAccountId": r["billing_account_id"],
+            "accountType": "Lease",
             "personId": main["person_id"] if main else None,
             "firstName": main["first_name"] if main else None,
             "lastName": main["last_name"] if main else None,
-            "unit": r["unit_number"], "leaseID": r["lease_id"], "leaseStatus": r["status"],
-            "leaseStartDate": r["start_date"], "leaseEndDate": r["end_date"],
-            "moveInDate": r["move_in_date"], "moveOutDate": r["move_out_date"],
+            "unit": r["unit_number"],
+            "leaseID": r["lease_id"],
+            "leaseStatus": r["status"],
+            "leaseStartDate": r["start_date"],
+            "leaseEndDate": r["end_date"],
+            "moveInDate": r["move_in_date"],
+            "moveOutDate": r["move_out_date"],
             "balance": money(balance),
             "paymentStatus": "Delinquent" if balance > 0 else "Current",
         }
         if include_transactions:
-            account["transactions"] = [{
-                "id": t["transaction_id"], "date": t["date"], "type": t["type"],
-                "trasactionCategoryId": t["category_id"], "description": t["description"],
-                "reference": t["reference"], "amount": money(t["amount_cents"]),
-            } for t in by_lease[r["lease_id"]]]
+            account["transactions"] = [
+                {
+                    "id": t["transaction_id"],
+                    "date": t["date"],
+                    "type": t["type"],
+                    "trasactionCategoryId": t["category_id"],
+                    "description": t["description"],
+                    "reference": t["reference"],
+                    "amount": money(t["amount_cents"]),
+                }
+                for t in by_lease[r["lease_id"]]
+            ]
         accounts.append(account)
     return accounts
 
 
-def ledger(store: SandboxStore, property_id: str, billing_account_id: str,
-           posted_since: str | None) -> list[dict[str, Any]] | None:
+def ledger(
+    store: SandboxStore, property_id: str, billing_account_id: str, posted_since: str | None
+) -> list[dict[str, Any]] | None:
     """One billing account's ledger (v2 `/Transactions/Ledger`); None if the account is unknown."""
     lease = store.query_one(
         "SELECT lease_id FROM leases WHERE property_id = ? AND billing_account_id = ?",
-        (property_id, billing_account_id.lower()))
+        (property_id, billing_account_id.lower()),
+    )
     if lease is None:
         return None
     where, params = "t.lease_id = ?", [lease["lease_id"]]
     if posted_since:
         where += " AND t.modified_at >= ?"
         params.append(posted_since)
-    return [{
-        "transactionId": t["transaction_id"], "date": t["date"], "type": t["type"],
-        "category": {"transactionCategoryId": t["category_id"], "name": t["category_name"],
-                     "abbreviation": t["abbreviation"]},
-        "description": t["description"], "amount": money(t["amount_cents"]),
-    } for t in _transactions(store, where, params)]
+    return [
+        {
+            "transactionId": t["transaction_id"],
+            "date": t["date"],
+            "type": t["type"],
+            "category": {
+                "transactionCategoryId": t["category_id"],
+                "name": t["category_name"],
+                "abbreviation": t["abbreviation"],
+            },
+            "description": t["description"],
+            "amount": money(t["amount_cents"]),
+        }
+        for t in _transactions(store, where, params)
+    ]
 
 
 def resident_accounts(store: SandboxStore, property_id: str) -> list[dict[str, Any]]:
     """Every lease of a property with people, unit and posted transactions (for MITS replies)."""
     rows = _leases(store, property_id, None)
     people = _people_by_lease(store, [r["lease_id"] for r in rows])
-    units = {u["unit_id"]: u for u in store.query("SELECT * FROM units WHERE property_id = ?",
-                                                  (property_id,))}
+    units = {
+        u["unit_id"]: u
+        for u in store.query("SELECT * FROM units WHERE property_id = ?", (property_id,))
+    }
     by_lease: dict[str, list[Any]] = defaultdict(list)
     for tx in _transactions(store, "t.property_id = ?", [property_id]):
         by_lease[tx["lease_id"]].append(tx)
-    return [{"lease": r, "unit": units[r["unit_id"]], "people": people[r["lease_id"]],
-             "transactions": by_lease[r["lease_id"]]} for r in rows]
+    return [
+        {
+            "lease": r,
+            "unit": units[r["unit_id"]],
+            "people": people[r["lease_id"]],
+            "transactions": by_lease[r["lease_id"]],
+        }
+        for r in rows
+    ]

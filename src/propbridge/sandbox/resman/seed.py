@@ -7,6 +7,7 @@ it writes through the store and serves nothing.
 from __future__ import annotations
 
 import random
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,23 +34,76 @@ CATEGORIES: tuple[tuple[str, str, str, bool, str, str, str], ...] = (
 )
 
 PROPERTY_NAMES = (
-    "Mill Pond", "Cedar Ridge", "Harbor View", "Willow Creek", "Aspen Court", "Magnolia Park",
-    "Stone Bridge", "Riverbend", "Oak Hollow", "Sunset Terrace", "Pine Bluff", "Lakeside Commons",
+    "Mill Pond",
+    "Cedar Ridge",
+    "Harbor View",
+    "Willow Creek",
+    "Aspen Court",
+    "Magnolia Park",
+    "Stone Bridge",
+    "Riverbend",
+    "Oak Hollow",
+    "Sunset Terrace",
+    "Pine Bluff",
+    "Lakeside Commons",
 )
 CITIES = (
-    ("San Antonio", "TX", "78245"), ("Richmond", "VA", "23220"), ("Columbus", "OH", "43215"),
-    ("Tampa", "FL", "33602"), ("Denver", "CO", "80202"), ("Raleigh", "NC", "27601"),
+    ("San Antonio", "TX", "78245"),
+    ("Richmond", "VA", "23220"),
+    ("Columbus", "OH", "43215"),
+    ("Tampa", "FL", "33602"),
+    ("Denver", "CO", "80202"),
+    ("Raleigh", "NC", "27601"),
 )
 FIRST_NAMES = (
-    "Craig", "Maria", "James", "Aisha", "Chen", "Olivia", "Mateo", "Priya", "Noah", "Zoë",
-    "Liam", "Fatima", "Ethan", "Sofía", "Lucas", "Hannah", "Kwame", "Emma", "Diego", "Yuki",
+    "Craig",
+    "Maria",
+    "James",
+    "Aisha",
+    "Chen",
+    "Olivia",
+    "Mateo",
+    "Priya",
+    "Noah",
+    "Zoë",
+    "Liam",
+    "Fatima",
+    "Ethan",
+    "Sofía",
+    "Lucas",
+    "Hannah",
+    "Kwame",
+    "Emma",
+    "Diego",
+    "Yuki",
 )
 LAST_NAMES = (
-    "Griffin", "Garcia", "Smith", "Khan", "Wang", "Johnson", "Rossi", "Patel", "Brown", "Nguyen",
-    "O'Brien", "Müller", "Okafor", "Lopez", "Kim", "Davis", "Mensah", "Silva", "Cohen", "Sato",
+    "Griffin",
+    "Garcia",
+    "Smith",
+    "Khan",
+    "Wang",
+    "Johnson",
+    "Rossi",
+    "Patel",
+    "Brown",
+    "Nguyen",
+    "O'Brien",
+    "Müller",
+    "Okafor",
+    "Lopez",
+    "Kim",
+    "Davis",
+    "Mensah",
+    "Silva",
+    "Cohen",
+    "Sato",
 )
-FLOOR_PLANS = (("A1", "One Bedroom", 1, "1.00", 720, 95000), ("B1", "Two Bedroom", 2, "2.00", 980, 125000),
-               ("C1", "Three Bedroom", 3, "2.00", 1240, 155000))
+FLOOR_PLANS = (
+    ("A1", "One Bedroom", 1, "1.00", 720, 95000),
+    ("B1", "Two Bedroom", 2, "2.00", 980, 125000),
+    ("C1", "Three Bedroom", 3, "2.00", 1240, 155000),
+)
 
 
 @dataclass(frozen=True)
@@ -96,24 +150,70 @@ def seed_store(store: SandboxStore, size: SeedSize, today: date | None = None) -
     guids = _Guids(rng)
     store.insert_many(
         "categories",
-        ("category_id", "abbreviation", "name", "type", "is_rent", "gl_account_id", "gl_number",
-         "gl_name", "gl_type"),
-        [(category_id(a), a, n, t, int(r), str(uuid.uuid5(CATEGORY_NAMESPACE, "gl" + g)), g, gn, gt)
-         for a, n, t, r, g, gn, gt in CATEGORIES],
+        (
+            "category_id",
+            "abbreviation",
+            "name",
+            "type",
+            "is_rent",
+            "gl_account_id",
+            "gl_number",
+            "gl_name",
+            "gl_type",
+        ),
+        [
+            (
+                category_id(a),
+                a,
+                n,
+                t,
+                int(r),
+                str(uuid.uuid5(CATEGORY_NAMESPACE, "gl" + g)),
+                g,
+                gn,
+                gt,
+            )
+            for a, n, t, r, g, gn, gt in CATEGORIES
+        ],
     )
     counts = {"properties": 0, "units": 0, "leases": 0, "people": 0, "transactions": 0}
     month_starts = _month_starts(today, size.months)
     for p in range(size.properties):
         property_id = guids.next()
-        name = PROPERTY_NAMES[p % len(PROPERTY_NAMES)] + ("" if p < len(PROPERTY_NAMES) else f" {p}")
+        name = PROPERTY_NAMES[p % len(PROPERTY_NAMES)] + (
+            "" if p < len(PROPERTY_NAMES) else f" {p}"
+        )
         city, state, zip_code = CITIES[p % len(CITIES)]
         store.insert_many(
             "properties",
-            ("property_id", "abbreviation", "name", "type", "street", "city", "state", "zip",
-             "phone", "email", "manager"),
-            [(property_id, f"P{p + 1:03d}", name, "Multifamily", f"{1500 + p * 7} Cable Ranch Rd",
-              city, state, zip_code, f"804-555-{1000 + p:04d}", f"office{p + 1}@example.com",
-              f"{FIRST_NAMES[p % 20]} {LAST_NAMES[(p + 3) % 20]}")],
+            (
+                "property_id",
+                "abbreviation",
+                "name",
+                "type",
+                "street",
+                "city",
+                "state",
+                "zip",
+                "phone",
+                "email",
+                "manager",
+            ),
+            [
+                (
+                    property_id,
+                    f"P{p + 1:03d}",
+                    name,
+                    "Multifamily",
+                    f"{1500 + p * 7} Cable Ranch Rd",
+                    city,
+                    state,
+                    zip_code,
+                    f"804-555-{1000 + p:04d}",
+                    f"office{p + 1}@example.com",
+                    f"{FIRST_NAMES[p % 20]} {LAST_NAMES[(p + 3) % 20]}",
+                )
+            ],
         )
         counts["properties"] += 1
         units, leases, people, transactions = [], [], [], []
@@ -122,26 +222,91 @@ def seed_store(store: SandboxStore, size: SeedSize, today: date | None = None) -
             plan = FLOOR_PLANS[u % 3]
             unit_number = f"{u // 20 + 1}{u % 20 + 1:02d}"
             rent = plan[5] + rng.randrange(0, 10) * 1000
-            units.append((unit_id, property_id, unit_number, str(u // 20 + 1), plan[0], plan[1],
-                          plan[2], plan[3], plan[4], rent))
+            units.append(
+                (
+                    unit_id,
+                    property_id,
+                    unit_number,
+                    str(u // 20 + 1),
+                    plan[0],
+                    plan[1],
+                    plan[2],
+                    plan[3],
+                    plan[4],
+                    rent,
+                )
+            )
             if rng.random() < 0.08:
                 continue  # a vacant unit
             for lease in _unit_leases(rng, guids, today, month_starts, property_id, unit_id, rent):
                 leases.append(lease.row)
                 people.extend(lease.people)
                 transactions.extend(lease.transactions)
-        store.insert_many("units", ("unit_id", "property_id", "unit_number", "building",
-                                    "floor_plan", "floor_plan_name", "bedrooms", "bathrooms",
-                                    "square_feet", "market_rent_cents"), units)
-        store.insert_many("leases", ("lease_id", "billing_account_id", "property_id", "unit_id",
-                                     "status", "start_date", "end_date", "move_in_date",
-                                     "move_out_date", "rent_cents", "last_modified"), leases)
-        store.insert_many("people", ("person_id", "lease_id", "first_name", "last_name", "email",
-                                     "phone", "residency_status", "is_main_contact",
-                                     "is_head_of_household", "is_lease_signer"), people)
-        store.insert_many("transactions", ("transaction_id", "property_id", "lease_id", "date",
-                                           "type", "category_id", "description", "reference",
-                                           "amount_cents", "modified_at"), transactions)
+        store.insert_many(
+            "units",
+            (
+                "unit_id",
+                "property_id",
+                "unit_number",
+                "building",
+                "floor_plan",
+                "floor_plan_name",
+                "bedrooms",
+                "bathrooms",
+                "square_feet",
+                "market_rent_cents",
+            ),
+            units,
+        )
+        store.insert_many(
+            "leases",
+            (
+                "lease_id",
+                "billing_account_id",
+                "property_id",
+                "unit_id",
+                "status",
+                "start_date",
+                "end_date",
+                "move_in_date",
+                "move_out_date",
+                "rent_cents",
+                "last_modified",
+            ),
+            leases,
+        )
+        store.insert_many(
+            "people",
+            (
+                "person_id",
+                "lease_id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "residency_status",
+                "is_main_contact",
+                "is_head_of_household",
+                "is_lease_signer",
+            ),
+            people,
+        )
+        store.insert_many(
+            "transactions",
+            (
+                "transaction_id",
+                "property_id",
+                "lease_id",
+                "date",
+                "type",
+                "category_id",
+                "description",
+                "reference",
+                "amount_cents",
+                "modified_at",
+            ),
+            transactions,
+        )
         counts["units"] += len(units)
         counts["leases"] += len(leases)
         counts["people"] += len(people)
@@ -159,8 +324,13 @@ class _Lease:
 
 
 def _unit_leases(
-    rng: random.Random, guids: _Guids, today: date, month_starts: list[date],
-    property_id: str, unit_id: str, rent: int,
+    rng: random.Random,
+    guids: _Guids,
+    today: date,
+    month_starts: list[date],
+    property_id: str,
+    unit_id: str,
+    rent: int,
 ) -> Iterator[_Lease]:
     """A current lease and, when it began inside the ledger window, the former one before it."""
     window_start = month_starts[0]
@@ -168,32 +338,72 @@ def _unit_leases(
     if current_start > window_start:
         former_start = _add_months(current_start, -14)
         former_end = current_start - timedelta(days=1)
-        yield _make_lease(rng, guids, today, month_starts, property_id, unit_id, rent - 3000,
-                          former_start, former_end, "Former")
+        yield _make_lease(
+            rng,
+            guids,
+            today,
+            month_starts,
+            property_id,
+            unit_id,
+            rent - 3000,
+            former_start,
+            former_end,
+            "Former",
+        )
     status = rng.choices(("Current", "Notice to Vacate", "Month to Month"), (85, 5, 10))[0]
-    yield _make_lease(rng, guids, today, month_starts, property_id, unit_id, rent,
-                      current_start, None, status)
+    yield _make_lease(
+        rng, guids, today, month_starts, property_id, unit_id, rent, current_start, None, status
+    )
 
 
 def _make_lease(
-    rng: random.Random, guids: _Guids, today: date, month_starts: list[date], property_id: str,
-    unit_id: str, rent: int, start: date, moved_out: date | None, status: str,
+    rng: random.Random,
+    guids: _Guids,
+    today: date,
+    month_starts: list[date],
+    property_id: str,
+    unit_id: str,
+    rent: int,
+    start: date,
+    moved_out: date | None,
+    status: str,
 ) -> _Lease:
     lease_id, account_id = guids.next(), guids.next()
     people = []
     for n in range(rng.choices((1, 2, 3), (50, 40, 10))[0]):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        people.append((guids.next(), lease_id, first, last,
-                       f"{first.lower()}.{last.lower().replace(chr(39), '')}{rng.randrange(100)}@example.com",
-                       f"804-555-{rng.randrange(10000):04d}",
-                       "Former" if moved_out else "Current", int(n == 0), int(n == 0), 1))
+        people.append(
+            (
+                guids.next(),
+                lease_id,
+                first,
+                last,
+                _email(first, last, rng.randrange(100)),
+                f"804-555-{rng.randrange(10000):04d}",
+                "Former" if moved_out else "Current",
+                int(n == 0),
+                int(n == 0),
+                1,
+            )
+        )
     has_pet, has_parking = rng.random() < 0.3, rng.random() < 0.4
     transactions: list[tuple[object, ...]] = []
 
     def post(day: date, abbreviation: str, kind: str, description: str, cents: int) -> None:
-        transactions.append((guids.next(), property_id, lease_id, day.isoformat(), kind,
-                             category_id(abbreviation), description, None, cents,
-                             f"{day.isoformat()}T00:00:00Z"))
+        transactions.append(
+            (
+                guids.next(),
+                property_id,
+                lease_id,
+                day.isoformat(),
+                kind,
+                category_id(abbreviation),
+                description,
+                None,
+                cents,
+                f"{day.isoformat()}T00:00:00Z",
+            )
+        )
 
     for month in month_starts:
         if month < start.replace(day=1) or (moved_out and month > moved_out):
@@ -232,6 +442,23 @@ def _make_lease(
     transactions = [t for t in transactions if str(t[3]) <= today.isoformat()]
     last_modified = max([str(t[9]) for t in transactions] + [f"{start.isoformat()}T00:00:00Z"])
     end = _add_months(start, 12)
-    row = (lease_id, account_id, property_id, unit_id, status, start.isoformat(), end.isoformat(),
-           start.isoformat(), moved_out.isoformat() if moved_out else None, rent, last_modified)
+    row = (
+        lease_id,
+        account_id,
+        property_id,
+        unit_id,
+        status,
+        start.isoformat(),
+        end.isoformat(),
+        start.isoformat(),
+        moved_out.isoformat() if moved_out else None,
+        rent,
+        last_modified,
+    )
     return _Lease(row, people, transactions)
+
+
+def _email(first: str, last: str, number: int) -> str:
+    """An ASCII address for a possibly accented name."""
+    local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
+    return f"{local.lower().replace(chr(39), '')}{number}@example.com"

@@ -89,7 +89,9 @@ class SandboxStore:
             row: sqlite3.Row | None = self._connection.execute(sql, params).fetchone()
             return row
 
-    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def insert_many(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
         """Bulk insert (used by the seed generator)."""
         placeholders = ", ".join("?" for _ in columns)
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608

@@ -21,8 +21,12 @@ class UnsafeXmlError(ValueError):
 def parse_untrusted(text: str | bytes) -> Any:
     """Parse XML with entity expansion, DTD loading and network access all off."""
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_comments=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
     )
     data = text.encode() if isinstance(text, str) else text
     root = etree.fromstring(data, parser)
@@ -44,13 +48,22 @@ def child_text(element: Any, name: str) -> str | None:
     return None
 
 
-def envelope(method: str, account_id: str, property_id: str | None, status: str = "Success",
-             error: str | None = None, response: Any | None = None) -> bytes:
+def envelope(
+    method: str,
+    account_id: str,
+    property_id: str | None,
+    status: str = "Success",
+    error: str | None = None,
+    response: Any | None = None,
+) -> bytes:
     """The `<ResMan>` reply every v1 method gives when XML is wanted."""
-    root = etree.Element("ResMan", nsmap={
-        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xsd": "http://www.w3.org/2001/XMLSchema",
-    })
+    root = etree.Element(
+        "ResMan",
+        nsmap={
+            "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xsd": "http://www.w3.org/2001/XMLSchema",
+        },
+    )
     etree.SubElement(root, "MethodName").text = method
     etree.SubElement(root, "Status").text = status
     if error is not None:

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every domain: errors, list conventions, the request's database."""

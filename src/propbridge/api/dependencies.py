@@ -1,0 +1,74 @@
+"""FastAPI dependencies: the runtime, a read session, and the authenticated principal.
+
+Authentication only; what a principal may do with a record is decided by the domain's repository.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.api.errors import ApiError
+from propbridge.auth.service import Principal, authenticate, hash_token
+from propbridge.runtime import Runtime
+
+# Revoking a key takes effect within this many seconds in every process.
+PRINCIPAL_CACHE_SECONDS = 5.0
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for queries, closed after the response."""
+    async with get_runtime(request).database.read() as session:
+        yield session
+
+
+def _unauthorised(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller behind `Authorization: Bearer <token>`; 401 when absent, malformed or unknown."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorised("Missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise _unauthorised("Authorization must be 'Bearer <token>'")
+    cache: dict[str, tuple[float, Principal | None]] = request.app.state.principal_cache
+    key = hash_token(token)
+    cached = cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        principal = cached[1]
+    else:
+        async with get_runtime(request).database.read() as session:
+            principal = await authenticate(session, token)
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key] = (time.monotonic() + PRINCIPAL_CACHE_SECONDS, principal)
+    if principal is None:
+        raise _unauthorised("Unknown or revoked API key")
+    request.state.principal = principal
+    return principal
+
+
+def require_scope(scope: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates and then demands one scope (403 without it)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if scope not in principal.scopes:
+            raise ApiError(403, "forbidden", f"This API key lacks the {scope!r} scope")
+        return principal
+
+    return dependency

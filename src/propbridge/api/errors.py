@@ -1,0 +1,118 @@
+"""One error type that carries its HTTP status, and the handlers that render every error alike.
+
+Rendering only: business rules raise `ApiError`, they never build responses themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ApiError(Exception):
+    """An error a client caused or must know about, rendered as Propexo's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def bad_request(message: str, issues: list[dict[str, Any]] | None = None) -> ApiError:
+    """A 400 whose `details.issues` lists each problem with its path."""
+    details = {"issues": issues, "name": "ValidationError"} if issues is not None else None
+    return ApiError(400, "invalid_request", message, details)
+
+
+def issue(path: list[str | int], message: str, code: str = "custom") -> dict[str, Any]:
+    """One entry of `details.issues`."""
+    return {"code": code, "path": path, "message": message}
+
+
+def not_found(what: str) -> ApiError:
+    """A 404 that says what was looked for, never whether it exists elsewhere."""
+    return ApiError(404, "not_found", f"{what} was not found")
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Propexo's error envelope."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def _validation_issues(error: RequestValidationError) -> list[dict[str, Any]]:
+    issues = []
+    for problem in error.errors():
+        location = [str(p) if not isinstance(p, int) else p for p in problem.get("loc", ())]
+        if location and location[0] in ("body", "query", "path"):
+            location = location[1:]
+        kind = str(problem.get("type", "invalid"))
+        message = str(problem.get("msg", "invalid value"))
+        if kind == "extra_forbidden":
+            kind, message = "unrecognized_keys", f"Unrecognized key: {location[-1]!r}"
+        elif kind == "missing":
+            message = "Required"
+        issues.append({"code": kind, "path": location, "message": message})
+    return issues
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every failure as `{"error": {...}}`; never leak a stack trace."""
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(error.code, error.message, error.details),
+            status_code=error.status,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        details = {"issues": _validation_issues(error), "name": "ValidationError"}
+        return JSONResponse(
+            error_body("invalid_request", "The request is not valid", details), status_code=400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            413: "payload_too_large",
+        }
+        message = str(error.detail) if error.detail else "error"
+        if error.status_code == 404:
+            message = "No such route"
+        return JSONResponse(
+            error_body(codes.get(error.status_code, "error"), message),
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled_error", path=request.url.path, error_type=type(error).__name__)
+        return JSONResponse(
+            error_body("internal_error", "An internal error occurred"), status_code=500
+        )

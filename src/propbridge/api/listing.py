@@ -1,0 +1,116 @@
+"""Propexo's list conventions: `offset`, `limit`, `order-by`, and the `meta` envelope.
+
+Parses and applies them to a SELECT; knows nothing of any particular model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from propbridge.api.errors import bad_request, issue
+
+MAX_LIMIT = 250
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Paging and ordering asked for by the client."""
+
+    offset: int
+    limit: int
+    order_by: list[tuple[str, str]]
+
+    def meta(self, total: int, returned: int) -> dict[str, Any]:
+        """The `meta` object of a list response."""
+        return {
+            "offset": self.offset,
+            "limit": self.limit,
+            "orderBy": [{"field": f, "direction": d} for f, d in self.order_by],
+            "hasMore": self.offset + returned < total,
+            "total": total,
+        }
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(
+            f"{name} must be an integer", [issue([name], "Expected an integer")]
+        ) from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise bad_request(f"{name} must be {bound}", [issue([name], f"Must be {bound}")])
+    return value
+
+
+def parse_list_query(request: Request, orderable: set[str]) -> ListQuery:
+    """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown."""
+    offset = _int_param(request, "offset", 0, 0, None)
+    limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
+    raw_order = request.query_params.get("order-by") or "created_at:desc"
+    order: list[tuple[str, str]] = []
+    for part in raw_order.split(","):
+        field, _, direction = part.strip().partition(":")
+        direction = (direction or "asc").lower()
+        if field not in orderable:
+            raise bad_request(
+                f"Cannot order by {field!r}", [issue(["order-by"], f"Unknown field {field!r}")]
+            )
+        if direction not in ("asc", "desc"):
+            raise bad_request(
+                f"Unknown direction {direction!r}",
+                [issue(["order-by"], "Direction must be asc or desc")],
+            )
+        order.append((field, direction))
+    return ListQuery(offset, limit, order)
+
+
+def parse_timestamp(request: Request, name: str) -> datetime | None:
+    """An ISO-8601 query parameter (a bare date means its midnight UTC); 400 when malformed."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise bad_request(
+            f"{name} must be an ISO-8601 date or date-time", [issue([name], "Invalid date")]
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+async def run_list(
+    session: AsyncSession,
+    statement: Select[Any],
+    query: ListQuery,
+    columns: dict[str, InstrumentedAttribute[Any]],
+) -> tuple[list[Any], dict[str, Any]]:
+    """Count, order, page and run a SELECT of one entity; returns rows and `meta`."""
+    total = int(
+        (
+            await session.execute(
+                select(func.count()).select_from(statement.order_by(None).subquery())
+            )
+        ).scalar_one()
+    )
+    ordered = statement
+    for field, direction in query.order_by:
+        column = columns[field]
+        ordered = ordered.order_by(column.desc() if direction == "desc" else column.asc())
+    id_column = columns["id"]
+    ordered = ordered.order_by(id_column.desc()).offset(query.offset).limit(query.limit)
+    rows = list((await session.execute(ordered)).scalars())
+    return rows, query.meta(total, len(rows))

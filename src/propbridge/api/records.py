@@ -1,0 +1,173 @@
+"""Serving synced records: the caller's scope, Propexo's core fields, filters and list envelopes.
+
+One scoped statement builder for every read, so no query can forget whose records it may show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from propbridge.api.errors import bad_request, issue, not_found
+from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
+from propbridge.auth.service import Principal
+from propbridge.db.base import isoformat_z
+from propbridge.integrations.models import Integration
+
+VENDORS = (
+    "SAMPLE2",
+    "BUILDIUM",
+    "ENTRATA",
+    "MRI",
+    "PROPERTYWARE",
+    "PROPERTYWARE_REST",
+    "REALPAGE",
+    "REALPAGE_RPX",
+    "RENTMANAGER",
+    "RENTVINE",
+    "RESMAN",
+    "SAMPLE1",
+)
+PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+Presenter = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
+
+
+def scoped(model: Any, principal: Principal) -> Select[Any]:
+    """SELECT of a model limited to live integrations the principal may see."""
+    visible = select(Integration.id).where(Integration.deleted_at.is_(None))
+    if principal.integration_ids is not None:
+        visible = visible.where(Integration.id.in_(principal.integration_ids))
+    return select(model).where(model.integration_id.in_(visible.scalar_subquery()))
+
+
+def core_fields(row: Any) -> dict[str, Any]:
+    """The fields every synced record carries."""
+    return {
+        "id": row.id,
+        "created_at": isoformat_z(row.created_at),
+        "updated_at": isoformat_z(row.updated_at),
+        "last_seen": isoformat_z(row.last_seen),
+        "x_id": row.x_id,
+        "x_property_id": row.x_property_id,
+        "x_location_id": None,
+        "integration_id": row.integration_id,
+        "integration_vendor": row.integration_vendor,
+        "property_id": getattr(row, "property_id", row.id),
+        "custom_data": row.custom_data,
+    }
+
+
+def model_fields(row: Any, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
+    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown."""
+    values: dict[str, Any] = {name: getattr(row, name, None) for name in names}
+    values.update({name: [] for name in lists})
+    return values
+
+
+def orderable_columns(
+    model: Any, extra: Sequence[str] = ()
+) -> dict[str, InstrumentedAttribute[Any]]:
+    """Columns a client may order by: every stored public column."""
+    hidden = {"raw", "content_hash", "custom_data"}
+    columns = {
+        name: getattr(model, name) for name in model.__table__.columns.keys() if name not in hidden
+    }
+    for name in extra:
+        columns[name] = getattr(model, name)
+    return columns
+
+
+def common_filters(request: Request, model: Any, statement: Select[Any]) -> Select[Any]:
+    """Filters every synced model takes: integration, vendor, property, x_id, timestamps."""
+    params = request.query_params
+    if params.get("integration_id"):
+        statement = statement.where(model.integration_id == params["integration_id"])
+    vendor = params.get("integration_vendor")
+    if vendor:
+        if vendor not in VENDORS:
+            raise bad_request(
+                "Unknown integration_vendor",
+                [issue(["integration_vendor"], f"Expected one of {', '.join(VENDORS)}")],
+            )
+        statement = statement.where(model.integration_vendor == vendor)
+    if params.get("property_id") and "property_id" in model.__table__.columns:
+        statement = statement.where(model.property_id == params["property_id"])
+    if params.get("x_id"):
+        statement = statement.where(model.x_id == params["x_id"])
+    if params.get("x_property_id"):
+        statement = statement.where(model.x_property_id == params["x_property_id"])
+    for name, column, op in (
+        ("updated_at_gte", model.updated_at, "ge"),
+        ("updated_at_lte", model.updated_at, "le"),
+        ("last_seen_gte", model.last_seen, "ge"),
+        ("last_seen_lte", model.last_seen, "le"),
+    ):
+        moment = parse_timestamp(request, name)
+        if moment is not None:
+            statement = statement.where(column >= moment if op == "ge" else column <= moment)
+    return statement
+
+
+def bool_param(request: Request, name: str) -> bool | None:
+    """`true`/`false` query parameters; 400 otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise bad_request(f"{name} must be true or false", [issue([name], "Expected a boolean")])
+
+
+def date_param(request: Request, name: str) -> str | None:
+    """A `YYYY-MM-DD` query parameter; 400 when malformed."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if not PLAIN_DATE.match(raw):
+            raise ValueError
+        date.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(
+            f"{name} must be a date (YYYY-MM-DD)", [issue([name], "Expected YYYY-MM-DD")]
+        ) from None
+    return raw
+
+
+async def list_response(
+    request: Request, session: AsyncSession, model: Any, statement: Select[Any], present: Presenter
+) -> dict[str, Any]:
+    """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
+    columns = orderable_columns(model)
+    query = parse_list_query(request, set(columns))
+    rows, meta = await run_list(session, statement, query, columns)
+    return {"meta": meta, "results": await present(session, rows)}
+
+
+async def by_id_response(
+    request: Request,
+    session: AsyncSession,
+    model: Any,
+    principal: Principal,
+    record_id: str,
+    present: Presenter,
+    label: str,
+) -> dict[str, Any]:
+    """One record in the list envelope; 404 when absent or not the caller's to see."""
+    query = parse_list_query(request, set(orderable_columns(model)))
+    row = (
+        await session.execute(scoped(model, principal).where(model.id == record_id))
+    ).scalar_one_or_none()
+    if row is None:
+        raise not_found(f"{label} {record_id}")
+    return {"meta": query.meta(1, 1), "results": (await present(session, [row]))[0]}

@@ -1,0 +1,110 @@
+"""Billing and Payments routes: charge codes (read), resident charges (write), write status.
+
+Thin: validation is in `schemas.py`, rules in `service.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.api.dependencies import current_principal, get_runtime, read_session, require_scope
+from propbridge.api.errors import ApiError, not_found
+from propbridge.api.records import (
+    by_id_response,
+    common_filters,
+    core_fields,
+    list_response,
+    model_fields,
+    scoped,
+)
+from propbridge.auth.service import Principal
+from propbridge.billing.models import ChargeCode, WriteItem, WriteRequest
+from propbridge.billing.schemas import ResidentChargeCreate
+from propbridge.billing.service import AcceptedWrite, accept_resident_charge
+from propbridge.billing.write_status import present_write_status
+from propbridge.jobs.models import Job
+
+router = APIRouter(tags=["billing-and-payments"])
+reader = require_scope("read")
+writer = require_scope("write")
+CHARGE_CODE_FIELDS = ("debit_gl_account", "credit_gl_account", "name", "description")
+
+
+async def present_charge_codes(
+    _session: AsyncSession, rows: Sequence[ChargeCode]
+) -> list[dict[str, Any]]:
+    """ChargeCode objects; `code` (the ResMan abbreviation) is our extension."""
+    return [
+        {**core_fields(row), **model_fields(row, CHARGE_CODE_FIELDS), "code": row.code}
+        for row in rows
+    ]
+
+
+@router.get("/v1/charge-codes/")
+async def list_charge_codes(
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """Charge codes (ResMan transaction categories, per property)."""
+    statement = common_filters(request, ChargeCode, scoped(ChargeCode, principal))
+    return await list_response(request, session, ChargeCode, statement, present_charge_codes)
+
+
+@router.get("/v1/charge-codes/{charge_code_id}")
+async def get_charge_code(
+    charge_code_id: str,
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """One charge code."""
+    return await by_id_response(
+        request, session, ChargeCode, principal, charge_code_id, present_charge_codes, "Charge code"
+    )
+
+
+def _vendor_response(accepted: AcceptedWrite) -> dict[str, Any]:
+    return {"meta": {"job_id": accepted.job_id}, "result": accepted.body}
+
+
+@router.post("/v1/resident-charges/resman/")
+async def create_resident_charge_resman(
+    body: ResidentChargeCreate, request: Request, principal: Principal = Depends(writer)
+) -> dict[str, Any]:
+    """Accept a charge for ResMan; answered once the request and its job are committed."""
+    runtime = get_runtime(request)
+    async with runtime.database.write() as session:
+        accepted = await accept_resident_charge(session, principal, body)
+    runtime.notify_job_enqueued()
+    return _vendor_response(accepted)
+
+
+@router.get("/v1/admin/write-status/{root_job_id}")
+async def write_status(
+    root_job_id: str, request: Request, session: AsyncSession = Depends(read_session)
+) -> dict[str, Any]:
+    """What became of a write; for keys with the write or admin scope."""
+    principal = await current_principal(request)
+    if not principal.scopes & {"write", "admin"}:
+        raise ApiError(403, "forbidden", "This API key lacks the 'write' or 'admin' scope")
+    row = (
+        await session.execute(
+            select(WriteRequest, Job.state)
+            .join(Job, Job.id == WriteRequest.job_id)
+            .where(WriteRequest.job_id == root_job_id)
+        )
+    ).first()
+    if row is None or not principal.may_use(row[0].integration_id):
+        raise not_found(f"Job {root_job_id}")
+    items = list(
+        (
+            await session.execute(select(WriteItem).where(WriteItem.write_request_id == row[0].id))
+        ).scalars()
+    )
+    return present_write_status(row[0], row[1], items)

@@ -1,0 +1,59 @@
+"""Bodies of the Billing and Payments writes, validated strictly like Propexo's (Zod) schemas.
+
+Validation only: whether the ids exist is the service's business.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
+)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _date_time(value: str) -> str:
+    if not DATE_TIME.match(value):
+        raise ValueError("must be an ISO-8601 date-time, e.g. 2024-06-01T10:00:00Z")
+    try:
+        datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError("is not a valid date-time") from error
+    return value
+
+
+def local_date(value: str) -> str:
+    """The calendar date of a date-time as the client wrote it (in its own offset)."""
+    return value[:10]
+
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=1000), AfterValidator(_not_blank)]
+Identifier = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+DateTimeText = Annotated[StrictStr, AfterValidator(_date_time)]
+Cents = Annotated[StrictInt, Field(gt=0, le=99_999_999_999)]
+
+
+class ResidentChargeCreate(BaseModel):
+    """`POST /v1/resident-charges/resman/`: every field required and non-empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    integration_id: Identifier
+    resident_id: Identifier
+    charge_code_id: Identifier
+    batch_id: Identifier
+    transaction_date: DateTimeText
+    description: Text
+    notes: Text
+    amount_in_cents: Cents
+    reference_number: Identifier

@@ -1,0 +1,52 @@
+"""What a write became: Propexo's `write_status` plus our per-item extension.
+
+Pure presentation of stored rows; no queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from propbridge.billing.models import WriteItem, WriteRequest
+
+SUCCEEDED_ITEM_STATES = frozenset({"ACCEPTED", "POSTED"})
+FAILED_ITEM_STATES = frozenset({"REJECTED", "OUTCOME_UNKNOWN"})
+
+
+def overall_status(job_state: str, items: list[WriteItem]) -> str:
+    """PENDING until the job ends; then SUCCESS, FAILURE or (mixed items) PARTIAL_SUCCESS."""
+    if job_state in ("queued", "running") or not items:
+        return "PENDING"
+    states = {item.status for item in items}
+    if states <= SUCCEEDED_ITEM_STATES:
+        return "SUCCESS"
+    if states <= FAILED_ITEM_STATES:
+        return "FAILURE"
+    if "PENDING" in states:
+        return "PENDING"
+    return "PARTIAL_SUCCESS"
+
+
+def present_write_status(
+    request: WriteRequest, job_state: str, items: list[WriteItem]
+) -> dict[str, Any]:
+    """The body of `GET /v1/admin/write-status/{root_job_id}`."""
+    ordered = sorted(items, key=lambda item: item.position)
+    created = next((item.record_id for item in ordered if item.record_id), None)
+    return {
+        "write_status": overall_status(job_state, ordered),
+        "errors": list(request.errors),
+        "created_record_id": created,
+        "operation": request.operation,
+        "integration_id": request.integration_id,
+        "items": [
+            {
+                "index": item.position,
+                "reference_number": item.reference_number,
+                "status": item.status,
+                "record_id": item.record_id,
+                "error": item.error,
+            }
+            for item in ordered
+        ],
+    }

@@ -1,0 +1,233 @@
+"""The `propbridge` command: serve, worker, migrate, demo, sync, api-keys, sandbox, keygen.
+
+Argument parsing and process start-up only; the work is done by the packages it calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from propbridge.config import Settings, get_settings
+from propbridge.db.migrate import upgrade_database
+from propbridge.integrations.credentials import ConfigurationError, generate_key_text
+from propbridge.logging_setup import configure_logging
+from propbridge.runtime import Runtime
+
+app = typer.Typer(
+    help="propbridge: a Propexo-compatible unified API for property-management systems.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+api_keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Run a PMS sandbox.", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console(stderr=True)
+
+
+def _runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    try:
+        return Runtime.from_settings(settings)
+    except ConfigurationError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+async def _migrated(runtime: Runtime) -> Runtime:
+    await upgrade_database(runtime.database)
+    return runtime
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    runtime = _runtime()
+
+    async def main() -> None:
+        await _migrated(runtime)
+        await runtime.close()
+
+    asyncio.run(main())
+    console.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only: run workers elsewhere.")
+    ] = False,
+) -> None:
+    """Run the API (with a worker and the scheduler unless --no-worker)."""
+    from propbridge.serving import install_stop_signals, run_stack
+
+    runtime = _runtime()
+    bind = (host or runtime.settings.host, port or runtime.settings.port)
+
+    async def main() -> None:
+        await _migrated(runtime)
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        console.print(f"propbridge listening on http://{bind[0]}:{bind[1]}")
+        await run_stack(runtime, stop, api=bind, worker=not no_worker, scheduler=not no_worker)
+
+    asyncio.run(main())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker and the scheduler (no API)."""
+    from propbridge.serving import install_stop_signals, run_stack
+
+    runtime = _runtime()
+
+    async def main() -> None:
+        await _migrated(runtime)
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await run_stack(runtime, stop, api=None, worker=True, scheduler=True)
+
+    asyncio.run(main())
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new random encryption key for PROPBRIDGE_ENCRYPTION_KEY."""
+    typer.echo(generate_key_text())
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write or admin; repeat for several (default: all three)."),
+    ] = None,
+    integration: Annotated[
+        list[str] | None,
+        typer.Option(help="Limit the key to this integration id; repeat for several."),
+    ] = None,
+) -> None:
+    """Create an API key. The token is printed once, alone on the last line."""
+    from propbridge.auth.service import SCOPES, issue_api_key
+
+    scopes = scope or list(SCOPES)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not name.strip():
+        console.print(
+            f"[red]error:[/red] unknown scope(s): {', '.join(unknown)}"
+            if unknown
+            else "[red]error:[/red] --name must not be empty"
+        )
+        raise typer.Exit(2)
+    runtime = _runtime()
+
+    async def main() -> str:
+        await _migrated(runtime)
+        async with runtime.database.write() as session:
+            key, token = await issue_api_key(session, name.strip(), scopes, integration)
+            typer.echo(
+                f"key id: {key.id}  scopes: {', '.join(key.scopes)}  integrations: "
+                f"{', '.join(integration) if integration else 'all'}"
+            )
+        await runtime.close()
+        return token
+
+    typer.echo(asyncio.run(main()))
+
+
+@app.command()
+def sync(
+    integration_id: str,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models to sync.")] = None,
+) -> None:
+    """Sync one integration now, with a progress bar (runs here unless a worker took it first)."""
+    from propbridge.sync.cli_sync import run_sync_command
+
+    runtime = _runtime()
+    wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
+
+    async def main() -> int:
+        await _migrated(runtime)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} records"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            code = await run_sync_command(runtime, integration_id, wanted, progress)
+        await runtime.close()
+        return code
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+@sandbox_app.command("resman")
+def sandbox_resman(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8100,
+    properties: Annotated[int, typer.Option(min=1)] = 2,
+    units: Annotated[int, typer.Option(min=1)] = 20,
+    months: Annotated[int, typer.Option(min=1)] = 12,
+    partner_id: Annotated[str, typer.Option()] = "1000",
+    api_key: Annotated[str, typer.Option()] = "0123456789abcdef0123456789abcdef",
+    account_id: Annotated[str, typer.Option()] = "400",
+    state: Annotated[Path | None, typer.Option(help="SQLite file to keep state in.")] = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
+) -> None:
+    """Run the ResMan sandbox, seeded deterministically."""
+    import uvicorn
+
+    from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
+    from propbridge.sandbox.resman.seed import SeedSize, seed_store
+    from propbridge.sandbox.resman.store import SandboxStore
+
+    store = SandboxStore(str(state) if state else ":memory:")
+    if not store.is_seeded():
+        counts = seed_store(store, SeedSize(properties, units, months, seed))
+        console.print(f"seeded: {json.dumps(counts)}")
+    config = SandboxConfig(partner_id, api_key, account_id, auto_approve)
+    console.print(
+        f"ResMan sandbox on http://{host}:{port}  (Partner Transactions: "
+        f"http://{host}:{port}/partner-transactions)"
+    )
+    uvicorn.run(
+        create_sandbox_app(store, config),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Sandbox port.")] = 8100,
+) -> None:
+    """Sandbox + API + worker + scheduler in one process on SQLite, ready to post a charge."""
+    from propbridge.demo import run_demo
+
+    settings = get_settings()
+    if settings.log_level == "INFO":
+        settings = settings.model_copy(update={"log_level": "WARNING"})
+    runtime = _runtime(settings)
+    asyncio.run(run_demo(runtime, port, sandbox_port, console))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

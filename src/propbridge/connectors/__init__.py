@@ -1,0 +1,1 @@
+"""PMS connectors: one plugin per PMS behind the interface of `base.py`."""

@@ -1,0 +1,1 @@
+"""The ResMan connector: v1 form/MITS client, v2 JSON client, MITS builder/parser, mapping."""

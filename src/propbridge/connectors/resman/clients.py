@@ -1,0 +1,155 @@
+"""HTTP clients for ResMan: v1 (form POST, XML envelope) and v2 (JSON GET, Basic auth).
+
+Transport and failure classification only. Retryable means ResMan provably did not act;
+outcome-unknown means it may have (SPEC §4): a read timeout or a dropped connection after
+the document was sent is never retried automatically.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from propbridge.connectors.base import (
+    IntegrationAccess,
+    OutcomeUnknownError,
+    RejectedError,
+    RetryableError,
+)
+from propbridge.connectors.resman.envelope import Envelope, parse_envelope
+from propbridge.connectors.resman.xml_safety import UnsafeXmlError
+
+PRODUCTION_V1 = "https://api.myresman.com"
+PRODUCTION_V2 = "https://partners-api.myresman.com"
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (a number or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _base_urls(access: IntegrationAccess) -> tuple[str, str]:
+    """ResMan's two hosts; a configured `base_url` (the sandbox) serves both surfaces."""
+    if access.base_url:
+        base = access.base_url.rstrip("/")
+        return base, base
+    return PRODUCTION_V1, PRODUCTION_V2
+
+
+class ResManV1Client:
+    """`POST {base}/{Area}/{Method}` with the auth form fields, answered by a `<ResMan>` envelope."""
+
+    def __init__(self, http: httpx.AsyncClient, access: IntegrationAccess) -> None:
+        self._http = http
+        self._base = _base_urls(access)[0]
+        creds = access.credentials
+        self._auth = {
+            "IntegrationPartnerID": creds["integrationPartnerId"],
+            "ApiKey": creds["apiKey"],
+            "AccountID": creds["accountId"],
+        }
+
+    async def post_document(self, method: str, fields: dict[str, str]) -> Envelope:
+        """Send a write; classify every failure by whether ResMan could have acted on it."""
+        url = f"{self._base}/{method}"
+        try:
+            response = await self._http.post(
+                url, data={**self._auth, **fields}, headers={"Accept": "application/xml"}
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise RetryableError(f"could not connect to ResMan: {type(error).__name__}") from error
+        except httpx.TimeoutException as error:
+            raise OutcomeUnknownError(
+                f"ResMan did not answer in time after the document was sent ({type(error).__name__})"
+            ) from error
+        except httpx.TransportError as error:
+            raise OutcomeUnknownError(
+                f"the connection to ResMan dropped after the document was sent ({type(error).__name__})"
+            ) from error
+        return self._classify(response)
+
+    def _classify(self, response: httpx.Response) -> Envelope:
+        if response.status_code in (429, 503):
+            raise RetryableError(
+                f"ResMan answered HTTP {response.status_code} before processing",
+                retry_after_seconds(response),
+            )
+        try:
+            envelope = parse_envelope(response.content)
+        except UnsafeXmlError as error:
+            if response.status_code in (401, 403):
+                raise RejectedError(
+                    f"ResMan refused the credentials (HTTP {response.status_code})"
+                ) from error
+            raise OutcomeUnknownError(
+                f"ResMan's answer (HTTP {response.status_code}) could not be read: {error}"
+            ) from error
+        if not envelope.succeeded:
+            raise RejectedError(
+                envelope.error_description or f"ResMan answered Status={envelope.status}"
+            )
+        if response.status_code != 200:
+            raise OutcomeUnknownError(
+                f"ResMan answered HTTP {response.status_code} with Status=Success"
+            )
+        return envelope
+
+
+class ResManV2Client:
+    """GETs on the partner API; reads are safe to repeat, so every transient failure is retryable."""
+
+    def __init__(self, http: httpx.AsyncClient, access: IntegrationAccess) -> None:
+        self._http = http
+        self._base = _base_urls(access)[1]
+        creds = access.credentials
+        self._auth = httpx.BasicAuth(creds["integrationPartnerId"], creds["apiKey"])
+        self._headers = {"ResMan-Account-Id": creds["accountId"], "Accept": "application/json"}
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """One JSON resource; amounts parsed as Decimal."""
+        try:
+            response = await self._http.get(
+                f"{self._base}{path}", params=params, auth=self._auth, headers=self._headers
+            )
+        except httpx.TransportError as error:
+            raise RetryableError(f"ResMan read {path} failed: {type(error).__name__}") from error
+        if response.status_code in (429, 500, 502, 503, 504):
+            raise RetryableError(
+                f"ResMan read {path} answered HTTP {response.status_code}",
+                retry_after_seconds(response),
+            )
+        if response.status_code != 200:
+            raise RejectedError(
+                f"ResMan read {path} answered HTTP {response.status_code}: {_v2_message(response)}"
+            )
+        try:
+            data = json.loads(response.content, parse_float=Decimal)
+        except ValueError as error:
+            raise RetryableError(f"ResMan read {path} returned invalid JSON") from error
+        if not isinstance(data, dict):
+            raise RetryableError(f"ResMan read {path} returned an unexpected shape")
+        return data
+
+
+def _v2_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]

@@ -1,0 +1,208 @@
+"""ResMan v2 JSON → propbridge records. Pure functions, no I/O.
+
+Assumptions (reference/resman-api.md §2.3) kept as found: transaction categories are
+account-wide, so each is copied into every property as that property's charge code; a lease's
+people are its residents; the `isMainContact` person is the primary resident.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from propbridge.connectors.base import RecordData
+
+LEASE_STATUS = {
+    "current": "ACTIVE",
+    "notice to vacate": "ACTIVE",
+    "month to month": "ACTIVE",
+    "under eviction": "ACTIVE",
+    "pending": "PENDING",
+    "approved": "PENDING",
+    "pending renewal": "PENDING",
+    "applicant": "PENDING",
+    "former": "INACTIVE",
+    "cancelled": "INACTIVE",
+    "canceled": "INACTIVE",
+    "denied": "INACTIVE",
+    "expired": "INACTIVE",
+    "evicted": "EVICTED",
+}
+PROPERTY_TYPE = {
+    "multifamily": "MULTI_FAMILY",
+    "multi-family": "MULTI_FAMILY",
+    "single family": "SINGLE_FAMILY",
+    "student": "STUDENT_HOUSING",
+    "student housing": "STUDENT_HOUSING",
+    "commercial": "COMMERCIAL",
+}
+STATUS_PREFERENCE = {"ACTIVE": 0, "PENDING": 1, "OTHER": 2, "EVICTED": 3, "INACTIVE": 4}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _lower_guid(value: Any) -> str:
+    return str(value).strip().lower()
+
+
+def normalise_phone(value: Any) -> str | None:
+    """US numbers as ten digits (Propexo's `phone_1` filter format); others kept as given."""
+    text = _text(value)
+    if text is None:
+        return None
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits if len(digits) == 10 else text
+
+
+def lease_status(raw: Any) -> str | None:
+    """ResMan's lease status → Propexo's `status_normalized`."""
+    text = _text(raw)
+    return None if text is None else LEASE_STATUS.get(text.lower(), "OTHER")
+
+
+def map_property(item: dict[str, Any]) -> RecordData:
+    """A v2 `/Properties` item."""
+    pid = _lower_guid(item["propertyId"])
+    type_raw = _text(item.get("type"))
+    return RecordData(
+        "properties",
+        pid,
+        pid,
+        {
+            "name": _text(item.get("name")),
+            "code": _text(item.get("abbreviation")),
+            "address_1": _text(item.get("streetAddress")),
+            "address_2": None,
+            "city": _text(item.get("city")),
+            "state": _text(item.get("state")),
+            "zip": _text(item.get("zip")),
+            "country": None,
+            "is_active": None,
+            "manager_name": _text(item.get("manager")),
+            "manager_email": None,
+            "manager_phone_1": None,
+            "type_raw": type_raw,
+            "type_normalized": PROPERTY_TYPE.get(type_raw.lower(), "OTHER") if type_raw else None,
+            "number_of_units": None,
+        },
+        item,
+    )
+
+
+def map_charge_code(item: dict[str, Any], x_property_id: str) -> RecordData:
+    """A v2 transaction category, as the charge code of one property."""
+    gl = item.get("glAccount") or {}
+    return RecordData(
+        "charge_codes",
+        _lower_guid(item["transactionCategoryId"]),
+        x_property_id,
+        {
+            "code": _text(item.get("abbreviation")),
+            "kind": _text(item.get("type")),
+            "name": _text(item.get("name")),
+            "description": None,
+            "debit_gl_account": None,
+            "credit_gl_account": _text(gl.get("number")),
+        },
+        item,
+    )
+
+
+def map_lease(item: dict[str, Any]) -> RecordData:
+    """A v2 `/Leasing/Leases` item (without its people)."""
+    raw = {k: v for k, v in item.items() if k != "people"}
+    raw["personIds"] = [_lower_guid(p["personId"]) for p in item.get("people") or []]
+    return RecordData(
+        "leases",
+        _lower_guid(item["leaseId"]),
+        _lower_guid(item["propertyId"]),
+        {
+            "x_unit_id": _text(item.get("unitId")),
+            "x_billing_account_id": _text(item.get("billingAccountId")),
+            "unit_number": _text(item.get("unitNumber")),
+            "start_date": _text(item.get("leaseStartDate")),
+            "end_date": _text(item.get("leaseEndDate")),
+            "realized_move_in_date": _text(item.get("moveInDate")),
+            "realized_move_out_date": _text(item.get("moveOutDate")),
+            "status_raw": _text(item.get("leaseStatus")),
+            "status_normalized": lease_status(item.get("leaseStatus")),
+        },
+        raw,
+    )
+
+
+def _role(person: dict[str, Any]) -> tuple[str, str]:
+    if person.get("isMainContact") or person.get("isHeadOfHousehold"):
+        return "Head of Household", "PRIMARY"
+    if person.get("isLeaseSigner"):
+        return "Lease Signer", "SECONDARY"
+    return "Occupant", "OTHER"
+
+
+def map_residents(leases: list[dict[str, Any]]) -> list[RecordData]:
+    """The people of a property's leases, one record per person, linked to each of their leases.
+
+    `x_lease_id` is the lease writes post to: an active one first, then the latest start.
+    """
+    people: dict[tuple[str, str], dict[str, Any]] = {}
+    links: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for lease in leases:
+        x_property_id = _lower_guid(lease["propertyId"])
+        for person in lease.get("people") or []:
+            key = (x_property_id, _lower_guid(person["personId"]))
+            people.setdefault(key, person)
+            x_type, normalised = _role(person)
+            links.setdefault(key, []).append(
+                {
+                    "lease_x_id": _lower_guid(lease["leaseId"]),
+                    "x_resident_type": x_type,
+                    "resident_type_normalized": normalised,
+                    "move_in_date": _text(lease.get("moveInDate")),
+                    "move_out_date": _text(lease.get("moveOutDate")),
+                    "status": lease_status(lease.get("leaseStatus")) or "OTHER",
+                    "start": _text(lease.get("leaseStartDate")) or "",
+                }
+            )
+    records = []
+    for (x_property_id, person_id), person in people.items():
+        person_links = links[(x_property_id, person_id)]
+        chosen = sorted(
+            person_links,
+            key=lambda link: (STATUS_PREFERENCE.get(link["status"], 5), _reverse(link["start"])),
+        )[0]
+        records.append(
+            RecordData(
+                "residents",
+                person_id,
+                x_property_id,
+                {
+                    "x_lease_id": chosen["lease_x_id"],
+                    "first_name": _text(person.get("firstName")),
+                    "middle_name": None,
+                    "last_name": _text(person.get("lastName")),
+                    "email_1": _text(person.get("email")),
+                    "phone_1": normalise_phone(person.get("phone")),
+                    "phone_1_type": None,
+                },
+                person,
+                links={
+                    "leases": [
+                        {k: v for k, v in link.items() if k not in ("status", "start")}
+                        for link in person_links
+                    ]
+                },
+            )
+        )
+    return records
+
+
+def _reverse(text: str) -> str:
+    """Sort key that puts later ISO dates first."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in text)

@@ -1,0 +1,126 @@
+"""`/v1/admin/integrations/…`: thin routes over the integration service (admin scope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.api.dependencies import get_runtime, read_session, require_scope
+from propbridge.api.errors import ApiError
+from propbridge.api.listing import parse_list_query
+from propbridge.auth.service import Principal
+from propbridge.integrations import service
+from propbridge.integrations.schemas import IntegrationCreate, IntegrationUpdate, ManualSyncRequest
+
+router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
+admin = require_scope("admin")
+
+
+@router.post("/")
+async def create_integration(
+    body: IntegrationCreate, request: Request, principal: Principal = Depends(admin)
+) -> dict[str, Any]:
+    """Create an integration; credentials are encrypted and never shown again."""
+    if principal.integration_ids is not None:
+        raise ApiError(403, "forbidden", "A key limited to some integrations cannot create one")
+    runtime = get_runtime(request)
+    async with runtime.database.write() as session:
+        integration = await service.create_integration(session, runtime.cipher, body)
+    runtime.notify_job_enqueued()
+    return {"result": service.present(integration)}
+
+
+@router.get("/")
+async def list_integrations(
+    request: Request,
+    principal: Principal = Depends(admin),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """Integrations this key may manage."""
+    query = parse_list_query(request, {"created_at", "updated_at", "name", "id"})
+    everything = await service.list_integrations(session, principal)
+    reverse = query.order_by[0][1] == "desc"
+    everything.sort(key=lambda i: (str(getattr(i, query.order_by[0][0])), i.id), reverse=reverse)
+    page = everything[query.offset : query.offset + query.limit]
+    running = await service.running_sync_ids(session, [i.id for i in page])
+    return {
+        "meta": query.meta(len(everything), len(page)),
+        "results": [service.present(i, is_running_sync=i.id in running) for i in page],
+    }
+
+
+@router.get("/{integration_id}/")
+async def get_integration(
+    integration_id: str,
+    request: Request,
+    principal: Principal = Depends(admin),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """One integration."""
+    query = parse_list_query(request, {"created_at", "updated_at", "name", "id"})
+    integration = await service.integration_for_admin(session, principal, integration_id)
+    running = await service.running_sync_ids(session, [integration.id])
+    return {
+        "meta": query.meta(1, 1),
+        "results": service.present(integration, is_running_sync=integration.id in running),
+    }
+
+
+@router.put("/{integration_id}/")
+async def update_integration(
+    integration_id: str,
+    body: IntegrationUpdate,
+    request: Request,
+    principal: Principal = Depends(admin),
+) -> dict[str, Any]:
+    """Change an integration's settings or credentials."""
+    runtime = get_runtime(request)
+    async with runtime.database.write() as session:
+        integration = await service.integration_for_admin(session, principal, integration_id)
+        await service.update_integration(session, runtime.cipher, integration, body)
+    return {"result": service.present(integration)}
+
+
+@router.delete("/{integration_id}/")
+async def delete_integration(
+    integration_id: str, request: Request, principal: Principal = Depends(admin)
+) -> dict[str, Any]:
+    """Archive an integration; its synced records are kept but no longer served."""
+    runtime = get_runtime(request)
+    async with runtime.database.write() as session:
+        integration = await service.integration_for_admin(session, principal, integration_id)
+        await service.delete_integration(session, integration)
+    return {"success": True}
+
+
+@router.post("/{integration_id}/manual-sync")
+async def manual_sync(
+    integration_id: str, request: Request, principal: Principal = Depends(admin)
+) -> dict[str, Any]:
+    """Queue a sync now (or report the one already queued or running)."""
+    raw = await request.body()
+    body = ManualSyncRequest.model_validate_json(raw) if raw.strip() else ManualSyncRequest()
+    runtime = get_runtime(request)
+    async with runtime.database.write() as session:
+        integration = await service.integration_for_admin(session, principal, integration_id)
+        unknown = sorted(set(body.models_to_sync or ()) - set(service.SYNCABLE_MODELS))
+        if unknown:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"Cannot sync {', '.join(unknown)}",
+                {
+                    "issues": [
+                        {
+                            "code": "invalid_enum_value",
+                            "path": ["models_to_sync"],
+                            "message": f"Syncable models: {', '.join(service.SYNCABLE_MODELS)}",
+                        }
+                    ]
+                },
+            )
+        job = await service.request_sync(session, integration, body.models_to_sync)
+    runtime.notify_job_enqueued()
+    return {"result": {"success": True, "job_id": job.id}}

@@ -1,0 +1,211 @@
+"""The queue's operations: enqueue in the caller's transaction, claim, finish, retry, reap.
+
+Works on SQLite (one writer at a time, inside BEGIN IMMEDIATE) and PostgreSQL (FOR UPDATE
+SKIP LOCKED). Never commits: callers pass the session of their own unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.db.base import utcnow
+from propbridge.db.ids import new_id
+from propbridge.jobs.models import ACTIVE_STATES, Job, JobAttempt
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A snapshot of a job a worker now holds."""
+
+    id: str
+    kind: str
+    integration_id: str | None
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    integration_id: str | None = None,
+    concurrency_key: str | None = None,
+    max_attempts: int = 5,
+    run_after: datetime | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """Add a job. With a `concurrency_key` already active, the active job is returned instead."""
+    if concurrency_key is not None:
+        existing = await active_job(session, concurrency_key)
+        if existing is not None:
+            return existing
+    job = Job(
+        id=job_id or new_id(),
+        kind=kind,
+        integration_id=integration_id,
+        concurrency_key=concurrency_key,
+        payload=payload,
+        max_attempts=max_attempts,
+        run_after=run_after or utcnow(),
+    )
+    if concurrency_key is None:
+        session.add(job)
+        await session.flush()
+        return job
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        existing = await active_job(session, concurrency_key)
+        if existing is None:
+            raise
+        return existing
+    return job
+
+
+async def active_job(session: AsyncSession, concurrency_key: str) -> Job | None:
+    """The queued or running job holding a concurrency key."""
+    return (
+        await session.execute(
+            select(Job).where(Job.concurrency_key == concurrency_key, Job.state.in_(ACTIVE_STATES))
+        )
+    ).scalar_one_or_none()
+
+
+async def claim(
+    session: AsyncSession, worker: str, limit: int, lease: timedelta, only_id: str | None = None
+) -> list[ClaimedJob]:
+    """Take up to `limit` due jobs, mark them running under a lease, and log an attempt each."""
+    now = utcnow()
+    candidates = (
+        select(Job.id)
+        .where(Job.state == "queued", Job.run_after <= now)
+        .order_by(Job.run_after, Job.id)
+        .limit(limit)
+    )
+    if only_id is not None:
+        candidates = candidates.where(Job.id == only_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(Job)
+        .where(Job.id.in_(candidates.scalar_subquery()))
+        .values(
+            state="running",
+            attempt=Job.attempt + 1,
+            locked_by=worker,
+            lease_expires_at=now + lease,
+            updated_at=now,
+        )
+        .returning(Job.id, Job.kind, Job.integration_id, Job.payload, Job.attempt, Job.max_attempts)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = [ClaimedJob(*row) for row in result.all()]
+    for job in claimed:
+        session.add(JobAttempt(job_id=job.id, attempt=job.attempt, worker=worker, started_at=now))
+    return claimed
+
+
+async def _close_attempt(
+    session: AsyncSession, job_id: str, attempt: int, outcome: str, error: str | None
+) -> None:
+    await session.execute(
+        update(JobAttempt)
+        .where(JobAttempt.job_id == job_id, JobAttempt.attempt == attempt)
+        .values(finished_at=utcnow(), outcome=outcome, error=error)
+    )
+
+
+async def mark_succeeded(
+    session: AsyncSession, job: ClaimedJob, result: dict[str, Any] | None = None
+) -> None:
+    """Finish a job well, in the caller's transaction (the one that records its effects)."""
+    now = utcnow()
+    await session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            state="succeeded",
+            result=result,
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=None,
+        )
+    )
+    await _close_attempt(session, job.id, job.attempt, "succeeded", None)
+
+
+async def mark_failed(session: AsyncSession, job: ClaimedJob, error: str) -> None:
+    """Finish a job for good."""
+    now = utcnow()
+    await session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            state="failed",
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error,
+        )
+    )
+    await _close_attempt(session, job.id, job.attempt, "failed", error)
+
+
+async def schedule_retry(session: AsyncSession, job: ClaimedJob, error: str, delay: float) -> None:
+    """Put a job back in the queue to run after `delay` seconds."""
+    now = utcnow()
+    await session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            state="queued",
+            run_after=now + timedelta(seconds=delay),
+            updated_at=now,
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error,
+        )
+    )
+    await _close_attempt(session, job.id, job.attempt, "retry", error)
+
+
+async def extend_leases(
+    session: AsyncSession, worker: str, job_ids: list[str], lease: timedelta
+) -> None:
+    """Heartbeat: the jobs this worker still runs keep their lease."""
+    if job_ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.locked_by == worker, Job.state == "running")
+            .values(lease_expires_at=utcnow() + lease)
+        )
+
+
+async def expired_jobs(session: AsyncSession) -> list[ClaimedJob]:
+    """Running jobs whose worker stopped heart-beating (it crashed or hung)."""
+    rows = (
+        await session.execute(
+            select(Job).where(Job.state == "running", Job.lease_expires_at < utcnow())
+        )
+    ).scalars()
+    return [
+        ClaimedJob(j.id, j.kind, j.integration_id, j.payload, j.attempt, j.max_attempts)
+        for j in rows
+    ]
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    """A job by id."""
+    return await session.get(Job, job_id)

@@ -1,0 +1,53 @@
+"""What a running process shares: settings, the database, the credential cipher, the wake-up signal.
+
+Built once per process by the CLI (or a test) and handed to the API, worker and scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import httpx
+
+from propbridge.config import Settings
+from propbridge.db.engine import Database
+from propbridge.integrations.credentials import CredentialCipher, key_provider_from_settings
+
+
+@dataclass
+class Runtime:
+    """Process-wide handles. `job_enqueued` wakes an in-process worker without waiting a poll."""
+
+    settings: Settings
+    database: Database
+    cipher: CredentialCipher
+    job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
+    _http: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Open the database and load the key named by the settings."""
+        cipher = CredentialCipher(key_provider_from_settings(settings))
+        return cls(settings, Database(settings.effective_database_url), cipher)
+
+    def notify_job_enqueued(self) -> None:
+        """Tell an in-process worker that work is waiting."""
+        self.job_enqueued.set()
+
+    def http(self) -> httpx.AsyncClient:
+        """The shared HTTP client for PMS calls, with explicit timeouts and pooled connections."""
+        if self._http is None:
+            seconds = self.settings.resman_timeout_seconds
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            )
+        return self._http
+
+    async def close(self) -> None:
+        """Release connections."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        await self.database.dispose()

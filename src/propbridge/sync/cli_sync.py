@@ -1,0 +1,79 @@
+"""`propbridge sync ID`: queue a sync and run it in this process with a progress bar.
+
+If a running worker claims the job first, follow its progress from the database instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from rich.progress import Progress, TaskID
+from sqlalchemy import select
+
+from propbridge.handlers import job_handlers
+from propbridge.integrations.service import SYNCABLE_MODELS, get_integration, request_sync
+from propbridge.jobs.models import ACTIVE_STATES, Job
+from propbridge.jobs.worker import Worker
+from propbridge.sync.models import SyncRun
+
+if TYPE_CHECKING:
+    from propbridge.runtime import Runtime
+
+
+async def run_sync_command(
+    runtime: Runtime, integration_id: str, models: list[str] | None, progress: Progress
+) -> int:
+    """Exit code 0 when the sync succeeded."""
+    unknown = sorted(set(models or ()) - set(SYNCABLE_MODELS))
+    if unknown:
+        progress.console.print(
+            f"[red]error:[/red] cannot sync {', '.join(unknown)}; "
+            f"choose from {', '.join(SYNCABLE_MODELS)}"
+        )
+        return 2
+    async with runtime.database.write() as session:
+        integration = await get_integration(session, integration_id)
+        if integration is None:
+            progress.console.print(f"[red]error:[/red] no integration {integration_id}")
+            return 2
+        job = await request_sync(session, integration, models)
+        job_id = job.id
+    tasks: dict[str, TaskID] = {}
+
+    def report(feed: str, done: int, total: int | None) -> None:
+        if feed not in tasks:
+            tasks[feed] = progress.add_task(f"syncing {feed}", total=total)
+        progress.update(tasks[feed], completed=done, total=total)
+
+    ran_here = await Worker(runtime, job_handlers(), concurrency=1).run_one(job_id, report)
+    while True:
+        async with runtime.database.read() as session:
+            job = await session.get(Job, job_id)
+            run = (
+                (
+                    await session.execute(
+                        select(SyncRun)
+                        .where(SyncRun.job_id == job_id)
+                        .order_by(SyncRun.started_at.desc())
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        if run is not None and not ran_here:
+            for model, counts in run.counts.items():
+                report(model, sum(counts.values()), None)
+        if job is None or job.state not in ACTIVE_STATES or ran_here:
+            break
+        await asyncio.sleep(0.5)
+    if job is None or job.state != "succeeded":
+        reason = job.last_error if job else "job vanished"
+        progress.console.print(f"[red]sync did not complete:[/red] {reason}")
+        return 1
+    for model, counts in (run.counts if run else {}).items():
+        progress.console.print(
+            f"{model}: {counts['new']} new, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged"
+        )
+    return 0

@@ -1,0 +1,153 @@
+"""Running a sync: page through a connector, upsert each page in its own transaction, record the run.
+
+Called by the sync job handler (worker or CLI); it owns its transactions, one per page, so an
+interrupted sync keeps what it wrote and the next run resumes without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import update
+
+from propbridge.connectors.base import RejectedError, RetryableError
+from propbridge.connectors.registry import connector_for
+from propbridge.db.base import utcnow
+from propbridge.integrations.models import Integration
+from propbridge.integrations.service import SYNC_JOB, access_for, get_integration
+from propbridge.jobs import queue
+from propbridge.jobs.scheduler import run_finished
+from propbridge.jobs.worker import RetryLater, fail_or_retry
+from propbridge.sync.models import SyncRun
+from propbridge.sync.upsert import ModelCounts, upsert_page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from propbridge.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+# Which connector feed fills each model a client can ask to sync.
+MODEL_SOURCES = {
+    "properties": "properties",
+    "charge_codes": "charge_codes",
+    "leases": "leases",
+    "residents": "leases",
+}
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def sources_for(models: list[str] | None, available: tuple[str, ...]) -> list[str]:
+    """The connector feeds to read, in the connector's dependency order."""
+    if not models:
+        return list(available)
+    wanted = {MODEL_SOURCES[m] for m in models} | {"properties"}
+    return [m for m in available if m in wanted]
+
+
+async def _save_counts(runtime: Runtime, run_id: str, counts: dict[str, ModelCounts]) -> None:
+    async with runtime.database.write() as session:
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id)
+            .values(counts={m: vars(c) for m, c in counts.items()})
+        )
+
+
+async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress | None) -> None:
+    """Sync one integration and finish its job."""
+    async with runtime.database.write() as session:
+        integration = await get_integration(session, job.integration_id or "")
+        if integration is None:
+            await queue.mark_failed(session, job, "integration not found or deleted")
+            return
+        run = SyncRun(integration_id=integration.id, job_id=job.id, models=[])
+        session.add(run)
+        access = access_for(runtime.cipher, integration)
+        vendor = integration.vendor
+    connector = connector_for(vendor, access, runtime.http())
+    feeds = sources_for(job.payload.get("models"), connector.sync_models)
+    counts: dict[str, ModelCounts] = {}
+    bound = log.bind(integration_id=access.integration_id, job_id=job.id, sync_run_id=run.id)
+    try:
+        for feed in feeds:
+            done = 0
+            async for page in connector.fetch(feed, None):
+                async with runtime.database.write() as session:
+                    result = await upsert_page(
+                        session, access.integration_id, vendor, page, utcnow()
+                    )
+                for model, model_counts in result.counts.items():
+                    counts.setdefault(model, ModelCounts()).add(model_counts)
+                done += len(page)
+                if progress:
+                    progress(feed, done, None)
+                await _save_counts(runtime, run.id, counts)
+            bound.info("sync_feed_done", feed=feed, records=done)
+    except RetryableError as error:
+        await _end_run(runtime, run.id, "failed", error.message)
+        raise RetryLater(error.message, error.retry_after) from error
+    except RejectedError as error:
+        await _end_run(runtime, run.id, "failed", error.message)
+        await fail_or_retry(runtime, _last_attempt(job), error.message)
+        return
+    async with runtime.database.write() as session:
+        await _finish(session, run.id, access.integration_id, counts)
+        await queue.mark_succeeded(
+            session, job, {"sync_run_id": run.id, "counts": {m: vars(c) for m, c in counts.items()}}
+        )
+    bound.info("sync_finished", counts={m: vars(c) for m, c in counts.items()})
+
+
+def _last_attempt(job: queue.ClaimedJob) -> queue.ClaimedJob:
+    """The same job with no attempts left, so it fails at once (a rejection will not heal)."""
+    return queue.ClaimedJob(
+        job.id, job.kind, job.integration_id, job.payload, job.attempt, job.attempt
+    )
+
+
+async def _finish(
+    session: AsyncSession, run_id: str, integration_id: str, counts: dict[str, ModelCounts]
+) -> None:
+    now = utcnow()
+    await session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id)
+        .values(
+            state="succeeded",
+            finished_at=now,
+            counts={m: vars(c) for m, c in counts.items()},
+            models=sorted(counts),
+        )
+    )
+    await session.execute(
+        update(Integration).where(Integration.id == integration_id).values(last_completed_sync=now)
+    )
+    await run_finished(session, integration_id, SYNC_JOB)
+
+
+async def _end_run(runtime: Runtime, run_id: str, state: str, error: str) -> None:
+    async with runtime.database.write() as session:
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id)
+            .values(state=state, error=error, finished_at=utcnow())
+        )
+
+
+class SyncJobHandler:
+    """The `sync` job kind."""
+
+    async def run(self, runtime: Runtime, job: queue.ClaimedJob, progress: Any) -> None:
+        await run_sync(runtime, job, progress)
+
+    async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:
+        """A sync is idempotent (upserts by natural key): run it again."""
+        if job.attempt < job.max_attempts:
+            await queue.schedule_retry(session, job, "worker lost; sync restarted", 0)
+        else:
+            await queue.mark_failed(session, job, "worker lost too many times")

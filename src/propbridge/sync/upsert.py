@@ -1,0 +1,268 @@
+"""Upserting synced records by natural key, writing nothing for records that did not change.
+
+Database work for one page of records; the caller's transaction commits it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.billing.models import ChargeCode
+from propbridge.connectors.base import RecordData
+from propbridge.db.ids import new_id
+from propbridge.residents.models import Lease, Property, Resident, ResidentLease
+
+MODEL_TABLES: dict[str, Any] = {
+    "properties": Property,
+    "charge_codes": ChargeCode,
+    "leases": Lease,
+    "residents": Resident,
+}
+# Within a page, parents before children, so links resolve.
+UPSERT_ORDER = ("properties", "charge_codes", "leases", "residents")
+IN_CHUNK = 500
+
+NaturalKey = tuple[str, str]  # (x_property_id, x_id)
+
+
+@dataclass
+class ModelCounts:
+    """What one sync did to one model."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: ModelCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass
+class PageResult:
+    """Counts per model, and our ids for the natural keys written."""
+
+    counts: dict[str, ModelCounts] = field(default_factory=dict)
+    ids: dict[str, dict[NaturalKey, str]] = field(default_factory=dict)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    """A stable digest of a record's normalised fields and raw payload."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def existing_rows(
+    session: AsyncSession, table: Any, integration_id: str, keys: list[NaturalKey]
+) -> dict[NaturalKey, tuple[str, str]]:
+    """(id, content_hash) of rows already stored, by natural key."""
+    found: dict[NaturalKey, tuple[str, str]] = {}
+    wanted = set(keys)
+    x_ids = sorted({x for _, x in keys})
+    for start in range(0, len(x_ids), IN_CHUNK):
+        rows = await session.execute(
+            select(table.id, table.x_property_id, table.x_id, table.content_hash).where(
+                table.integration_id == integration_id,
+                table.x_id.in_(x_ids[start : start + IN_CHUNK]),
+            )
+        )
+        for row_id, x_property_id, x_id, digest in rows:
+            if (x_property_id, x_id) in wanted:
+                found[(x_property_id, x_id)] = (row_id, digest)
+    return found
+
+
+async def property_ids(session: AsyncSession, integration_id: str) -> dict[str, str]:
+    """Our property id for each PMS property id of an integration."""
+    rows = await session.execute(
+        select(Property.x_id, Property.id).where(Property.integration_id == integration_id)
+    )
+    return {x_id: row_id for x_id, row_id in rows}
+
+
+async def upsert_page(
+    session: AsyncSession,
+    integration_id: str,
+    vendor: str,
+    records: list[RecordData],
+    seen_at: datetime,
+) -> PageResult:
+    """Write one page: insert new records, update changed ones, stamp `last_seen` on all."""
+    result = PageResult()
+    by_model: dict[str, list[RecordData]] = {}
+    for record in records:
+        by_model.setdefault(record.model, []).append(record)
+    properties: dict[str, str] | None = None
+    for model in UPSERT_ORDER:
+        batch = by_model.get(model)
+        if not batch:
+            continue
+        table = MODEL_TABLES[model]
+        if model != "properties" and properties is None:
+            properties = await property_ids(session, integration_id)
+        counts, ids = await _upsert_model(
+            session, table, integration_id, vendor, batch, properties or {}, seen_at
+        )
+        result.counts[model] = counts
+        result.ids[model] = ids
+        if model == "properties":
+            properties = None
+    if "residents" in by_model:
+        await _link_residents(
+            session,
+            integration_id,
+            by_model["residents"],
+            result.ids.get("residents", {}),
+            result.ids.get("leases", {}),
+        )
+    return result
+
+
+async def _upsert_model(
+    session: AsyncSession,
+    table: Any,
+    integration_id: str,
+    vendor: str,
+    batch: list[RecordData],
+    properties: dict[str, str],
+    seen_at: datetime,
+) -> tuple[ModelCounts, dict[NaturalKey, str]]:
+    counts = ModelCounts()
+    deduped = {(r.x_property_id, r.x_id): r for r in batch}
+    existing = await existing_rows(session, table, integration_id, list(deduped))
+    inserts, updates, unchanged_ids = [], [], []
+    ids: dict[NaturalKey, str] = {}
+    has_property_column = "property_id" in table.__table__.columns
+    for key, record in deduped.items():
+        values = dict(record.fields)
+        if has_property_column:
+            property_id = properties.get(record.x_property_id)
+            if property_id is None:
+                continue  # its property is not synced (yet); the next sync picks it up
+            values["property_id"] = property_id
+        raw = _jsonable(record.raw)
+        digest = content_hash({"fields": values, "raw": raw})
+        current = existing.get(key)
+        if current is None:
+            row_id = new_id()
+            inserts.append(
+                {
+                    **values,
+                    "id": row_id,
+                    "integration_id": integration_id,
+                    "integration_vendor": vendor,
+                    "x_id": record.x_id,
+                    "x_property_id": record.x_property_id,
+                    "raw": raw,
+                    "content_hash": digest,
+                    "last_seen": seen_at,
+                    "created_at": seen_at,
+                    "updated_at": seen_at,
+                }
+            )
+            counts.new += 1
+        elif current[1] != digest:
+            row_id = current[0]
+            updates.append(
+                {
+                    **values,
+                    "id": row_id,
+                    "raw": raw,
+                    "content_hash": digest,
+                    "last_seen": seen_at,
+                    "updated_at": seen_at,
+                }
+            )
+            counts.updated += 1
+        else:
+            row_id = current[0]
+            unchanged_ids.append(row_id)
+            counts.unchanged += 1
+        ids[key] = row_id
+    if inserts:
+        await session.execute(insert(table), inserts)
+    if updates:
+        await session.execute(update(table), updates)
+    for start in range(0, len(unchanged_ids), IN_CHUNK):
+        await session.execute(
+            update(table)
+            .where(table.id.in_(unchanged_ids[start : start + IN_CHUNK]))
+            .values(last_seen=seen_at)
+            .execution_options(synchronize_session=False)
+        )
+    return counts, ids
+
+
+async def _link_residents(
+    session: AsyncSession,
+    integration_id: str,
+    residents: list[RecordData],
+    resident_ids: dict[NaturalKey, str],
+    lease_ids: dict[NaturalKey, str],
+) -> None:
+    """Keep `residents_to_leases` in step with the leases each resident was seen on."""
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    missing_leases = {
+        (r.x_property_id, link["lease_x_id"])
+        for r in residents
+        for link in r.links.get("leases", [])
+    } - set(lease_ids)
+    if missing_leases:
+        lease_ids = {
+            **lease_ids,
+            **{
+                k: v[0]
+                for k, v in (
+                    await existing_rows(session, Lease, integration_id, list(missing_leases))
+                ).items()
+            },
+        }
+    for record in residents:
+        resident_id = resident_ids.get((record.x_property_id, record.x_id))
+        for link in record.links.get("leases", []):
+            lease_id = lease_ids.get((record.x_property_id, link["lease_x_id"]))
+            if resident_id and lease_id:
+                wanted[(resident_id, lease_id)] = {
+                    k: v for k, v in link.items() if k != "lease_x_id"
+                }
+    if not wanted:
+        return
+    current: dict[tuple[str, str], Any] = {}
+    resident_list = sorted({r for r, _ in wanted})
+    for start in range(0, len(resident_list), IN_CHUNK):
+        rows = await session.execute(
+            select(ResidentLease).where(
+                ResidentLease.resident_id.in_(resident_list[start : start + IN_CHUNK])
+            )
+        )
+        for link_row in rows.scalars():
+            current[(link_row.resident_id, link_row.lease_id)] = link_row
+    new_rows = []
+    for (resident_id, lease_id), values in wanted.items():
+        row = current.get((resident_id, lease_id))
+        if row is None:
+            new_rows.append({"resident_id": resident_id, "lease_id": lease_id, **values})
+            continue
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+    if new_rows:
+        await session.execute(insert(ResidentLease), new_rows)
