@@ -9,11 +9,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from propbridge.db.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 7_300_211_001
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -34,4 +36,7 @@ async def upgrade_database(database: Database) -> None:
         command.upgrade(config, "head")
 
     async with database.write_engine.begin() as connection:
+        if database.dialect == "postgresql":
+            # Several processes may start at once; one migrates, the others wait and find it done.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(run)

@@ -111,6 +111,13 @@ LEASE_FIELDS = (
     "unit_id",
 )
 
+# Propexo's schema lists these as nullable but its enum has no null, so a null fails validation
+# against its own OpenAPI file; ResMan never says what kind a phone is, so "OTHER" it is.
+UNKNOWN_PHONE_TYPES = {
+    "properties": {"manager_phone_1_type": "OTHER", "manager_phone_2_type": "OTHER"},
+    "residents": {"phone_1_type": "OTHER", "phone_2_type": "OTHER"},
+}
+
 
 async def present_properties(
     _session: AsyncSession, rows: Sequence[Property]
@@ -127,6 +134,7 @@ async def present_properties(
         values["street_address_1"] = row.address_1
         values["street_address_2"] = row.address_2
         values["type"] = row.type_raw
+        values.update(UNKNOWN_PHONE_TYPES["properties"])
         out.append(values)
     return out
 
@@ -166,6 +174,7 @@ async def present_residents(
         {
             **core_fields(row),
             **model_fields(row, RESIDENT_FIELDS, ("pets", "vehicles")),
+            **UNKNOWN_PHONE_TYPES["residents"],
             "leases_meta_data": [_meta(link, "lease_id") for link in links[row.id]],
         }
         for row in rows

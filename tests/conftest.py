@@ -1,0 +1,83 @@
+"""Fixtures: both database engines, a live stack per engine, a synced integration."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import IN_CI, LiveStack
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _create_pg_database() -> str | None:
+    import asyncpg
+
+    name = f"propbridge_pytest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test process, dropped afterwards, so runs and
+    parallel test workers never see each other's rows."""
+    name = asyncio.run(_create_pg_database())
+    if name is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL is unreachable on 127.0.0.1:5432 and CI=true requires it")
+        pytest.skip("PostgreSQL is unreachable")
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of each engine in turn."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'propbridge.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """A live API + worker + scheduler + ResMan sandbox on that engine."""
+    live = LiveStack(database_url, tmp_path_factory.mktemp("data"))
+    yield live
+    live.close()
+
+
+@pytest.fixture(scope="session")
+def synced(stack: LiveStack) -> dict[str, Any]:
+    """An integration on the sandbox after its first sync, with handy ids."""
+    integration = stack.create_integration()
+    outcome = stack.sync(integration["id"])
+    assert outcome["state"] == "succeeded", outcome
+    residents = stack.http.get("/v1/residents/", params={
+        "integration_id": integration["id"], "limit": 250}).json()["results"]
+    codes = stack.http.get("/v1/charge-codes/", params={
+        "integration_id": integration["id"], "limit": 250}).json()["results"]
+    return {"integration": integration, "residents": residents, "charge_codes": codes}

@@ -1,0 +1,170 @@
+"""Test support: a live propbridge stack (API, worker, scheduler, ResMan sandbox) in a thread,
+the database URLs of both engines, and the Propexo OpenAPI oracle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from propbridge.auth.service import SCOPES, issue_api_key
+from propbridge.config import Settings
+from propbridge.db.migrate import upgrade_database
+from propbridge.integrations.credentials import generate_key_text
+from propbridge.runtime import Runtime
+from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
+from propbridge.sandbox.resman.seed import SeedSize, seed_store
+from propbridge.sandbox.resman.store import SandboxStore
+from propbridge.serving import HttpApp, run_stack
+
+T = TypeVar("T")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+OPENAPI = SHARED / "reference" / "propexo-openapi.yml"
+SAMPLES = SHARED / "reference" / "resman-samples"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05) -> T:
+    """Poll until `predicate` returns something truthy (bounded; this is not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+class LiveStack:
+    """propbridge and a seeded ResMan sandbox served on loopback from a background event loop."""
+
+    def __init__(self, database_url: str, data_dir: Path, seed: SeedSize | None = None) -> None:
+        self.settings = Settings(database_url=database_url, data_dir=data_dir,
+                                 encryption_key=generate_key_text(), worker_poll_seconds=0.05,
+                                 job_lease_seconds=30)
+        self.sandbox_config = SandboxConfig()
+        self.sandbox_store = SandboxStore()
+        seed_store(self.sandbox_store, seed or SeedSize())
+        self.port, self.sandbox_port = free_port(), free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runtime: Runtime = self.call(self._start())
+        self.admin_token = self.new_token()
+        self.http = httpx.Client(base_url=self.base_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {self.admin_token}"})
+        self.sandbox = httpx.Client(base_url=self.sandbox_url, timeout=30)
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the stack's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
+
+    async def _start(self) -> Runtime:
+        runtime = Runtime.from_settings(self.settings)
+        await upgrade_database(runtime.database)
+        self.stop, started = asyncio.Event(), asyncio.Event()
+        sandbox = HttpApp(create_sandbox_app(self.sandbox_store, self.sandbox_config), "127.0.0.1",
+                          self.sandbox_port)
+        self.task = asyncio.create_task(run_stack(runtime, self.stop, api=("127.0.0.1", self.port),
+                                                  worker=True, scheduler=True, extra_apps=[sandbox],
+                                                  started=started))
+        await asyncio.wait([self.task, asyncio.create_task(started.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done():
+            self.task.result()
+        return runtime
+
+    def new_token(self, scopes: list[str] | None = None, integrations: list[str] | None = None) -> str:
+        async def make() -> str:
+            async with self.runtime.database.write() as session:
+                return (await issue_api_key(session, "test", scopes or list(SCOPES), integrations))[1]
+        return self.call(make())
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, timeout=30, headers=headers)
+
+    def credentials(self) -> dict[str, str]:
+        c = self.sandbox_config
+        return {"integrationPartnerId": c.partner_id, "accountId": c.account_id, "apiKey": c.api_key}
+
+    def create_integration(self, **overrides: Any) -> dict[str, Any]:
+        body = {"integration_vendor": "RESMAN", "name": f"test {uuid.uuid4().hex[:8]}",
+                "base_url": self.sandbox_url, "credentials": self.credentials(), **overrides}
+        response = self.http.post("/v1/admin/integrations/", json=body)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()["result"]
+        return result
+
+    def sync(self, integration_id: str) -> dict[str, Any]:
+        response = self.http.post(f"/v1/admin/integrations/{integration_id}/manual-sync")
+        assert response.status_code == 200, response.text
+        job_id = response.json()["result"]["job_id"]
+        return self.wait_job(job_id)
+
+    def wait_job(self, job_id: str) -> dict[str, Any]:
+        from propbridge.jobs.models import Job
+
+        async def state() -> dict[str, Any] | None:
+            async with self.runtime.database.read() as session:
+                job = await session.get(Job, job_id)
+                if job is None or job.state in ("queued", "running"):
+                    return None
+                return {"state": job.state, "result": job.result, "error": job.last_error}
+        return wait_for(lambda: self.call(state()))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        try:
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(asyncio.shield(self.task), 30),
+                                             self.loop).result(40)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.http.close()
+            self.sandbox.close()
+
+
+@cache
+def _openapi() -> tuple[dict[str, Any], Registry]:
+    if not OPENAPI.exists():
+        if IN_CI:
+            raise AssertionError(f"{OPENAPI} is missing")
+        pytest.skip("shared/reference/propexo-openapi.yml is not beside the checkout")
+    document = yaml.safe_load(OPENAPI.read_text())
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    return document, Registry().with_resource("urn:propexo", resource)
+
+
+def assert_matches_openapi(path: str, method: str, body: Any) -> None:
+    """Validate a 200 body against the response schema Propexo publishes for that path."""
+    document, registry = _openapi()
+    operation = document["paths"][path][method]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    pointer = {"$ref": "urn:propexo#" + schema["$ref"][1:]} if "$ref" in schema else schema
+    validator = jsonschema.Draft202012Validator(pointer, registry=registry)
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
