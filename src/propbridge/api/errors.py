@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -59,7 +60,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": error}
 
 
-def _validation_issues(error: RequestValidationError) -> list[dict[str, Any]]:
+def _validation_issues(error: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     issues = []
     for problem in error.errors():
         location = [str(p) if not isinstance(p, int) else p for p in problem.get("loc", ())]
@@ -92,6 +93,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("invalid_request", "The request is not valid", details), status_code=400
         )
+
+    @app.exception_handler(ValidationError)
+    async def on_model_validation(_request: Request, error: ValidationError) -> JSONResponse:
+        details = {"issues": _validation_issues(error), "name": "ValidationError"}
+        return JSONResponse(error_body("invalid_request", "The request is not valid", details),
+                            status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -220,6 +220,5 @@ def present(integration: Integration, *, is_running_sync: bool = False) -> dict[
         "is_running_sync": is_running_sync,
         "is_running_data_access_check": False,
         "ping_results": {},
-        "custom_sync_schedule": None,
         "use_custom_sync_schedule": False,
     }
