@@ -19,8 +19,8 @@ LEASE = timedelta(seconds=30)
 
 
 @pytest.fixture(scope="session")
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+async def database(queue_database_url: str) -> AsyncIterator[Database]:
+    db = Database(queue_database_url)
     await upgrade_database(db)
     yield db
     await db.dispose()

@@ -1,0 +1,5 @@
+"""`python -m propbridge` runs the CLI."""
+
+from propbridge.cli import main
+
+main()
