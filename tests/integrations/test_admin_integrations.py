@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -97,5 +98,8 @@ def test_database_holds_no_credential_in_clear(stack: LiveStack) -> None:
     path = Path(stack.settings.effective_database_url.split("///", 1)[1])
     files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     assert files
-    for file in files:
-        assert stack.sandbox_config.api_key.encode() not in file.read_bytes()
+    # Read in another process: closing any descriptor of a SQLite file in this process would
+    # drop the live stack's POSIX locks on it (a classic SQLite pitfall).
+    found = subprocess.run(["grep", "-c", "-F", stack.sandbox_config.api_key, *map(str, files)],
+                           capture_output=True, text=True, check=False)
+    assert found.returncode == 1, found.stdout
