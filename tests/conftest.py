@@ -76,8 +76,10 @@ def synced(stack: LiveStack) -> dict[str, Any]:
     integration = stack.create_integration()
     outcome = stack.sync(integration["id"])
     assert outcome["state"] == "succeeded", outcome
-    residents = stack.http.get("/v1/residents/", params={
-        "integration_id": integration["id"], "limit": 250}).json()["results"]
-    codes = stack.http.get("/v1/charge-codes/", params={
-        "integration_id": integration["id"], "limit": 250}).json()["results"]
+    residents = stack.http.get(
+        "/v1/residents/", params={"integration_id": integration["id"], "limit": 250}
+    ).json()["results"]
+    codes = stack.http.get(
+        "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
+    ).json()["results"]
     return {"integration": integration, "residents": residents, "charge_codes": codes}

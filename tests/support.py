@@ -60,9 +60,13 @@ class LiveStack:
     """propbridge and a seeded ResMan sandbox served on loopback from a background event loop."""
 
     def __init__(self, database_url: str, data_dir: Path, seed: SeedSize | None = None) -> None:
-        self.settings = Settings(database_url=database_url, data_dir=data_dir,
-                                 encryption_key=generate_key_text(), worker_poll_seconds=0.05,
-                                 job_lease_seconds=30)
+        self.settings = Settings(
+            database_url=database_url,
+            data_dir=data_dir,
+            encryption_key=generate_key_text(),
+            worker_poll_seconds=0.05,
+            job_lease_seconds=30,
+        )
         self.sandbox_config = SandboxConfig()
         self.sandbox_store = SandboxStore()
         seed_store(self.sandbox_store, seed or SeedSize())
@@ -74,8 +78,11 @@ class LiveStack:
         self.thread.start()
         self.runtime: Runtime = self.call(self._start())
         self.admin_token = self.new_token()
-        self.http = httpx.Client(base_url=self.base_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {self.admin_token}"})
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
         self.sandbox = httpx.Client(base_url=self.sandbox_url, timeout=30)
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -86,21 +93,38 @@ class LiveStack:
         runtime = Runtime.from_settings(self.settings)
         await upgrade_database(runtime.database)
         self.stop, started = asyncio.Event(), asyncio.Event()
-        sandbox = HttpApp(create_sandbox_app(self.sandbox_store, self.sandbox_config), "127.0.0.1",
-                          self.sandbox_port)
-        self.task = asyncio.create_task(run_stack(runtime, self.stop, api=("127.0.0.1", self.port),
-                                                  worker=True, scheduler=True, extra_apps=[sandbox],
-                                                  started=started))
-        await asyncio.wait([self.task, asyncio.create_task(started.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        sandbox = HttpApp(
+            create_sandbox_app(self.sandbox_store, self.sandbox_config),
+            "127.0.0.1",
+            self.sandbox_port,
+        )
+        self.task = asyncio.create_task(
+            run_stack(
+                runtime,
+                self.stop,
+                api=("127.0.0.1", self.port),
+                worker=True,
+                scheduler=True,
+                extra_apps=[sandbox],
+                started=started,
+            )
+        )
+        await asyncio.wait(
+            [self.task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
         if self.task.done():
             self.task.result()
         return runtime
 
-    def new_token(self, scopes: list[str] | None = None, integrations: list[str] | None = None) -> str:
+    def new_token(
+        self, scopes: list[str] | None = None, integrations: list[str] | None = None
+    ) -> str:
         async def make() -> str:
             async with self.runtime.database.write() as session:
-                return (await issue_api_key(session, "test", scopes or list(SCOPES), integrations))[1]
+                return (await issue_api_key(session, "test", scopes or list(SCOPES), integrations))[
+                    1
+                ]
+
         return self.call(make())
 
     def client(self, token: str | None) -> httpx.Client:
@@ -109,11 +133,20 @@ class LiveStack:
 
     def credentials(self) -> dict[str, str]:
         c = self.sandbox_config
-        return {"integrationPartnerId": c.partner_id, "accountId": c.account_id, "apiKey": c.api_key}
+        return {
+            "integrationPartnerId": c.partner_id,
+            "accountId": c.account_id,
+            "apiKey": c.api_key,
+        }
 
     def create_integration(self, **overrides: Any) -> dict[str, Any]:
-        body = {"integration_vendor": "RESMAN", "name": f"test {uuid.uuid4().hex[:8]}",
-                "base_url": self.sandbox_url, "credentials": self.credentials(), **overrides}
+        body = {
+            "integration_vendor": "RESMAN",
+            "name": f"test {uuid.uuid4().hex[:8]}",
+            "base_url": self.sandbox_url,
+            "credentials": self.credentials(),
+            **overrides,
+        }
         response = self.http.post("/v1/admin/integrations/", json=body)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()["result"]
@@ -134,13 +167,15 @@ class LiveStack:
                 if job is None or job.state in ("queued", "running"):
                     return None
                 return {"state": job.state, "result": job.result, "error": job.last_error}
+
         return wait_for(lambda: self.call(state()))
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         try:
-            asyncio.run_coroutine_threadsafe(asyncio.wait_for(asyncio.shield(self.task), 30),
-                                             self.loop).result(40)
+            asyncio.run_coroutine_threadsafe(
+                asyncio.wait_for(asyncio.shield(self.task), 30), self.loop
+            ).result(40)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)

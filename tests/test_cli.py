@@ -15,15 +15,25 @@ from tests.support import LiveStack, free_port, wait_for
 PROPBRIDGE = [sys.executable, "-m", "propbridge"]
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PROPBRIDGE, *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def _run(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PROPBRIDGE, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _env(stack: LiveStack) -> dict[str, str]:
-    return {"PROPBRIDGE_DATABASE_URL": stack.settings.effective_database_url,
-            "PROPBRIDGE_ENCRYPTION_KEY": stack.settings.encryption_key or "",
-            "PROPBRIDGE_DATA_DIR": str(stack.settings.data_dir)}
+    return {
+        "PROPBRIDGE_DATABASE_URL": stack.settings.effective_database_url,
+        "PROPBRIDGE_ENCRYPTION_KEY": stack.settings.encryption_key or "",
+        "PROPBRIDGE_DATA_DIR": str(stack.settings.data_dir),
+    }
 
 
 def test_api_key_token_is_alone_on_the_last_line(stack: LiveStack) -> None:
@@ -72,19 +82,40 @@ def test_migrate_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
 
 def test_sandbox_command_serves_resman(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([*PROPBRIDGE, "sandbox", "resman", "--port", str(port),
-                                "--properties", "1", "--units", "3", "--months", "2",
-                                "--api-key", "k" * 32, "--state", str(tmp_path / "s.db")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            *PROPBRIDGE,
+            "sandbox",
+            "resman",
+            "--port",
+            str(port),
+            "--properties",
+            "1",
+            "--units",
+            "3",
+            "--months",
+            "2",
+            "--api-key",
+            "k" * 32,
+            "--state",
+            str(tmp_path / "s.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
+
         def properties() -> Any:
             try:
-                return httpx.post(f"http://127.0.0.1:{port}/Account/GetProperties",
-                                  data={"IntegrationPartnerID": "1000", "ApiKey": "k" * 32,
-                                        "AccountID": "400"},
-                                  headers={"Accept": "application/json"}).json()
+                return httpx.post(
+                    f"http://127.0.0.1:{port}/Account/GetProperties",
+                    data={"IntegrationPartnerID": "1000", "ApiKey": "k" * 32, "AccountID": "400"},
+                    headers={"Accept": "application/json"},
+                ).json()
             except httpx.TransportError:
                 return None
+
         assert len(wait_for(properties, timeout=30)["Properties"]) == 1
     finally:
         process.terminate()

@@ -18,8 +18,17 @@ def test_cents_round_trip_through_dollars(cents: int) -> None:
     assert dollars_to_cents(text) == cents
 
 
-@pytest.mark.parametrize("text,cents", [("1,200.00", 120000), ("0.10", 10), ("75", 7500),
-                                        (Decimal("0.1"), 10), ("19.99", 1999), (" 5.05 ", 505)])
+@pytest.mark.parametrize(
+    "text,cents",
+    [
+        ("1,200.00", 120000),
+        ("0.10", 10),
+        ("75", 7500),
+        (Decimal("0.1"), 10),
+        ("19.99", 1999),
+        (" 5.05 ", 505),
+    ],
+)
 def test_resman_amount_forms_parse_exactly(text: str | Decimal, cents: int) -> None:
     assert dollars_to_cents(text) == cents
 

@@ -18,22 +18,27 @@ from propbridge.connectors.base import (
 )
 from propbridge.connectors.resman.clients import ResManV1Client, ResManV2Client
 
-ACCESS = IntegrationAccess("i", "http://resman.test", {"integrationPartnerId": "1000",
-                                                        "accountId": "400", "apiKey": "k"})
-OK = b"<ResMan><MethodName>PostResidentTransactions2_0</MethodName><Status>Success</Status></ResMan>"
+ACCESS = IntegrationAccess(
+    "i", "http://resman.test", {"integrationPartnerId": "1000", "accountId": "400", "apiKey": "k"}
+)
+OK = (
+    b"<ResMan><MethodName>PostResidentTransactions2_0</MethodName><Status>Success</Status></ResMan>"
+)
 ERROR = b"<ResMan><Status>Error</Status><ErrorDescription>CustomerID x not found</ErrorDescription></ResMan>"
 
 
 def _raise(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         raise error
+
     return handler
 
 
 async def _post(handler: Callable[[httpx.Request], httpx.Response]) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        await ResManV1Client(http, ACCESS).post_document("MITS/PostResidentTransactions2_0",
-                                                         {"PropertyID": "p", "Xml": "<x/>"})
+        await ResManV1Client(http, ACCESS).post_document(
+            "MITS/PostResidentTransactions2_0", {"PropertyID": "p", "Xml": "<x/>"}
+        )
 
 
 async def test_success_sends_the_auth_fields() -> None:
@@ -55,8 +60,15 @@ async def test_connection_failures_are_retryable(error: Exception) -> None:
         await _post(_raise(error))
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("drop"),
-                                   httpx.ReadError("reset"), httpx.WriteTimeout("slow")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("drop"),
+        httpx.ReadError("reset"),
+        httpx.WriteTimeout("slow"),
+    ],
+)
 async def test_failures_after_sending_are_outcome_unknown(error: Exception) -> None:
     with pytest.raises(OutcomeUnknownError):
         await _post(_raise(error))
@@ -75,9 +87,14 @@ async def test_status_error_in_the_envelope_is_a_rejection(status: int) -> None:
         await _post(lambda r: httpx.Response(status, content=ERROR))
 
 
-@pytest.mark.parametrize("response", [httpx.Response(500, content=b"Internal Server Error"),
-                                      httpx.Response(200, content=b"<html>proxy</html"),
-                                      httpx.Response(502, content=b"")])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(500, content=b"Internal Server Error"),
+        httpx.Response(200, content=b"<html>proxy</html"),
+        httpx.Response(502, content=b""),
+    ],
+)
 async def test_unreadable_answers_are_outcome_unknown(response: httpx.Response) -> None:
     with pytest.raises(OutcomeUnknownError):
         await _post(lambda r: response)
@@ -97,10 +114,12 @@ async def test_v2_sends_basic_auth_and_account_header() -> None:
     assert seen[0].headers["Authorization"].startswith("Basic ")
 
 
-@pytest.mark.parametrize("status,error", [(401, RejectedError), (500, RetryableError),
-                                          (429, RetryableError)])
+@pytest.mark.parametrize(
+    "status,error", [(401, RejectedError), (500, RetryableError), (429, RetryableError)]
+)
 async def test_v2_failures_are_classified(status: int, error: type[Exception]) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(
-            lambda r: httpx.Response(status, json={"message": "no"}))) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(status, json={"message": "no"}))
+    ) as http:
         with pytest.raises(error):
             await ResManV2Client(http, ACCESS).get("/Properties")

@@ -9,15 +9,32 @@ import pytest
 from tests.e2e.test_seed_path import _charge
 from tests.support import LiveStack
 
-READ_ROUTES = ["/v1/properties/", "/v1/residents/", "/v1/leases/", "/v1/charge-codes/",
-               "/v1/admin/integrations/"]
+READ_ROUTES = [
+    "/v1/properties/",
+    "/v1/residents/",
+    "/v1/leases/",
+    "/v1/charge-codes/",
+    "/v1/admin/integrations/",
+]
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Basic abc", "Bearer nope",
-                                    "bearer pb_unknown", "Bearer a b", "Token pb_x"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Basic abc",
+        "Bearer nope",
+        "bearer pb_unknown",
+        "Bearer a b",
+        "Token pb_x",
+    ],
+)
 @pytest.mark.parametrize("route", READ_ROUTES)
-def test_missing_malformed_or_unknown_tokens_are_401(stack: LiveStack, header: str | None,
-                                                     route: str) -> None:
+def test_missing_malformed_or_unknown_tokens_are_401(
+    stack: LiveStack, header: str | None, route: str
+) -> None:
     headers = {"Authorization": header} if header is not None else {}
     with stack.client(None) as client:
         response = client.get(route, headers=headers)
@@ -49,10 +66,14 @@ def test_allow_list_hides_other_integrations(stack: LiveStack, synced: dict[str,
     resident = synced["residents"][0]
     with stack.client(token) as client:
         assert client.get(f"/v1/residents/{resident['id']}").status_code == 404
-        listing = client.get("/v1/residents/", params={"integration_id": synced["integration"]["id"]})
+        listing = client.get(
+            "/v1/residents/", params={"integration_id": synced["integration"]["id"]}
+        )
         assert listing.json()["meta"]["total"] == 0
         assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
-        assert client.get(f"/v1/admin/integrations/{synced['integration']['id']}/").status_code == 403
+        assert (
+            client.get(f"/v1/admin/integrations/{synced['integration']['id']}/").status_code == 403
+        )
         ids = [i["id"] for i in client.get("/v1/admin/integrations/").json()["results"]]
         assert ids == [other["id"]]
     job = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()

@@ -34,8 +34,11 @@ def dropping_server() -> Iterator[tuple[str, list[bytes]]]:
                 while b"\r\n\r\n" not in data:
                     data += connection.recv(65536)
                 head, _, body = data.partition(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
                 while len(body) < length:
                     body += connection.recv(65536)
                 received.append(body)
@@ -54,28 +57,42 @@ async def _rename_charge_code(stack: LiveStack, charge_code_id: str, code: str) 
     from propbridge.billing.models import ChargeCode
 
     async with stack.runtime.database.write() as session:
-        await session.execute(update(ChargeCode).where(ChargeCode.id == charge_code_id)
-                              .values(code=code))
+        await session.execute(
+            update(ChargeCode).where(ChargeCode.id == charge_code_id).values(code=code)
+        )
 
 
 def _status(stack: LiveStack, job_id: str) -> dict[str, Any]:
-    return wait_for(lambda: (s := stack.http.get(f"/v1/admin/write-status/{job_id}").json())
-                    ["write_status"] != "PENDING" and s)
+    return wait_for(
+        lambda: (
+            (s := stack.http.get(f"/v1/admin/write-status/{job_id}").json())["write_status"]
+            != "PENDING"
+            and s
+        )
+    )
 
 
 def _repoint(stack: LiveStack, integration_id: str, base_url: str) -> None:
-    response = stack.http.put(f"/v1/admin/integrations/{integration_id}/", json={"base_url": base_url})
+    response = stack.http.put(
+        f"/v1/admin/integrations/{integration_id}/", json={"base_url": base_url}
+    )
     assert response.status_code == 200
 
 
 def test_document_rejected_by_resman_is_failure_with_its_reason(stack: LiveStack) -> None:
     integration = stack.create_integration()
     assert stack.sync(integration["id"])["state"] == "succeeded"
-    residents = stack.http.get("/v1/residents/", params={"integration_id": integration["id"]}).json()
-    codes = stack.http.get("/v1/charge-codes/", params={"integration_id": integration["id"],
-                                                        "limit": 250}).json()
-    synced = {"integration": integration, "residents": residents["results"],
-              "charge_codes": codes["results"]}
+    residents = stack.http.get(
+        "/v1/residents/", params={"integration_id": integration["id"]}
+    ).json()
+    codes = stack.http.get(
+        "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
+    ).json()
+    synced = {
+        "integration": integration,
+        "residents": residents["results"],
+        "charge_codes": codes["results"],
+    }
     body = _charge(synced)
     # ResMan retired the category since our sync: our copy still names it, ResMan does not.
     stack.call(_rename_charge_code(stack, body["charge_code_id"], "GONE"))
@@ -87,12 +104,15 @@ def test_document_rejected_by_resman_is_failure_with_its_reason(stack: LiveStack
 
 
 def test_dropped_connection_after_sending_is_outcome_unknown(
-        stack: LiveStack, synced: dict[str, Any], dropping_server: tuple[str, list[bytes]]) -> None:
+    stack: LiveStack, synced: dict[str, Any], dropping_server: tuple[str, list[bytes]]
+) -> None:
     url, received = dropping_server
     integration_id = synced["integration"]["id"]
     _repoint(stack, integration_id, url)
     try:
-        job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()["meta"]["job_id"]
+        job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()[
+            "meta"
+        ]["job_id"]
         status = _status(stack, job_id)
     finally:
         _repoint(stack, integration_id, stack.sandbox_url)
@@ -102,12 +122,15 @@ def test_dropped_connection_after_sending_is_outcome_unknown(
     assert len(received) == 1, "an outcome-unknown write must not be re-sent"
 
 
-def test_refused_connection_is_retried_later_not_failed(stack: LiveStack,
-                                                        synced: dict[str, Any]) -> None:
+def test_refused_connection_is_retried_later_not_failed(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
     integration_id = synced["integration"]["id"]
     _repoint(stack, integration_id, f"http://127.0.0.1:{free_port()}")
     try:
-        job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()["meta"]["job_id"]
+        job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()[
+            "meta"
+        ]["job_id"]
 
         async def job_state() -> tuple[str, int, str | None]:
             from propbridge.jobs.models import Job

@@ -11,8 +11,17 @@ from tests.e2e.test_seed_path import _charge
 from tests.support import LiveStack
 
 ROUTE = "/v1/resident-charges/resman/"
-FIELDS = ("integration_id", "resident_id", "charge_code_id", "batch_id", "transaction_date",
-          "description", "notes", "amount_in_cents", "reference_number")
+FIELDS = (
+    "integration_id",
+    "resident_id",
+    "charge_code_id",
+    "batch_id",
+    "transaction_date",
+    "description",
+    "notes",
+    "amount_in_cents",
+    "reference_number",
+)
 
 
 def _assert_400(stack: LiveStack, body: Any, path: str | None) -> dict[str, Any]:
@@ -36,27 +45,46 @@ def test_every_field_is_required(stack: LiveStack, synced: dict[str, Any], field
 
 @pytest.mark.parametrize("field", [f for f in FIELDS if f != "amount_in_cents"])
 @pytest.mark.parametrize("value", ["", "   ", None, 12, ["x"], {"a": 1}, True])
-def test_text_fields_must_be_non_empty_strings(stack: LiveStack, synced: dict[str, Any],
-                                               field: str, value: Any) -> None:
+def test_text_fields_must_be_non_empty_strings(
+    stack: LiveStack, synced: dict[str, Any], field: str, value: Any
+) -> None:
     _assert_400(stack, _charge(synced, **{field: value}), field)
 
 
 @pytest.mark.parametrize("amount", ["7500", 75.5, 7500.0, 0, -100, True, False, None, "", [1]])
-def test_amount_must_be_a_positive_integer(stack: LiveStack, synced: dict[str, Any],
-                                           amount: Any) -> None:
+def test_amount_must_be_a_positive_integer(
+    stack: LiveStack, synced: dict[str, Any], amount: Any
+) -> None:
     _assert_400(stack, _charge(synced, amount_in_cents=amount), "amount_in_cents")
 
 
-@pytest.mark.parametrize("when", ["2026-11-02", "yesterday", "2026-13-01T00:00:00Z",
-                                  "2026-02-30T10:00:00Z", "02/11/2026 10:00", "1730000000",
-                                  "2026-11-02T25:00:00Z"])
-def test_transaction_date_must_be_iso_date_time(stack: LiveStack, synced: dict[str, Any],
-                                                when: str) -> None:
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2026-11-02",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T10:00:00Z",
+        "02/11/2026 10:00",
+        "1730000000",
+        "2026-11-02T25:00:00Z",
+    ],
+)
+def test_transaction_date_must_be_iso_date_time(
+    stack: LiveStack, synced: dict[str, Any], when: str
+) -> None:
     _assert_400(stack, _charge(synced, transaction_date=when), "transaction_date")
 
 
-@pytest.mark.parametrize("when", ["2026-11-02T10:00:00Z", "2026-11-02T10:00:00.123+02:00",
-                                  "2026-11-02T10:00:00-05:00", "2026-11-02T10:00"])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2026-11-02T10:00:00Z",
+        "2026-11-02T10:00:00.123+02:00",
+        "2026-11-02T10:00:00-05:00",
+        "2026-11-02T10:00",
+    ],
+)
 def test_iso_date_times_are_accepted(stack: LiveStack, synced: dict[str, Any], when: str) -> None:
     response = stack.http.post(ROUTE, json=_charge(synced, transaction_date=when))
     assert response.status_code == 200, response.text
@@ -82,25 +110,31 @@ def test_ids_must_belong_to_the_integration(stack: LiveStack, synced: dict[str, 
     _assert_400(stack, _charge(synced, resident_id=lease.json()["results"][0]["id"]), "resident_id")
 
 
-def test_records_of_another_integration_are_rejected(stack: LiveStack,
-                                                     synced: dict[str, Any]) -> None:
+def test_records_of_another_integration_are_rejected(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
     other = stack.create_integration()
     _assert_400(stack, _charge(synced, integration_id=other["id"]), "resident_id")
 
 
-def test_charge_code_of_another_property_is_rejected(stack: LiveStack,
-                                                     synced: dict[str, Any]) -> None:
+def test_charge_code_of_another_property_is_rejected(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
     body = _charge(synced)
     resident = next(r for r in synced["residents"] if r["id"] == body["resident_id"])
     foreign = next(c for c in synced["charge_codes"] if c["property_id"] != resident["property_id"])
     _assert_400(stack, {**body, "charge_code_id": foreign["id"]}, "charge_code_id")
 
 
-def test_credit_and_payment_categories_cannot_be_charged(stack: LiveStack,
-                                                         synced: dict[str, Any]) -> None:
+def test_credit_and_payment_categories_cannot_be_charged(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
     body = _charge(synced)
     resident = next(r for r in synced["residents"] if r["id"] == body["resident_id"])
-    credit = next(c for c in synced["charge_codes"]
-                  if c["property_id"] == resident["property_id"] and c["code"] == "CONC")
+    credit = next(
+        c
+        for c in synced["charge_codes"]
+        if c["property_id"] == resident["property_id"] and c["code"] == "CONC"
+    )
     _assert_400(stack, {**body, "charge_code_id": credit["id"]}, "charge_code_id")
     assert not any(c["code"] == "PMNT" for c in synced["charge_codes"])

@@ -12,9 +12,15 @@ from tests.support import LiveStack, assert_matches_openapi
 
 
 def test_create_returns_propexo_shape_without_credentials(stack: LiveStack) -> None:
-    created = stack.http.post("/v1/admin/integrations/", json={
-        "integration_vendor": "RESMAN", "name": "Acme", "credentials": stack.credentials(),
-        "base_url": stack.sandbox_url})
+    created = stack.http.post(
+        "/v1/admin/integrations/",
+        json={
+            "integration_vendor": "RESMAN",
+            "name": "Acme",
+            "credentials": stack.credentials(),
+            "base_url": stack.sandbox_url,
+        },
+    )
     assert created.status_code == 200
     assert_matches_openapi("/v1/admin/integrations/", "post", created.json())
     result = created.json()["result"]
@@ -35,9 +41,16 @@ def test_list_and_get_match_schema(stack: LiveStack) -> None:
 
 def test_update_changes_settings_and_credentials(stack: LiveStack) -> None:
     integration = stack.create_integration()
-    updated = stack.http.put(f"/v1/admin/integrations/{integration['id']}/", json={
-        "name": "Renamed", "sync_frequency": 6, "sync_cadence": "DAY", "active": True,
-        "credentials": {**stack.credentials(), "apiKey": "wrong-key"}})
+    updated = stack.http.put(
+        f"/v1/admin/integrations/{integration['id']}/",
+        json={
+            "name": "Renamed",
+            "sync_frequency": 6,
+            "sync_cadence": "DAY",
+            "active": True,
+            "credentials": {**stack.credentials(), "apiKey": "wrong-key"},
+        },
+    )
     assert updated.status_code == 200
     assert_matches_openapi("/v1/admin/integrations/{integration_id}/", "put", updated.json())
     assert updated.json()["result"]["name"] == "Renamed"
@@ -52,20 +65,29 @@ def test_delete_archives(stack: LiveStack) -> None:
     assert stack.http.delete(path).json() == {"success": True}
     assert stack.http.get(path).status_code == 404
     assert stack.http.delete(path).status_code == 404
-    assert stack.http.post(f"/v1/admin/integrations/{integration['id']}/manual-sync").status_code == 404
+    assert (
+        stack.http.post(f"/v1/admin/integrations/{integration['id']}/manual-sync").status_code
+        == 404
+    )
 
 
-@pytest.mark.parametrize("body,path", [
-    ({"integration_vendor": "YARDI", "name": "x"}, "integration_vendor"),
-    ({"name": "x"}, "integration_vendor"),
-    ({"integration_vendor": "RESMAN"}, "name"),
-    ({"integration_vendor": "RESMAN", "name": ""}, "name"),
-    ({"integration_vendor": "RESMAN", "name": "x", "credentials": {"apiKey": "k"}}, "credentials"),
-    ({"integration_vendor": "RESMAN", "name": "x", "extra": 1}, "extra"),
-    ({"integration_vendor": "RESMAN", "name": "x", "sync_frequency": 0}, "sync_frequency"),
-    ({"integration_vendor": "RESMAN", "name": "x", "sync_cadence": "YEAR"}, "sync_cadence"),
-    ({"integration_vendor": "RESMAN", "name": "x", "base_url": "ftp://x"}, "base_url"),
-])
+@pytest.mark.parametrize(
+    "body,path",
+    [
+        ({"integration_vendor": "YARDI", "name": "x"}, "integration_vendor"),
+        ({"name": "x"}, "integration_vendor"),
+        ({"integration_vendor": "RESMAN"}, "name"),
+        ({"integration_vendor": "RESMAN", "name": ""}, "name"),
+        (
+            {"integration_vendor": "RESMAN", "name": "x", "credentials": {"apiKey": "k"}},
+            "credentials",
+        ),
+        ({"integration_vendor": "RESMAN", "name": "x", "extra": 1}, "extra"),
+        ({"integration_vendor": "RESMAN", "name": "x", "sync_frequency": 0}, "sync_frequency"),
+        ({"integration_vendor": "RESMAN", "name": "x", "sync_cadence": "YEAR"}, "sync_cadence"),
+        ({"integration_vendor": "RESMAN", "name": "x", "base_url": "ftp://x"}, "base_url"),
+    ],
+)
 def test_bad_create_bodies_are_400(stack: LiveStack, body: dict[str, Any], path: str) -> None:
     full = {"credentials": stack.credentials(), **body}
     response = stack.http.post("/v1/admin/integrations/", json=full)
@@ -85,8 +107,9 @@ def test_resync_changes_nothing(stack: LiveStack, synced: dict[str, Any]) -> Non
     outcome = stack.sync(synced["integration"]["id"])
     counts = outcome["result"]["counts"]
     assert all(c["new"] == 0 and c["updated"] == 0 for c in counts.values()), counts
-    again = stack.http.get("/v1/residents/", params={
-        "integration_id": synced["integration"]["id"], "limit": 250}).json()["results"]
+    again = stack.http.get(
+        "/v1/residents/", params={"integration_id": synced["integration"]["id"], "limit": 250}
+    ).json()["results"]
     before = {r["id"]: r["updated_at"] for r in synced["residents"]}
     assert {r["id"]: r["updated_at"] for r in again} == before
 
@@ -100,6 +123,10 @@ def test_database_holds_no_credential_in_clear(stack: LiveStack) -> None:
     assert files
     # Read in another process: closing any descriptor of a SQLite file in this process would
     # drop the live stack's POSIX locks on it (a classic SQLite pitfall).
-    found = subprocess.run(["grep", "-c", "-F", stack.sandbox_config.api_key, *map(str, files)],
-                           capture_output=True, text=True, check=False)
+    found = subprocess.run(
+        ["grep", "-c", "-F", stack.sandbox_config.api_key, *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert found.returncode == 1, found.stdout

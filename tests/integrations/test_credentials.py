@@ -48,8 +48,9 @@ def test_production_requires_a_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         key_provider_from_settings(Settings(data_dir=tmp_path, environment="production"))
     with pytest.raises(ConfigurationError):
-        key_provider_from_settings(Settings(data_dir=tmp_path,
-                                            database_url="postgresql://x@127.0.0.1/db"))
+        key_provider_from_settings(
+            Settings(data_dir=tmp_path, database_url="postgresql://x@127.0.0.1/db")
+        )
 
 
 def test_env_key_is_used() -> None:

@@ -12,8 +12,9 @@ from tests.support import IN_CI
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def queue_database_url(request: pytest.FixtureRequest,
-                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def queue_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A database that no worker polls."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('queue') / 'queue.db'}"

@@ -31,7 +31,9 @@ async def _enqueue(db: Database, kind: str, **kwargs: object) -> str:
         return (await queue.enqueue(session, kind, {"n": 1}, **kwargs)).id  # type: ignore[arg-type]
 
 
-async def _claim_kind(db: Database, kind: str, worker: str, limit: int = 10) -> list[queue.ClaimedJob]:
+async def _claim_kind(
+    db: Database, kind: str, worker: str, limit: int = 10
+) -> list[queue.ClaimedJob]:
     """Claim, then hand back jobs of other kinds (tests share one database)."""
     async with db.write() as session:
         claimed = await queue.claim(session, worker, limit, LEASE)
@@ -48,13 +50,17 @@ async def test_claimed_job_is_not_claimed_again(database: Database) -> None:
     assert [j.id for j in first] == [job_id] and first[0].attempt == 1
     assert await _claim_kind(database, "t-once", "w2") == []
     async with database.read() as session:
-        attempts = (await session.execute(select(JobAttempt).where(JobAttempt.job_id == job_id))).scalars()
+        attempts = (
+            await session.execute(select(JobAttempt).where(JobAttempt.job_id == job_id))
+        ).scalars()
         assert [a.worker for a in attempts] == ["w1"]
 
 
 async def test_concurrent_claimers_share_jobs_without_overlap(database: Database) -> None:
     ids = {await _enqueue(database, "t-race") for _ in range(12)}
-    results = await asyncio.gather(*(_claim_kind(database, "t-race", f"w{i}", 2) for i in range(10)))
+    results = await asyncio.gather(
+        *(_claim_kind(database, "t-race", f"w{i}", 2) for i in range(10))
+    )
     claimed = [j.id for batch in results for j in batch]
     assert len(claimed) == len(set(claimed))
     assert set(claimed) <= ids

@@ -19,10 +19,16 @@ from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
 
 CONFIG = SandboxConfig()
-AUTH = {"IntegrationPartnerID": CONFIG.partner_id, "ApiKey": CONFIG.api_key,
-        "AccountID": CONFIG.account_id}
-V2 = {"Authorization": "Basic " + base64.b64encode(
-    f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(), "ResMan-Account-Id": CONFIG.account_id}
+AUTH = {
+    "IntegrationPartnerID": CONFIG.partner_id,
+    "ApiKey": CONFIG.api_key,
+    "AccountID": CONFIG.account_id,
+}
+V2 = {
+    "Authorization": "Basic "
+    + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),
+    "ResMan-Account-Id": CONFIG.account_id,
+}
 
 
 @pytest.fixture
@@ -39,8 +45,9 @@ def _property(client: TestClient) -> str:
 
 def _lease(client: TestClient, pid: str) -> dict[str, Any]:
     since = (datetime.now(UTC) - timedelta(days=300)).isoformat()
-    leases = client.get("/Leasing/Leases", headers=V2, params={"propertyId": pid,
-                                                               "modifiedSince": since}).json()
+    leases = client.get(
+        "/Leasing/Leases", headers=V2, params={"propertyId": pid, "modifiedSince": since}
+    ).json()
     return next(lease for lease in leases["leases"] if lease["leaseStatus"] != "Former")
 
 
@@ -50,17 +57,31 @@ def _status(response: httpx.Response) -> tuple[str, str | None]:
     return root.findtext("Status"), None if error is None else error.text
 
 
-def _post(client: TestClient, pid: str, detail: str, kind: str = "Charge", attrs: str = "") -> httpx.Response:
-    xml = (f"<ResidentTransactions><Property><RT_Customer><RTServiceTransactions><Transactions>"
-           f"<{kind}{attrs}><Detail>{detail}</Detail></{kind}></Transactions></RTServiceTransactions>"
-           "</RT_Customer></Property></ResidentTransactions>")
-    return client.post("/MITS/PostResidentTransactions2_0", data={**AUTH, "PropertyID": pid, "Xml": xml})
+def _post(
+    client: TestClient, pid: str, detail: str, kind: str = "Charge", attrs: str = ""
+) -> httpx.Response:
+    xml = (
+        f"<ResidentTransactions><Property><RT_Customer><RTServiceTransactions><Transactions>"
+        f"<{kind}{attrs}><Detail>{detail}</Detail></{kind}></Transactions></RTServiceTransactions>"
+        "</RT_Customer></Property></ResidentTransactions>"
+    )
+    return client.post(
+        "/MITS/PostResidentTransactions2_0", data={**AUTH, "PropertyID": pid, "Xml": xml}
+    )
 
 
 def _detail(lease: dict[str, Any], **over: str) -> str:
-    values = {"TransactionID": "R1", "BatchID": "B1", "TransactionDate": "2026-11-02",
-              "ChargeCode": "PETF", "Description": "Pet", "Comment": "c",
-              "CustomerID": lease["leaseId"], "UnitID": lease["unitNumber"], "Amount": "75.00"}
+    values = {
+        "TransactionID": "R1",
+        "BatchID": "B1",
+        "TransactionDate": "2026-11-02",
+        "ChargeCode": "PETF",
+        "Description": "Pet",
+        "Comment": "c",
+        "CustomerID": lease["leaseId"],
+        "UnitID": lease["unitNumber"],
+        "Amount": "75.00",
+    }
     values.update(over)
     return "".join(f"<{k}>{v}</{k}>" for k, v in values.items() if v != "-")
 
@@ -70,19 +91,29 @@ def test_seed_is_deterministic() -> None:
     day = datetime(2026, 11, 15, tzinfo=UTC).date()
     for store in stores:
         seed_store(store, SeedSize(properties=1, units=5, months=2), today=day)
-    rows = [[tuple(r) for r in s.query("SELECT * FROM transactions ORDER BY transaction_id")]
-            for s in stores]
+    rows = [
+        [tuple(r) for r in s.query("SELECT * FROM transactions ORDER BY transaction_id")]
+        for s in stores
+    ]
     assert rows[0] == rows[1] and rows[0]
 
 
-@pytest.mark.parametrize("fields", [{**AUTH, "ApiKey": "wrong"}, {**AUTH, "IntegrationPartnerID": "9"},
-                                    {**AUTH, "AccountID": "401"}, {}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {**AUTH, "ApiKey": "wrong"},
+        {**AUTH, "IntegrationPartnerID": "9"},
+        {**AUTH, "AccountID": "401"},
+        {},
+    ],
+)
 def test_v1_bad_credentials_are_status_error(client: TestClient, fields: dict[str, str]) -> None:
     response = client.post("/Account/GetProperties", data=fields)
     assert response.status_code == 200
     assert _status(response)[0] == "Error"
-    json_reply = client.post("/Account/GetProperties", data=fields,
-                             headers={"Accept": "application/json"}).json()
+    json_reply = client.post(
+        "/Account/GetProperties", data=fields, headers={"Accept": "application/json"}
+    ).json()
     assert json_reply["Status"] == "Failed" and json_reply["ErrorDescription"]
 
 
@@ -99,16 +130,22 @@ def test_v2_requires_basic_auth_and_account(client: TestClient) -> None:
     assert client.get("/Properties", headers=V2).status_code == 200
 
 
-@pytest.mark.parametrize("moment,ok", [
-    (lambda now: format_datetime(now - timedelta(days=10), usegmt=True), True),
-    (lambda now: (now - timedelta(days=363)).isoformat(), True),
-    (lambda now: (now - timedelta(days=366)).isoformat(), False),
-    (lambda now: (now + timedelta(days=1)).isoformat(), False),
-    (lambda now: "yesterday", False),
-])
+@pytest.mark.parametrize(
+    "moment,ok",
+    [
+        (lambda now: format_datetime(now - timedelta(days=10), usegmt=True), True),
+        (lambda now: (now - timedelta(days=363)).isoformat(), True),
+        (lambda now: (now - timedelta(days=366)).isoformat(), False),
+        (lambda now: (now + timedelta(days=1)).isoformat(), False),
+        (lambda now: "yesterday", False),
+    ],
+)
 def test_v2_modified_since_window(client: TestClient, moment: Any, ok: bool) -> None:
-    response = client.get("/Leasing/Leases", headers=V2, params={
-        "propertyId": _property(client), "modifiedSince": moment(datetime.now(UTC))})
+    response = client.get(
+        "/Leasing/Leases",
+        headers=V2,
+        params={"propertyId": _property(client), "modifiedSince": moment(datetime.now(UTC))},
+    )
     assert response.status_code == (200 if ok else 400), response.text
     if not ok:
         assert response.json()["message"]
@@ -119,18 +156,22 @@ def test_v2_leases_need_modified_since(client: TestClient) -> None:
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("override,message", [
-    ({"CustomerID": "00000000-0000-0000-0000-000000000000"}, "was not found in property"),
-    ({"ChargeCode": "NOPE"}, "ChargeCode NOPE was not found"),
-    ({"ChargeCode": "-"}, "ChargeCode is required"),
-    ({"Amount": "75.0"}, "two decimals"),
-    ({"Amount": "-5.00"}, "two decimals"),
-    ({"Amount": "0.00"}, "greater than zero"),
-    ({"TransactionDate": "2026-02-30"}, "not a valid date"),
-    ({"UnitID": "999"}, "does not match the unit"),
-])
-def test_invalid_transactions_reject_the_document(client: TestClient, override: dict[str, str],
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"CustomerID": "00000000-0000-0000-0000-000000000000"}, "was not found in property"),
+        ({"ChargeCode": "NOPE"}, "ChargeCode NOPE was not found"),
+        ({"ChargeCode": "-"}, "ChargeCode is required"),
+        ({"Amount": "75.0"}, "two decimals"),
+        ({"Amount": "-5.00"}, "two decimals"),
+        ({"Amount": "0.00"}, "greater than zero"),
+        ({"TransactionDate": "2026-02-30"}, "not a valid date"),
+        ({"UnitID": "999"}, "does not match the unit"),
+    ],
+)
+def test_invalid_transactions_reject_the_document(
+    client: TestClient, override: dict[str, str], message: str
+) -> None:
     pid = _property(client)
     response = _post(client, pid, _detail(_lease(client, pid), **override))
     status, error = _status(response)
@@ -140,10 +181,15 @@ def test_invalid_transactions_reject_the_document(client: TestClient, override: 
 
 def test_malformed_and_hostile_xml_is_refused(client: TestClient) -> None:
     pid = _property(client)
-    for xml in ("<ResidentTransactions>", "<!DOCTYPE a [<!ENTITY b 'c'>]><ResidentTransactions/>",
-                "<Other/>", ""):
-        response = client.post("/MITS/PostResidentTransactions2_0",
-                               data={**AUTH, "PropertyID": pid, "Xml": xml})
+    for xml in (
+        "<ResidentTransactions>",
+        "<!DOCTYPE a [<!ENTITY b 'c'>]><ResidentTransactions/>",
+        "<Other/>",
+        "",
+    ):
+        response = client.post(
+            "/MITS/PostResidentTransactions2_0", data={**AUTH, "PropertyID": pid, "Xml": xml}
+        )
         assert _status(response)[0] == "Error"
 
 
@@ -153,17 +199,34 @@ def test_pending_is_invisible_until_approved(client: TestClient) -> None:
     assert _status(_post(client, pid, _detail(lease)))[0] == "Success"
     [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
     since = format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)
-    ledger = client.get("/Transactions/Ledger", headers=V2, params={
-        "propertyId": pid, "billingAccountId": lease["billingAccountId"], "postedSince": since})
+    ledger = client.get(
+        "/Transactions/Ledger",
+        headers=V2,
+        params={
+            "propertyId": pid,
+            "billingAccountId": lease["billingAccountId"],
+            "postedSince": since,
+        },
+    )
     assert ledger.json()["transactions"] == []
     approved = client.post(f"/_sandbox/partner-transactions/{item['id']}/approve").json()
     assert approved["status"] == "posted" and approved["posting_date"] == "2026-11-02"
-    ledger = client.get("/Transactions/Ledger", headers=V2, params={
-        "propertyId": pid, "billingAccountId": lease["billingAccountId"], "postedSince": since})
+    ledger = client.get(
+        "/Transactions/Ledger",
+        headers=V2,
+        params={
+            "propertyId": pid,
+            "billingAccountId": lease["billingAccountId"],
+            "postedSince": since,
+        },
+    )
     [posted] = ledger.json()["transactions"]
     assert posted["transactionId"] == approved["transaction_id"] and posted["amount"] == 75.0
-    accounts = client.get("/BillingAccounts", headers=V2, params={
-        "propertyId": pid, "modifiedSince": since, "includeTransactions": "true"}).json()
+    accounts = client.get(
+        "/BillingAccounts",
+        headers=V2,
+        params={"propertyId": pid, "modifiedSince": since, "includeTransactions": "true"},
+    ).json()
     [account] = [a for a in accounts["billingAccounts"] if a["leaseID"] == lease["leaseId"]]
     assert [t["reference"] for t in account["transactions"]] == ["R1"]
     assert "trasactionCategoryId" in account["transactions"][0]
@@ -186,12 +249,15 @@ def test_page_lists_pending_and_its_buttons_work(client: TestClient) -> None:
     assert "PAGE-1" in page.text_content() and "PAGE-2" in page.text_content()
     approve = [f for f in page.forms if f.action.endswith("/approve") and "/files/" not in f.action]
     reject = [f for f in page.forms if f.action.endswith("/reject") and "/files/" not in f.action]
-    response = client.post(approve[0].action, data={"posting_date": "2026-11-05"},
-                           follow_redirects=False)
+    response = client.post(
+        approve[0].action, data={"posting_date": "2026-11-05"}, follow_redirects=False
+    )
     assert response.status_code == 303
     client.post(reject[1].action)
-    states = {i["reference"]: (i["status"], i["posting_date"])
-              for i in client.get("/_sandbox/partner-transactions").json()["results"]}
+    states = {
+        i["reference"]: (i["status"], i["posting_date"])
+        for i in client.get("/_sandbox/partner-transactions").json()["results"]
+    }
     assert states == {"PAGE-1": ("posted", "2026-11-05"), "PAGE-2": ("rejected", None)}
 
 

@@ -97,8 +97,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def on_model_validation(_request: Request, error: ValidationError) -> JSONResponse:
         details = {"issues": _validation_issues(error), "name": "ValidationError"}
-        return JSONResponse(error_body("invalid_request", "The request is not valid", details),
-                            status_code=400)
+        return JSONResponse(
+            error_body("invalid_request", "The request is not valid", details), status_code=400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -77,9 +77,7 @@ def orderable_columns(
 ) -> dict[str, InstrumentedAttribute[Any]]:
     """Columns a client may order by: every stored public column."""
     hidden = {"raw", "content_hash", "custom_data"}
-    columns = {
-        name: getattr(model, name) for name in model.__table__.columns.keys() if name not in hidden
-    }
+    columns = {name: getattr(model, name) for name in model.__table__.columns if name not in hidden}
     for name in extra:
         columns[name] = getattr(model, name)
     return columns

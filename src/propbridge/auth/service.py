@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.auth.models import ApiKey
 
 SCOPES = ("read", "write", "admin")
-TOKEN_PREFIX = "pb_"
+TOKEN_PREFIX = "pb_"  # noqa: S105  (a prefix, not a secret)
 
 
 @dataclass(frozen=True)

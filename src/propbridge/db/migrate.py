@@ -38,5 +38,7 @@ async def upgrade_database(database: Database) -> None:
     async with database.write_engine.begin() as connection:
         if database.dialect == "postgresql":
             # Several processes may start at once; one migrates, the others wait and find it done.
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         await connection.run_sync(run)

@@ -173,7 +173,7 @@ async def running_sync_ids(session: AsyncSession, integration_ids: list[str]) ->
             Job.integration_id.in_(integration_ids),
         )
     )
-    return {r[0] for r in rows}
+    return {r[0] for r in rows if r[0] is not None}
 
 
 def access_for(cipher: CredentialCipher, integration: Integration) -> IntegrationAccess:

@@ -6,6 +6,7 @@ Knows the `schedules` table and the queue; nothing about what the jobs do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,5 @@ async def run_scheduler(runtime: Runtime, stop: asyncio.Event, tick_seconds: flo
             await enqueue_due(runtime)
         except Exception as error:
             log.exception("scheduler_tick_failed", error_type=type(error).__name__)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
-        except TimeoutError:
-            pass

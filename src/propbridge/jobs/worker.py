@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -102,14 +103,14 @@ class Worker:
             for job in claimed:
                 task = asyncio.create_task(self._execute(job, None))
                 self._running[job.id] = task
-                task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+                task.add_done_callback(functools.partial(self._finished, job.id))
             if not claimed or len(self._running) >= self.concurrency:
                 await self._sleep(stop, poll)
         if self._running:
             await asyncio.wait(list(self._running.values()), timeout=30)
         log.info("worker_stopped", worker=self.name)
 
-    def _finished(self, job_id: str) -> None:
+    def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
         self.runtime.job_enqueued.set()
 

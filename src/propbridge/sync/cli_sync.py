@@ -49,7 +49,7 @@ async def run_sync_command(
     ran_here = await Worker(runtime, job_handlers(), concurrency=1).run_one(job_id, report)
     while True:
         async with runtime.database.read() as session:
-            job = await session.get(Job, job_id)
+            current = await session.get(Job, job_id)
             run = (
                 (
                     await session.execute(
@@ -64,11 +64,11 @@ async def run_sync_command(
         if run is not None and not ran_here:
             for model, counts in run.counts.items():
                 report(model, sum(counts.values()), None)
-        if job is None or job.state not in ACTIVE_STATES or ran_here:
+        if current is None or current.state not in ACTIVE_STATES or ran_here:
             break
         await asyncio.sleep(0.5)
-    if job is None or job.state != "succeeded":
-        reason = job.last_error if job else "job vanished"
+    if current is None or current.state != "succeeded":
+        reason = current.last_error if current else "job vanished"
         progress.console.print(f"[red]sync did not complete:[/red] {reason}")
         return 1
     for model, counts in (run.counts if run else {}).items():

@@ -41,7 +41,7 @@ class ResManConnector:
     """ResMan behind propbridge's connector interface."""
 
     vendor = "RESMAN"
-    sync_models = ("properties", "charge_codes", "leases")
+    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases")
     write_operations = frozenset({"resident_charge", "resident_payment", "resident_charge_batch"})
 
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:

@@ -33,7 +33,7 @@ def parse_xml(data: bytes | str) -> Any:
         raise UnsafeXmlError(f"malformed XML: {error}") from error
     if root is None:
         raise UnsafeXmlError("empty XML document")
-    if root.getroottree().docinfo.doctype:
+    if _doctype(root):
         raise UnsafeXmlError("XML with a DOCTYPE is refused")
     return root
 
@@ -55,3 +55,8 @@ def child_text(element: Any, name: str) -> str | None:
     """Text of the first direct child with this local name."""
     child = find_child(element, name)
     return None if child is None else (child.text or "")
+
+
+def _doctype(root: Any) -> str:
+    docinfo: Any = root.getroottree().docinfo
+    return str(docinfo.doctype or "")

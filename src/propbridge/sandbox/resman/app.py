@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import html
 import json
 import secrets
@@ -226,9 +227,8 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
 
     @app.middleware("http")
     async def v2_guard(request: Request, call_next: Any) -> Response:
-        if request.method == "GET" and request.url.path in V2_PATHS:
-            if not v2_authorised(request):
-                return v2_error(401, "Unauthorized")
+        if request.method == "GET" and request.url.path in V2_PATHS and not v2_authorised(request):
+            return v2_error(401, "Unauthorized")
         result: Response = await call_next(request)
         return result
 
@@ -396,10 +396,9 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         form = await request.form()
         posting_date = str(form.get("posting_date") or "") or None
         if action in ("approve", "reject"):
-            try:
+            # Whatever happens, the page simply shows the current state again.
+            with contextlib.suppress(partner.NotFoundError, partner.NotPendingError, ValueError):
                 decide(item_id, action, posting_date)
-            except (partner.NotFoundError, partner.NotPendingError, ValueError):
-                pass  # the page simply shows the current state again
         return RedirectResponse("/partner-transactions", status_code=303)
 
     @app.post("/partner-transactions/files/{file_id}/{action}")

@@ -103,7 +103,7 @@ def read_document(store: SandboxStore, property_id: str, xml_text: str) -> list[
 
 
 def _transaction_elements(root: Any) -> list[Any]:
-    found = []
+    found: list[Any] = []
     for wrapper in root.iter():
         if isinstance(wrapper.tag, str) and local(wrapper) == "Transactions":
             found.extend(child for child in wrapper if isinstance(child.tag, str))

@@ -134,12 +134,10 @@ def leases(store: SandboxStore, property_id: str, modified_since: str) -> list[d
 
 
 def _transactions(store: SandboxStore, where: str, params: list[Any]) -> list[Any]:
-    return store.query(
-        "SELECT t.*, c.abbreviation, c.name AS category_name, c.gl_number FROM transactions t "
-        f"JOIN categories c ON c.category_id = t.category_id WHERE {where} "
-        "ORDER BY t.date, t.transaction_id",
-        params,
-    )
+    """`where` is one of this module's fixed conditions; values always travel as parameters."""
+    head = "SELECT t.*, c.abbreviation, c.name AS category_name, c.gl_number FROM transactions t "
+    sql = f"{head}JOIN categories c ON c.category_id = t.category_id WHERE {where} ORDER BY t.date, t.transaction_id"
+    return store.query(sql, params)
 
 
 def billing_accounts(

@@ -369,7 +369,7 @@ def _make_lease(
     status: str,
 ) -> _Lease:
     lease_id, account_id = guids.next(), guids.next()
-    people = []
+    people: list[tuple[object, ...]] = []
     for n in range(rng.choices((1, 2, 3), (50, 40, 10))[0]):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         people.append(

@@ -30,7 +30,7 @@ def parse_untrusted(text: str | bytes) -> Any:
     )
     data = text.encode() if isinstance(text, str) else text
     root = etree.fromstring(data, parser)
-    if root.getroottree().docinfo.doctype:
+    if _doctype(root):
         raise UnsafeXmlError("DOCTYPE declarations are not allowed")
     return root
 
@@ -199,3 +199,8 @@ def resident_transactions(prop: Any, accounts: Iterable[dict[str, Any]]) -> Any:
             _plain(detail, "UnitID", unit["unit_number"])
             _plain(detail, "Amount", dollars(tx["amount_cents"]))
     return root
+
+
+def _doctype(root: Any) -> str:
+    docinfo: Any = root.getroottree().docinfo
+    return str(docinfo.doctype or "")
