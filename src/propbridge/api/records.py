@@ -77,10 +77,8 @@ def orderable_columns(
 ) -> dict[str, InstrumentedAttribute[Any]]:
     """Columns a client may order by: every stored public column."""
     hidden = {"raw", "content_hash", "custom_data"}
-    columns = {name: getattr(model, name) for name in model.__table__.columns if name not in hidden}
-    for name in extra:
-        columns[name] = getattr(model, name)
-    return columns
+    names = [column.key for column in model.__table__.columns]
+    return {name: getattr(model, name) for name in [*names, *extra] if name not in hidden}
 
 
 def common_filters(request: Request, model: Any, statement: Select[Any]) -> Select[Any]:
