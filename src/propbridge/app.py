@@ -5,23 +5,62 @@ Wiring only; every rule lives in a domain package.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
 from propbridge.api.errors import error_body, install_error_handlers
 from propbridge.billing.endpoints import router as billing_router
+from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.db.ids import new_id
 from propbridge.integrations.endpoints import router as integrations_router
 from propbridge.residents.endpoints import router as residents_router
 from propbridge.runtime import Runtime
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class RequestContextMiddleware:
+    """Request ids in logs and responses, and a cap on body size (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or new_id()
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            response = JSONResponse(
+                error_body(
+                    "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes"
+                ),
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.clear_contextvars()
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -36,31 +75,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.principal_cache = {}
+    app.state.write_recorder = WriteRecorder(runtime.database)
     install_error_handlers(app)
     app.include_router(integrations_router)
     app.include_router(residents_router)
     app.include_router(billing_router)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or new_id()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                error_body(
-                    "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes"
-                ),
-                status_code=413,
-            )
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.clear_contextvars()
-        response.headers["x-request-id"] = request_id
-        return response
+    app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -25,7 +25,8 @@ from propbridge.api.records import (
 from propbridge.auth.service import Principal
 from propbridge.billing.models import ChargeCode, WriteItem, WriteRequest
 from propbridge.billing.schemas import ResidentChargeCreate
-from propbridge.billing.service import AcceptedWrite, accept_resident_charge
+from propbridge.billing.service import AcceptedWrite, PendingWrite, resolve_resident_charge
+from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.billing.write_status import present_write_status
 from propbridge.jobs.models import Job
 
@@ -79,10 +80,18 @@ async def create_resident_charge_resman(
 ) -> dict[str, Any]:
     """Accept a charge for ResMan; answered once the request and its job are committed."""
     runtime = get_runtime(request)
-    async with runtime.database.write() as session:
-        accepted = await accept_resident_charge(session, principal, body)
-    runtime.notify_job_enqueued()
+    async with runtime.database.read() as session:
+        pending = await resolve_resident_charge(session, principal, body)
+    accepted = await _record(request, pending)
     return _vendor_response(accepted)
+
+
+async def _record(request: Request, pending: PendingWrite) -> AcceptedWrite:
+    """Commit the write and its job (group commit), then wake the worker."""
+    recorder: WriteRecorder = request.app.state.write_recorder
+    accepted = await recorder.record(pending)
+    get_runtime(request).notify_job_enqueued()
+    return accepted
 
 
 @router.get("/v1/admin/write-status/{root_job_id}")

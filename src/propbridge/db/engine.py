@@ -5,6 +5,7 @@ Opens connections only; it holds no business logic and never commits on anyone's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,7 @@ class Database:
                 url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
             self.write_engine = self.read_engine
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -82,8 +84,17 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: committed when the block ends normally, rolled back otherwise."""
-        async with self._write_sessions() as session, session.begin():
+        """A unit of work: committed when the block ends normally, rolled back otherwise.
+
+        On SQLite, writers of this process queue on an asyncio lock: SQLite admits one writer at
+        a time anyway, and its own busy handler waits by sleeping in growing steps, which under
+        contention costs far more than the work itself. Other processes still meet `busy_timeout`.
+        """
+        if self._write_lock is None:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

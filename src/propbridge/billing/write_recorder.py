@@ -1,0 +1,160 @@
+"""Group commit for accepted writes: requests that arrive together share one transaction.
+
+SQLite admits one writer at a time, so recording each write in its own transaction caps the
+API at one commit per round of statements. Here one task drains the queue of validated writes,
+records the whole batch (dedupe included) in a single transaction, and only then answers every
+waiting request: each 200 still goes out after its own rows are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from propbridge.api.errors import ApiError
+from propbridge.billing.models import WriteItem, WriteRequest
+from propbridge.billing.service import (
+    WRITE_JOB,
+    WRITE_MAX_ATTEMPTS,
+    AcceptedWrite,
+    PendingWrite,
+    duplicate_conflict,
+    find_existing_write,
+)
+from propbridge.db.base import utcnow
+from propbridge.db.engine import Database
+from propbridge.db.ids import new_id
+from propbridge.jobs.models import Job
+
+MAX_BATCH = 256
+Waiter = tuple[PendingWrite, "asyncio.Future[AcceptedWrite]"]
+
+
+class WriteRecorder:
+    """Records validated writes with their jobs, many per transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queue: asyncio.Queue[Waiter] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, pending: PendingWrite) -> AcceptedWrite:
+        """Returns once the write and its job are committed (or the first identical one found)."""
+        future: asyncio.Future[AcceptedWrite] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((pending, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                outcomes = await self._commit([pending for pending, _ in batch])
+            except IntegrityError:
+                # Another process took a dedupe key in between: settle one by one.
+                outcomes = [await self._commit_alone(pending) for pending, _ in batch]
+            except Exception as error:
+                outcomes = [error] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _commit_alone(self, pending: PendingWrite) -> AcceptedWrite | BaseException:
+        try:
+            return (await self._commit([pending]))[0]
+        except IntegrityError:
+            async with self._database.read() as session:
+                try:
+                    existing = await find_existing_write(session, pending)
+                except ApiError as conflict:
+                    return conflict
+            return existing or ApiError(409, "conflict", "The write conflicted; try again")
+        except Exception as error:
+            return error
+
+    async def _commit(self, batch: list[PendingWrite]) -> list[AcceptedWrite | BaseException]:
+        outcomes: list[AcceptedWrite | BaseException] = []
+        requests: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        jobs: list[dict[str, Any]] = []
+        async with self._database.write() as session:
+            keys = [p.dedupe_key for p in batch if p.dedupe_key is not None]
+            known: dict[str, tuple[str, str, dict[str, Any]]] = {}
+            if keys:
+                rows = await session.execute(
+                    select(
+                        WriteRequest.dedupe_key,
+                        WriteRequest.job_id,
+                        WriteRequest.body_hash,
+                        WriteRequest.request_body,
+                    ).where(WriteRequest.dedupe_key.in_(keys))
+                )
+                known = {key: (job_id, digest, body) for key, job_id, digest, body in rows if key}
+            now = utcnow()
+            for pending in batch:
+                seen = known.get(pending.dedupe_key) if pending.dedupe_key else None
+                if seen is not None:
+                    outcomes.append(
+                        AcceptedWrite(seen[0], seen[2])
+                        if seen[1] == pending.digest
+                        else duplicate_conflict(seen[0])
+                    )
+                    continue
+                request_id, job_id = new_id(), new_id()
+                requests.append(
+                    {
+                        "id": request_id,
+                        "integration_id": pending.integration_id,
+                        "operation": pending.operation,
+                        "request_body": pending.body,
+                        "body_hash": pending.digest,
+                        "dedupe_key": pending.dedupe_key,
+                        "job_id": job_id,
+                        "errors": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                items.extend(
+                    {**item, "id": new_id(), "write_request_id": request_id, "status": "PENDING"}
+                    for item in pending.items
+                )
+                jobs.append(
+                    {
+                        "id": job_id,
+                        "kind": WRITE_JOB,
+                        "integration_id": pending.integration_id,
+                        "payload": {"write_request_id": request_id},
+                        "state": "queued",
+                        "attempt": 0,
+                        "max_attempts": WRITE_MAX_ATTEMPTS,
+                        "run_after": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                if pending.dedupe_key is not None:
+                    known[pending.dedupe_key] = (job_id, pending.digest, pending.body)
+                outcomes.append(AcceptedWrite(job_id, pending.body))
+            if requests:
+                await session.execute(insert(WriteRequest), requests)
+                await session.execute(insert(WriteItem), items)
+                await session.execute(insert(Job), jobs)
+        return outcomes
+
+    async def close(self) -> None:
+        """Wait for queued writes to be recorded."""
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
