@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+import uvloop
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -30,6 +32,13 @@ sandbox_app = typer.Typer(help="Run a PMS sandbox.", no_args_is_help=True)
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(sandbox_app, name="sandbox")
 console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop (faster wake-ups between the loop and driver threads)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def _runtime(settings: Settings | None = None) -> Runtime:
@@ -56,7 +65,7 @@ def migrate() -> None:
         await _migrated(runtime)
         await runtime.close()
 
-    asyncio.run(main())
+    run_async(main())
     console.print("database is up to date")
 
 
@@ -81,7 +90,7 @@ def serve(
         console.print(f"propbridge listening on http://{bind[0]}:{bind[1]}")
         await run_stack(runtime, stop, api=bind, worker=not no_worker, scheduler=not no_worker)
 
-    asyncio.run(main())
+    run_async(main())
 
 
 @app.command()
@@ -97,7 +106,7 @@ def worker() -> None:
         install_stop_signals(stop)
         await run_stack(runtime, stop, api=None, worker=True, scheduler=True)
 
-    asyncio.run(main())
+    run_async(main())
 
 
 @app.command()
@@ -143,7 +152,7 @@ def api_keys_create(
         await runtime.close()
         return token
 
-    typer.echo(asyncio.run(main()))
+    typer.echo(run_async(main()))
 
 
 @app.command()
@@ -171,7 +180,7 @@ def sync(
         await runtime.close()
         return code
 
-    raise typer.Exit(asyncio.run(main()))
+    raise typer.Exit(run_async(main()))
 
 
 @sandbox_app.command("resman")
@@ -225,7 +234,7 @@ def demo(
     if settings.log_level == "INFO":
         settings = settings.model_copy(update={"log_level": "WARNING"})
     runtime = _runtime(settings)
-    asyncio.run(run_demo(runtime, port, sandbox_port, console))
+    run_async(run_demo(runtime, port, sandbox_port, console))
 
 
 def main() -> None:

@@ -47,7 +47,6 @@ def http_server(target: HttpApp, log_level: str = "warning") -> QuietServer:
         log_level=log_level,
         access_log=False,
         lifespan="off",
-        loop="asyncio",
     )
     return QuietServer(config)
 

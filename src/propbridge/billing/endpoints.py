@@ -80,8 +80,8 @@ async def create_resident_charge_resman(
 ) -> dict[str, Any]:
     """Accept a charge for ResMan; answered once the request and its job are committed."""
     runtime = get_runtime(request)
-    async with runtime.database.read() as session:
-        pending = await resolve_resident_charge(session, principal, body)
+    async with runtime.database.read_connection() as connection:
+        pending = await resolve_resident_charge(connection, principal, body)
     accepted = await _record(request, pending)
     return _vendor_response(accepted)
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.api.errors import ApiError, bad_request, issue
 from propbridge.auth.service import Principal
@@ -70,45 +70,56 @@ def _check_integration(
         )
 
 
+# Built once: constructing a statement costs more than running it on this hot path.
+CHARGE_TARGET = (
+    select(
+        Integration.vendor,
+        Resident.property_id,
+        Resident.x_property_id,
+        Lease.x_id,
+        Lease.unit_number,
+        ChargeCode.id,
+        ChargeCode.property_id,
+        ChargeCode.kind,
+        ChargeCode.code,
+    )
+    .select_from(Integration)
+    .outerjoin(
+        Resident,
+        and_(Resident.id == bindparam("resident_id"), Resident.integration_id == Integration.id),
+    )
+    .outerjoin(
+        Lease,
+        and_(
+            Lease.integration_id == Integration.id,
+            Lease.x_property_id == Resident.x_property_id,
+            Lease.x_id == Resident.x_lease_id,
+        ),
+    )
+    .outerjoin(
+        ChargeCode,
+        and_(
+            ChargeCode.id == bindparam("charge_code_id"),
+            ChargeCode.integration_id == Integration.id,
+        ),
+    )
+    .where(Integration.id == bindparam("integration_id"), Integration.deleted_at.is_(None))
+)
+
+
 async def resolve_resident_charge(
-    session: AsyncSession, principal: Principal, body: ResidentChargeCreate
+    session: AsyncSession | AsyncConnection, principal: Principal, body: ResidentChargeCreate
 ) -> PendingWrite:
     """Check the charge's ids against the store in one query and build what the worker needs."""
     operation = "resident_charge"
     row = (
         await session.execute(
-            select(
-                Integration.vendor,
-                Resident.property_id,
-                Resident.x_property_id,
-                Lease.x_id,
-                Lease.unit_number,
-                ChargeCode.id,
-                ChargeCode.property_id,
-                ChargeCode.kind,
-                ChargeCode.code,
-            )
-            .select_from(Integration)
-            .outerjoin(
-                Resident,
-                and_(Resident.id == body.resident_id, Resident.integration_id == Integration.id),
-            )
-            .outerjoin(
-                Lease,
-                and_(
-                    Lease.integration_id == Integration.id,
-                    Lease.x_property_id == Resident.x_property_id,
-                    Lease.x_id == Resident.x_lease_id,
-                ),
-            )
-            .outerjoin(
-                ChargeCode,
-                and_(
-                    ChargeCode.id == body.charge_code_id,
-                    ChargeCode.integration_id == Integration.id,
-                ),
-            )
-            .where(Integration.id == body.integration_id, Integration.deleted_at.is_(None))
+            CHARGE_TARGET,
+            {
+                "integration_id": body.integration_id,
+                "resident_id": body.resident_id,
+                "charge_code_id": body.charge_code_id,
+            },
         )
     ).first()
     _check_integration(principal, body.integration_id, row[0] if row else None, operation)

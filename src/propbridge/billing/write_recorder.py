@@ -88,7 +88,7 @@ class WriteRecorder:
         requests: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
         jobs: list[dict[str, Any]] = []
-        async with self._database.write() as session:
+        async with self._database.write_connection() as session:
             keys = [p.dedupe_key for p in batch if p.dedupe_key is not None]
             known: dict[str, tuple[str, str, dict[str, Any]]] = {}
             if keys:

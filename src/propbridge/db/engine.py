@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -27,6 +28,8 @@ def _prepare_sqlite(engine: AsyncEngine, begin_immediate: bool) -> None:
     Write transactions start with `BEGIN IMMEDIATE`: a deferred transaction that later tries
     to write fails at once with SQLITE_BUSY when another writer got in first, which
     `busy_timeout` cannot help with. Taking the write lock up front makes writers queue.
+    Read connections stay in autocommit: each statement reads one consistent snapshot, and no
+    BEGIN/ROLLBACK round trips through aiosqlite's thread are paid per request.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -39,9 +42,11 @@ def _prepare_sqlite(engine: AsyncEngine, begin_immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if begin_immediate else "BEGIN")
+    if begin_immediate:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -58,7 +63,9 @@ class Database:
             database = make_url(url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.read_engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
+            self.read_engine = create_async_engine(
+                url, echo=echo, pool_size=8, max_overflow=8, pool_reset_on_return=None
+            )
             self.write_engine = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
             _prepare_sqlite(self.read_engine, begin_immediate=False)
             _prepare_sqlite(self.write_engine, begin_immediate=True)
@@ -96,6 +103,22 @@ class Database:
             return
         async with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for hot-path queries (no ORM session to build and tear down)."""
+        async with self.read_engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction, committed at the end; the same writer queue as `write()`."""
+        if self._write_lock is None:
+            async with self.write_engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock, self.write_engine.begin() as connection:
+            yield connection
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
