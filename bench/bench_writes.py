@@ -158,7 +158,12 @@ def run_engine(name: str) -> dict[str, Any]:
             acknowledged = posts["requests"] - posts["non2xx"]
             committed = engine.query("SELECT COUNT(*) FROM write_requests")[0][0]
             queued = engine.query("SELECT COUNT(*) FROM jobs WHERE kind = 'write'")[0][0]
-            with process([*PROPBRIDGE, "worker"], env, workdir / "worker.log"):
+            with process([*PROPBRIDGE, "worker"], env, workdir / "worker.log") as worker:
+                if os.environ.get("BENCH_SPY"):
+                    time.sleep(3)
+                    subprocess.run([os.environ["BENCH_SPY"], "record", "-p", str(worker.pid), "-d",
+                                    "4", "--gil", "-f", "raw", "-o", "/tmp/worker.raw"],
+                                   capture_output=True, check=False)
                 deadline = time.monotonic() + 900
                 while time.monotonic() < deadline:
                     left = engine.query("SELECT COUNT(*) FROM jobs WHERE kind = 'write' AND "

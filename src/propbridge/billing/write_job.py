@@ -2,17 +2,20 @@
 
 The document is marked dispatched (and committed) before it is sent, so a crash mid-post is
 known: such a write is reported OUTCOME_UNKNOWN, never sent again blindly (SPEC §4).
+Statements are Core on purpose: this runs once per charge and is the worker's hot path.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.connectors.base import (
+    IntegrationAccess,
     OutcomeUnknownError,
     RejectedError,
     RetryableError,
@@ -20,14 +23,16 @@ from propbridge.connectors.base import (
 )
 from propbridge.connectors.registry import connector_for
 from propbridge.db.base import utcnow
-from propbridge.integrations.service import access_for, get_integration
+from propbridge.integrations.models import Integration
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     from propbridge.runtime import Runtime
+
+    Executor = AsyncSession | AsyncConnection
 
 log = structlog.get_logger(__name__)
 
@@ -35,27 +40,69 @@ UNKNOWN_ADVICE = (
     "The document may have reached ResMan; check its Partner Transactions before "
     "retrying, or wait for the next sync, which reconciles it if it was taken."
 )
-
-
-async def _load(
-    session: AsyncSession, write_request_id: str
-) -> tuple[WriteRequest, list[WriteItem]]:
-    request = await session.get(WriteRequest, write_request_id)
-    if request is None:
-        raise LookupError(f"write request {write_request_id} is missing")
-    items = list(
-        (
-            await session.execute(
-                select(WriteItem)
-                .where(WriteItem.write_request_id == request.id)
-                .order_by(WriteItem.position)
-            )
-        ).scalars()
+ITEM_COLUMNS = (
+    WriteItem.position,
+    WriteItem.kind,
+    WriteItem.reference_number,
+    WriteItem.batch_id,
+    WriteItem.amount_in_cents,
+    WriteItem.x_property_id,
+    WriteItem.upstream,
+)
+LOAD_REQUEST = (
+    select(
+        WriteRequest.integration_id,
+        WriteRequest.finished_at,
+        WriteRequest.dispatched_at,
+        Integration.vendor,
+        Integration.base_url,
+        Integration.credentials_ciphertext,
+        Integration.deleted_at,
     )
-    return request, items
+    .join(Integration, Integration.id == WriteRequest.integration_id)
+    .where(WriteRequest.id == bindparam("request_id"))
+)
+LOAD_ITEMS = (
+    select(*ITEM_COLUMNS)
+    .where(WriteItem.write_request_id == bindparam("request_id"))
+    .order_by(WriteItem.position)
+)
 
 
-def _to_post(item: WriteItem) -> TransactionToPost:
+@dataclass
+class WriteToSend:
+    """A write request as the worker needs it."""
+
+    request_id: str
+    integration_id: str
+    finished: bool
+    dispatched: bool
+    vendor: str
+    base_url: str | None
+    ciphertext: bytes
+    deleted: bool
+    items: list[Any]
+
+
+async def _load(executor: Executor, request_id: str) -> WriteToSend:
+    row = (await executor.execute(LOAD_REQUEST, {"request_id": request_id})).first()
+    if row is None:
+        raise LookupError(f"write request {request_id} is missing")
+    items = list((await executor.execute(LOAD_ITEMS, {"request_id": request_id})).all())
+    return WriteToSend(
+        request_id,
+        row[0],
+        row[1] is not None,
+        row[2] is not None,
+        row[3],
+        row[4],
+        row[5],
+        row[6] is not None,
+        items,
+    )
+
+
+def _to_post(item: Any) -> TransactionToPost:
     upstream = item.upstream
     return TransactionToPost(
         kind=item.kind,
@@ -69,28 +116,37 @@ def _to_post(item: WriteItem) -> TransactionToPost:
     )
 
 
-async def _conclude(
-    session: AsyncSession,
+async def conclude(
+    executor: Executor,
     job: queue.ClaimedJob,
-    request: WriteRequest,
-    items: list[WriteItem],
+    request_id: str,
     status: str,
     errors: list[str],
     item_errors: dict[int, str] | None = None,
 ) -> None:
-    """Record the outcome of every item and end the job, in one transaction."""
-    for item in items:
-        item.status = status
-        item.error = (item_errors or {}).get(item.position) or (
-            errors[0] if errors and status != "ACCEPTED" else None
+    """Record the outcome of every item and end the job, in the caller's one transaction."""
+    now = utcnow()
+    default_error = errors[0] if errors and status != "ACCEPTED" else None
+    await executor.execute(
+        update(WriteItem)
+        .where(WriteItem.write_request_id == request_id)
+        .values(status=status, error=default_error)
+    )
+    for position, error in (item_errors or {}).items():
+        await executor.execute(
+            update(WriteItem)
+            .where(WriteItem.write_request_id == request_id, WriteItem.position == position)
+            .values(error=error)
         )
-    request.errors = errors
-    request.finished_at = utcnow()
-    request.updated_at = utcnow()
+    await executor.execute(
+        update(WriteRequest)
+        .where(WriteRequest.id == request_id)
+        .values(errors=errors, finished_at=now, updated_at=now)
+    )
     if status == "ACCEPTED":
-        await queue.mark_succeeded(session, job)
+        await queue.mark_succeeded(executor, job)
     else:
-        await queue.mark_failed(session, job, errors[0] if errors else status)
+        await queue.mark_failed(executor, job, errors[0] if errors else status)
 
 
 class WriteJobHandler:
@@ -101,29 +157,36 @@ class WriteJobHandler:
         bound = log.bind(
             job_id=job.id, integration_id=job.integration_id, write_request_id=request_id
         )
-        async with runtime.database.write() as session:
-            request, items = await _load(session, request_id)
-            if request.finished_at is not None:
-                await queue.mark_succeeded(session, job)
+        async with runtime.database.read_connection() as connection:
+            write = await _load(connection, request_id)
+        async with runtime.database.write_connection() as connection:
+            if write.finished:
+                await queue.mark_succeeded(connection, job)
                 return
-            integration = await get_integration(session, request.integration_id)
-            if integration is None:
-                await _conclude(
-                    session,
+            if write.deleted:
+                await conclude(
+                    connection,
                     job,
-                    request,
-                    items,
+                    request_id,
                     "REJECTED",
                     ["The integration was deleted before the write was sent"],
                 )
                 return
-            access = access_for(runtime.cipher, integration)
-            vendor = integration.vendor
-            request.dispatched_at = utcnow()
-        transactions = [_to_post(item) for item in items]
-        connector = connector_for(vendor, access, runtime.http())
+            await connection.execute(
+                update(WriteRequest)
+                .where(WriteRequest.id == request_id)
+                .values(dispatched_at=utcnow())
+            )
+        access = IntegrationAccess(
+            write.integration_id,
+            write.base_url,
+            runtime.cipher.decrypt(write.integration_id, write.ciphertext),
+        )
+        connector = connector_for(write.vendor, access, runtime.http())
         try:
-            await connector.post_transactions(items[0].x_property_id, transactions)
+            await connector.post_transactions(
+                write.items[0].x_property_id, [_to_post(item) for item in write.items]
+            )
         except RetryableError as error:
             bound.warning("write_not_delivered", reason=error.message, attempt=job.attempt)
             await self._not_delivered(runtime, job, request_id, error)
@@ -160,7 +223,7 @@ class WriteJobHandler:
             )
             return
         await self._end(runtime, job, request_id, "ACCEPTED", [])
-        bound.info("write_accepted", transactions=len(items))
+        bound.info("write_accepted", transactions=len(write.items))
 
     async def _end(
         self,
@@ -171,44 +234,43 @@ class WriteJobHandler:
         errors: list[str],
         item_errors: dict[int, str] | None = None,
     ) -> None:
-        async with runtime.database.write() as session:
-            request, items = await _load(session, request_id)
-            await _conclude(session, job, request, items, status, errors, item_errors)
+        async with runtime.database.write_connection() as connection:
+            await conclude(connection, job, request_id, status, errors, item_errors)
 
     async def _not_delivered(
         self, runtime: Runtime, job: queue.ClaimedJob, request_id: str, error: RetryableError
     ) -> None:
         """ResMan provably did not take it: clear the mark and try again later, or give up."""
-        async with runtime.database.write() as session:
-            request, items = await _load(session, request_id)
-            request.dispatched_at = None
+        async with runtime.database.write_connection() as connection:
+            await connection.execute(
+                update(WriteRequest).where(WriteRequest.id == request_id).values(dispatched_at=None)
+            )
             if job.attempt < job.max_attempts:
                 await queue.schedule_retry(
-                    session, job, error.message, backoff_seconds(job.attempt, error.retry_after)
+                    connection, job, error.message, backoff_seconds(job.attempt, error.retry_after)
                 )
             else:
-                await _conclude(
-                    session,
+                await conclude(
+                    connection,
                     job,
-                    request,
-                    items,
+                    request_id,
                     "REJECTED",
                     [f"Not delivered after {job.attempt} attempts: {error.message}"],
                 )
 
     async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:
         """A worker died holding this write: re-queue only if it had not started sending."""
-        request, items = await _load(session, job.payload["write_request_id"])
-        if request.finished_at is not None:
+        request_id = job.payload["write_request_id"]
+        write = await _load(session, request_id)
+        if write.finished:
             await queue.mark_succeeded(session, job)
-        elif request.dispatched_at is None:
+        elif not write.dispatched:
             await queue.schedule_retry(session, job, "worker lost before sending", 0)
         else:
-            await _conclude(
+            await conclude(
                 session,
                 job,
-                request,
-                items,
+                request_id,
                 "OUTCOME_UNKNOWN",
                 [f"Outcome unknown: the worker stopped while posting to ResMan. {UNKNOWN_ADVICE}"],
             )

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
@@ -115,7 +115,11 @@ async def claim(
 
 
 async def _close_attempt(
-    session: AsyncSession, job_id: str, attempt: int, outcome: str, error: str | None
+    session: AsyncSession | AsyncConnection,
+    job_id: str,
+    attempt: int,
+    outcome: str,
+    error: str | None,
 ) -> None:
     await session.execute(
         update(JobAttempt)
@@ -125,7 +129,7 @@ async def _close_attempt(
 
 
 async def mark_succeeded(
-    session: AsyncSession, job: ClaimedJob, result: dict[str, Any] | None = None
+    session: AsyncSession | AsyncConnection, job: ClaimedJob, result: dict[str, Any] | None = None
 ) -> None:
     """Finish a job well, in the caller's transaction (the one that records its effects)."""
     now = utcnow()
@@ -145,7 +149,7 @@ async def mark_succeeded(
     await _close_attempt(session, job.id, job.attempt, "succeeded", None)
 
 
-async def mark_failed(session: AsyncSession, job: ClaimedJob, error: str) -> None:
+async def mark_failed(session: AsyncSession | AsyncConnection, job: ClaimedJob, error: str) -> None:
     """Finish a job for good."""
     now = utcnow()
     await session.execute(
@@ -163,7 +167,9 @@ async def mark_failed(session: AsyncSession, job: ClaimedJob, error: str) -> Non
     await _close_attempt(session, job.id, job.attempt, "failed", error)
 
 
-async def schedule_retry(session: AsyncSession, job: ClaimedJob, error: str, delay: float) -> None:
+async def schedule_retry(
+    session: AsyncSession | AsyncConnection, job: ClaimedJob, error: str, delay: float
+) -> None:
     """Put a job back in the queue to run after `delay` seconds."""
     now = utcnow()
     await session.execute(

@@ -104,7 +104,7 @@ class Worker:
                 task = asyncio.create_task(self._execute(job, None))
                 self._running[job.id] = task
                 task.add_done_callback(functools.partial(self._finished, job.id))
-            if not claimed or len(self._running) >= self.concurrency:
+            if not claimed or len(self._running) > self.concurrency // 2:
                 await self._sleep(stop, poll)
         if self._running:
             await asyncio.wait(list(self._running.values()), timeout=30)
@@ -126,7 +126,9 @@ class Worker:
 
     async def _claim(self) -> list[queue.ClaimedJob]:
         free = self.concurrency - len(self._running)
-        if free <= 0:
+        # Claim in batches: one claiming transaction per finished job would cost more than the
+        # jobs themselves when they are short.
+        if free <= 0 or (self._running and free < max(1, self.concurrency // 2)):
             return []
         async with self.runtime.database.read() as session:
             due = await session.scalar(
