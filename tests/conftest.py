@@ -40,10 +40,8 @@ async def _drop_pg_database(name: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test process, dropped afterwards, so runs and
-    parallel test workers never see each other's rows."""
+def fresh_postgres() -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; skipped (failed under CI) if unreachable."""
     name = asyncio.run(_create_pg_database())
     if name is None:
         if IN_CI:
@@ -51,6 +49,13 @@ def postgres_url() -> Iterator[str]:
         pytest.skip("PostgreSQL is unreachable")
     yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     asyncio.run(_drop_pg_database(name))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test process's own, so parallel test workers never see each
+    other's rows."""
+    yield from fresh_postgres()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -19,11 +19,28 @@ from tests.support import free_port, wait_for
 
 def test_demo_prints_a_working_curl(tmp_path: Path) -> None:
     port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "PROPBRIDGE_DATA_DIR": str(tmp_path), "PROPBRIDGE_DATABASE_URL": "",
-           "PROPBRIDGE_ENCRYPTION_KEY": ""}
+    env = {
+        **os.environ,
+        "PROPBRIDGE_DATA_DIR": str(tmp_path),
+        "PROPBRIDGE_DATABASE_URL": "",
+        "PROPBRIDGE_ENCRYPTION_KEY": "",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "propbridge", "demo", "--port", str(port), "--sandbox-port",
-         str(sandbox_port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "propbridge",
+            "demo",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     try:
         assert process.stdout is not None
@@ -45,9 +62,17 @@ def test_demo_prints_a_working_curl(tmp_path: Path) -> None:
         response = httpx.post(url, json=body, headers=headers)
         assert response.status_code == 200, response.text
         job_id = response.json()["meta"]["job_id"]
-        status = wait_for(lambda: (s := httpx.get(
-            f"http://127.0.0.1:{port}/v1/admin/write-status/{job_id}", headers=headers).json())
-            ["write_status"] != "PENDING" and s)
+        status = wait_for(
+            lambda: (
+                (
+                    s := httpx.get(
+                        f"http://127.0.0.1:{port}/v1/admin/write-status/{job_id}", headers=headers
+                    ).json()
+                )["write_status"]
+                != "PENDING"
+                and s
+            )
+        )
         assert status["write_status"] == "SUCCESS"
         page = httpx.get(f"http://127.0.0.1:{sandbox_port}/partner-transactions").text
         assert body["reference_number"] in page

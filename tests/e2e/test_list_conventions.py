@@ -9,11 +9,20 @@ import pytest
 from tests.support import LiveStack
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "251"}, {"limit": "x"},
-                                    {"offset": "-1"}, {"offset": "1.5"},
-                                    {"order-by": "nope:asc"}, {"order-by": "created_at:sideways"},
-                                    {"updated_at_gte": "not-a-date"},
-                                    {"integration_vendor": "NOPE"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "251"},
+        {"limit": "x"},
+        {"offset": "-1"},
+        {"offset": "1.5"},
+        {"order-by": "nope:asc"},
+        {"order-by": "created_at:sideways"},
+        {"updated_at_gte": "not-a-date"},
+        {"integration_vendor": "NOPE"},
+    ],
+)
 def test_malformed_list_parameters_are_400(stack: LiveStack, params: dict[str, str]) -> None:
     response = stack.http.get("/v1/residents/", params=params)
     assert response.status_code == 400, response.text
@@ -25,41 +34,65 @@ def test_paging_is_exact(stack: LiveStack, synced: dict[str, Any]) -> None:
     seen: list[str] = []
     offset = 0
     while True:
-        page = stack.http.get("/v1/residents/", params={
-            "integration_id": integration_id, "limit": 7, "offset": offset,
-            "order-by": "last_name:asc,first_name:desc"}).json()
+        page = stack.http.get(
+            "/v1/residents/",
+            params={
+                "integration_id": integration_id,
+                "limit": 7,
+                "offset": offset,
+                "order-by": "last_name:asc,first_name:desc",
+            },
+        ).json()
         seen += [r["id"] for r in page["results"]]
         assert page["meta"]["total"] == len(synced["residents"])
-        assert page["meta"]["orderBy"] == [{"field": "last_name", "direction": "asc"},
-                                           {"field": "first_name", "direction": "desc"}]
+        assert page["meta"]["orderBy"] == [
+            {"field": "last_name", "direction": "asc"},
+            {"field": "first_name", "direction": "desc"},
+        ]
         if not page["meta"]["hasMore"]:
             break
         offset += 7
     assert len(seen) == len(set(seen)) == len(synced["residents"])
-    names = [r["last_name"] for r in stack.http.get("/v1/residents/", params={
-        "integration_id": integration_id, "limit": 250, "order-by": "last_name"}).json()["results"]]
+    names = [
+        r["last_name"]
+        for r in stack.http.get(
+            "/v1/residents/",
+            params={"integration_id": integration_id, "limit": 250, "order-by": "last_name"},
+        ).json()["results"]
+    ]
     assert names == sorted(names)
 
 
-def test_leases_by_resident_and_residents_by_property(stack: LiveStack,
-                                                      synced: dict[str, Any]) -> None:
+def test_leases_by_resident_and_residents_by_property(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
     resident = next(r for r in synced["residents"] if r["leases_meta_data"])
     leases = stack.http.get("/v1/leases/", params={"resident_id": resident["id"]}).json()
     assert {lease["id"] for lease in leases["results"]} == {
-        m["lease_id"] for m in resident["leases_meta_data"]}
-    by_property = stack.http.get("/v1/residents/", params={
-        "property_id": resident["property_id"], "limit": 250}).json()
-    assert by_property["results"] and all(r["property_id"] == resident["property_id"]
-                                          for r in by_property["results"])
+        m["lease_id"] for m in resident["leases_meta_data"]
+    }
+    by_property = stack.http.get(
+        "/v1/residents/", params={"property_id": resident["property_id"], "limit": 250}
+    ).json()
+    assert by_property["results"] and all(
+        r["property_id"] == resident["property_id"] for r in by_property["results"]
+    )
     assert resident["id"] in {r["id"] for r in by_property["results"]}
-    active = stack.http.get("/v1/leases/", params={"status_normalized": "ACTIVE", "limit": 250,
-                                                   "integration_id": synced["integration"]["id"]})
+    active = stack.http.get(
+        "/v1/leases/",
+        params={
+            "status_normalized": "ACTIVE",
+            "limit": 250,
+            "integration_id": synced["integration"]["id"],
+        },
+    )
     assert all(lease["status_normalized"] == "ACTIVE" for lease in active.json()["results"])
     assert stack.http.get("/v1/leases/", params={"unit_number": "101"}).status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/v1/residents/", "/v1/leases/", "/v1/properties/",
-                                  "/v1/charge-codes/"])
+@pytest.mark.parametrize(
+    "path", ["/v1/residents/", "/v1/leases/", "/v1/properties/", "/v1/charge-codes/"]
+)
 def test_unknown_ids_are_404(stack: LiveStack, path: str) -> None:
     response = stack.http.get(f"{path}does-not-exist")
     assert response.status_code == 404

@@ -47,6 +47,17 @@ def sync_interval_seconds(integration: Integration) -> int:
     return integration.sync_frequency * CADENCE_SECONDS[integration.sync_cadence]
 
 
+async def _follow_schedule(session: AsyncSession, integration: Integration) -> None:
+    """Keep the integration's sync schedule in step with its frequency and active flag."""
+    await upsert_schedule(
+        session,
+        integration.id,
+        SYNC_JOB,
+        sync_interval_seconds(integration),
+        active=integration.active and integration.deleted_at is None,
+    )
+
+
 async def get_integration(session: AsyncSession, integration_id: str) -> Integration | None:
     """A live (not deleted) integration."""
     integration = await session.get(Integration, integration_id)
@@ -91,13 +102,7 @@ async def create_integration(
     _apply_settings(integration, body)
     session.add(integration)
     await session.flush()
-    await upsert_schedule(
-        session,
-        integration.id,
-        SYNC_JOB,
-        sync_interval_seconds(integration),
-        active=integration.active,
-    )
+    await _follow_schedule(session, integration)
     return integration
 
 
@@ -116,13 +121,7 @@ async def update_integration(
             integration.id, body.credentials.model_dump()
         )
     integration.updated_at = utcnow()
-    await upsert_schedule(
-        session,
-        integration.id,
-        SYNC_JOB,
-        sync_interval_seconds(integration),
-        active=integration.active,
-    )
+    await _follow_schedule(session, integration)
     return integration
 
 
@@ -131,9 +130,7 @@ async def delete_integration(session: AsyncSession, integration: Integration) ->
     integration.deleted_at = utcnow()
     integration.active = False
     integration.updated_at = utcnow()
-    await upsert_schedule(
-        session, integration.id, SYNC_JOB, sync_interval_seconds(integration), active=False
-    )
+    await _follow_schedule(session, integration)
 
 
 async def request_sync(

@@ -128,35 +128,19 @@ async def _close_attempt(
     )
 
 
-async def mark_succeeded(
-    session: AsyncSession | AsyncConnection, job: ClaimedJob, result: dict[str, Any] | None = None
+Executor = AsyncSession | AsyncConnection
+
+
+async def _finish(
+    session: Executor, job: ClaimedJob, state: str, result: dict[str, Any] | None, error: str | None
 ) -> None:
-    """Finish a job well, in the caller's transaction (the one that records its effects)."""
     now = utcnow()
     await session.execute(
         update(Job)
         .where(Job.id == job.id)
         .values(
-            state="succeeded",
+            state=state,
             result=result,
-            finished_at=now,
-            updated_at=now,
-            lease_expires_at=None,
-            locked_by=None,
-            last_error=None,
-        )
-    )
-    await _close_attempt(session, job.id, job.attempt, "succeeded", None)
-
-
-async def mark_failed(session: AsyncSession | AsyncConnection, job: ClaimedJob, error: str) -> None:
-    """Finish a job for good."""
-    now = utcnow()
-    await session.execute(
-        update(Job)
-        .where(Job.id == job.id)
-        .values(
-            state="failed",
             finished_at=now,
             updated_at=now,
             lease_expires_at=None,
@@ -164,7 +148,19 @@ async def mark_failed(session: AsyncSession | AsyncConnection, job: ClaimedJob, 
             last_error=error,
         )
     )
-    await _close_attempt(session, job.id, job.attempt, "failed", error)
+    await _close_attempt(session, job.id, job.attempt, state, error)
+
+
+async def mark_succeeded(
+    session: Executor, job: ClaimedJob, result: dict[str, Any] | None = None
+) -> None:
+    """Finish a job well, in the caller's transaction (the one that records its effects)."""
+    await _finish(session, job, "succeeded", result, None)
+
+
+async def mark_failed(session: Executor, job: ClaimedJob, error: str) -> None:
+    """Finish a job for good."""
+    await _finish(session, job, "failed", None, error)
 
 
 async def schedule_retry(
