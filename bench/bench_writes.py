@@ -87,7 +87,7 @@ def wrk(url: str, script: str, env: dict[str, str]) -> dict[str, Any]:
         text=True,
         check=True,
     )
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     result["rps"] = result["requests"] / result["seconds"]
     return result
@@ -236,26 +236,7 @@ def run_engine(name: str) -> dict[str, Any]:
             time.sleep(2)  # requests still in flight when wrk stopped finish and commit
             committed = engine.query("SELECT COUNT(*) FROM write_requests")[0][0]
             queued = engine.query("SELECT COUNT(*) FROM jobs WHERE kind = 'write'")[0][0]
-            with process([*PROPBRIDGE, "worker"], env, workdir / "worker.log") as worker:
-                if os.environ.get("BENCH_SPY"):
-                    time.sleep(3)
-                    subprocess.run(
-                        [
-                            os.environ["BENCH_SPY"],
-                            "record",
-                            "-p",
-                            str(worker.pid),
-                            "-d",
-                            "4",
-                            "--gil",
-                            "-f",
-                            "raw",
-                            "-o",
-                            "/tmp/worker.raw",
-                        ],
-                        capture_output=True,
-                        check=False,
-                    )
+            with process([*PROPBRIDGE, "worker"], env, workdir / "worker.log"):
                 deadline = time.monotonic() + 900
                 while time.monotonic() < deadline:
                     left = engine.query(
