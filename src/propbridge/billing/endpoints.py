@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,14 +71,15 @@ async def get_charge_code(
     )
 
 
-def _vendor_response(accepted: AcceptedWrite) -> dict[str, Any]:
-    return {"meta": {"job_id": accepted.job_id}, "result": accepted.body}
+def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:
+    # A ready response: FastAPI then skips re-validating and re-encoding a dict it cannot type.
+    return JSONResponse({"meta": {"job_id": accepted.job_id}, "result": accepted.body})
 
 
 @router.post("/v1/resident-charges/resman/")
 async def create_resident_charge_resman(
     body: ResidentChargeCreate, request: Request, principal: Principal = Depends(writer)
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Accept a charge for ResMan; answered once the request and its job are committed."""
     runtime = get_runtime(request)
     async with runtime.database.read_connection() as connection:
