@@ -10,11 +10,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import current_principal, get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError, not_found
+from propbridge.api.listing import parse_timestamp
 from propbridge.api.records import (
     by_id_response,
     common_filters,
@@ -24,7 +25,14 @@ from propbridge.api.records import (
     scoped,
 )
 from propbridge.auth.service import Principal
-from propbridge.billing.models import ChargeCode, WriteItem, WriteRequest
+from propbridge.billing.models import (
+    ChargeCode,
+    ResidentCharge,
+    ResidentPayment,
+    WriteItem,
+    WriteRequest,
+)
+from propbridge.billing.presenters import present_resident_charges, present_resident_payments
 from propbridge.billing.schemas import ResidentChargeCreate
 from propbridge.billing.service import AcceptedWrite, PendingWrite, resolve_resident_charge
 from propbridge.billing.write_recorder import WriteRecorder
@@ -68,6 +76,89 @@ async def get_charge_code(
     """One charge code."""
     return await by_id_response(
         request, session, ChargeCode, principal, charge_code_id, present_charge_codes, "Charge code"
+    )
+
+
+def _ledger_filters(request: Request, model: Any, statement: Select[Any]) -> Select[Any]:
+    """Propexo's ledger filters: resident, lease and an inclusive transaction-date range."""
+    params = request.query_params
+    if params.get("resident_id"):
+        statement = statement.where(model.resident_id == params["resident_id"])
+    if params.get("lease_id"):
+        statement = statement.where(model.lease_id == params["lease_id"])
+    for name, op in (("transaction_date_start", "ge"), ("transaction_date_end", "le")):
+        moment = parse_timestamp(request, name)
+        if moment is not None:
+            day = request.query_params[name][:10]
+            statement = statement.where(
+                model.transaction_date >= day if op == "ge" else model.transaction_date <= day
+            )
+    return statement
+
+
+@router.get("/v1/resident-charges/")
+async def list_resident_charges(
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """Resident charges (credits as negative charges), from the last syncs."""
+    statement = common_filters(request, ResidentCharge, scoped(ResidentCharge, principal))
+    statement = _ledger_filters(request, ResidentCharge, statement)
+    return await list_response(
+        request, session, ResidentCharge, statement, present_resident_charges
+    )
+
+
+@router.get("/v1/resident-charges/{resident_charge_id}")
+async def get_resident_charge(
+    resident_charge_id: str,
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """One resident charge."""
+    return await by_id_response(
+        request,
+        session,
+        ResidentCharge,
+        principal,
+        resident_charge_id,
+        present_resident_charges,
+        "Resident charge",
+    )
+
+
+@router.get("/v1/resident-payments/")
+async def list_resident_payments(
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """Resident payments, from the last syncs."""
+    statement = common_filters(request, ResidentPayment, scoped(ResidentPayment, principal))
+    statement = _ledger_filters(request, ResidentPayment, statement)
+    return await list_response(
+        request, session, ResidentPayment, statement, present_resident_payments
+    )
+
+
+@router.get("/v1/resident-payments/{resident_payment_id}")
+async def get_resident_payment(
+    resident_payment_id: str,
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """One resident payment."""
+    return await by_id_response(
+        request,
+        session,
+        ResidentPayment,
+        principal,
+        resident_payment_id,
+        present_resident_payments,
+        "Resident payment",
     )
 
 

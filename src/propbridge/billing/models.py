@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin
@@ -74,3 +74,59 @@ class WriteItem(IdMixin, Base):
     upstream: Mapped[dict[str, Any]] = mapped_column(JSON)
     record_id: Mapped[str | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(default=None)
+
+
+class LedgerTransactionMixin:
+    """Columns shared by resident charges and payments (both are ledger transactions)."""
+
+    x_lease_id: Mapped[str | None] = mapped_column(String(128))
+    x_resident_id: Mapped[str | None] = mapped_column(String(128))
+    x_unit_id: Mapped[str | None] = mapped_column(String(128))
+    x_charge_code_id: Mapped[str | None] = mapped_column(String(128))
+    x_billing_account_id: Mapped[str | None] = mapped_column(String(128))
+    amount_in_cents: Mapped[int | None] = mapped_column(BigInteger)
+    amount_raw: Mapped[str | None]
+    name: Mapped[str | None]
+    description: Mapped[str | None]
+    reference_number: Mapped[str | None]
+    transaction_date: Mapped[str | None]
+    post_month: Mapped[str | None]
+    transaction_type: Mapped[str | None] = mapped_column(String(32))
+
+
+class ResidentCharge(LedgerTransactionMixin, SyncedRecordMixin, Base):
+    """A charge on a resident's ledger; credits are stored as negative charges."""
+
+    __tablename__ = "resident_charges"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "x_property_id", "x_id"),
+        Index(None, "created_at"),
+        Index(None, "integration_id", "transaction_date"),
+    )
+
+    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
+    lease_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("leases.id"), index=True)
+    resident_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("residents.id"), index=True
+    )
+    charge_code_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("charge_codes.id"))
+
+
+class ResidentPayment(LedgerTransactionMixin, SyncedRecordMixin, Base):
+    """A payment on a resident's ledger."""
+
+    __tablename__ = "resident_payments"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "x_property_id", "x_id"),
+        Index(None, "created_at"),
+        Index(None, "integration_id", "transaction_date"),
+    )
+
+    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
+    lease_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("leases.id"), index=True)
+    resident_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("residents.id"), index=True
+    )
+    charge_code_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("charge_codes.id"))
+    payment_method_raw: Mapped[str | None]
+    payment_method_normalized: Mapped[str | None]

@@ -29,7 +29,14 @@ from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.scheduler import upsert_schedule
 
 SYNC_JOB = "sync"
-SYNCABLE_MODELS = ("properties", "charge_codes", "leases", "residents")
+SYNCABLE_MODELS = (
+    "properties",
+    "charge_codes",
+    "leases",
+    "residents",
+    "resident_charges",
+    "resident_payments",
+)
 SETTING_FIELDS = (
     "base_url",
     "active",
@@ -184,10 +191,7 @@ def access_for(cipher: CredentialCipher, integration: Integration) -> Integratio
 
 def present(integration: Integration, *, is_running_sync: bool = False) -> dict[str, Any]:
     """The integration object, with both of Propexo's vendor keys and no credentials."""
-    models = {
-        m: {"enabled": True, "from_interfaces": []}
-        for m in ("properties", "residents", "leases", "charge_codes")
-    }
+    models = {m: {"enabled": True, "from_interfaces": []} for m in SYNCABLE_MODELS}
     return {
         "id": integration.id,
         "created_at": isoformat_z(integration.created_at),

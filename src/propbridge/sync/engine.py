@@ -36,6 +36,8 @@ MODEL_SOURCES = {
     "charge_codes": "charge_codes",
     "leases": "leases",
     "residents": "leases",
+    "resident_charges": "transactions",
+    "resident_payments": "transactions",
 }
 
 Progress = Callable[[str, int, int | None], None]

@@ -15,22 +15,33 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.billing.models import ChargeCode
+from propbridge.billing.models import ChargeCode, ResidentCharge, ResidentPayment
 from propbridge.connectors.base import RecordData
 from propbridge.db.ids import new_id
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
+from propbridge.sync.reconcile import reconcile
 
 MODEL_TABLES: dict[str, Any] = {
     "properties": Property,
     "charge_codes": ChargeCode,
     "leases": Lease,
     "residents": Resident,
+    "resident_charges": ResidentCharge,
+    "resident_payments": ResidentPayment,
 }
 # Within a page, parents before children, so links resolve.
-UPSERT_ORDER = ("properties", "charge_codes", "leases", "residents")
+UPSERT_ORDER = (
+    "properties",
+    "charge_codes",
+    "leases",
+    "residents",
+    "resident_charges",
+    "resident_payments",
+)
 IN_CHUNK = 500
 
 NaturalKey = tuple[str, str]  # (x_property_id, x_id)
+LINKED_MODELS = ("resident_charges", "resident_payments")
 
 
 @dataclass
@@ -49,10 +60,11 @@ class ModelCounts:
 
 @dataclass
 class PageResult:
-    """Counts per model, and our ids for the natural keys written."""
+    """Counts per model, our ids for the natural keys written, and writes reconciled."""
 
     counts: dict[str, ModelCounts] = field(default_factory=dict)
     ids: dict[str, dict[NaturalKey, str]] = field(default_factory=dict)
+    reconciled: int = 0
 
 
 def _jsonable(value: Any) -> Any:
@@ -118,6 +130,8 @@ async def upsert_page(
         table = MODEL_TABLES[model]
         if model != "properties" and properties is None:
             properties = await property_ids(session, integration_id)
+        if model in LINKED_MODELS:
+            await _resolve_links(session, integration_id, batch)
         counts, ids = await _upsert_model(
             session, table, integration_id, vendor, batch, properties or {}, seen_at
         )
@@ -125,6 +139,14 @@ async def upsert_page(
         result.ids[model] = ids
         if model == "properties":
             properties = None
+    found = [
+        (model, result.ids[model][(r.x_property_id, r.x_id)], r.fields)
+        for model in LINKED_MODELS
+        for r in by_model.get(model, [])
+        if (r.x_property_id, r.x_id) in result.ids.get(model, {})
+    ]
+    if found:
+        result.reconciled = await reconcile(session, integration_id, found)
     if "residents" in by_model:
         await _link_residents(
             session,
@@ -134,6 +156,46 @@ async def upsert_page(
             result.ids.get("leases", {}),
         )
     return result
+
+
+async def _resolve_links(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """Turn a ledger transaction's PMS ids (lease, resident, charge code) into ours."""
+    x_properties = sorted({r.x_property_id for r in batch})
+    leases: dict[NaturalKey, tuple[str, str | None]] = {}
+    residents: dict[NaturalKey, str] = {}
+    codes: dict[NaturalKey, str] = {}
+    for x_property_id in x_properties:
+        scope = (Lease.integration_id == integration_id, Lease.x_property_id == x_property_id)
+        for x_id, row_id, x_unit in await session.execute(
+            select(Lease.x_id, Lease.id, Lease.x_unit_id).where(*scope)
+        ):
+            leases[(x_property_id, x_id)] = (row_id, x_unit)
+        for x_id, row_id in await session.execute(
+            select(Resident.x_id, Resident.id).where(
+                Resident.integration_id == integration_id, Resident.x_property_id == x_property_id
+            )
+        ):
+            residents[(x_property_id, x_id)] = row_id
+        for x_id, row_id in await session.execute(
+            select(ChargeCode.x_id, ChargeCode.id).where(
+                ChargeCode.integration_id == integration_id,
+                ChargeCode.x_property_id == x_property_id,
+            )
+        ):
+            codes[(x_property_id, x_id)] = row_id
+    for record in batch:
+        links = record.links
+        lease = leases.get((record.x_property_id, links.get("lease") or ""))
+        record.fields["lease_id"] = lease[0] if lease else None
+        record.fields["x_unit_id"] = lease[1] if lease else None
+        record.fields["resident_id"] = residents.get(
+            (record.x_property_id, links.get("resident") or "")
+        )
+        record.fields["charge_code_id"] = codes.get(
+            (record.x_property_id, links.get("charge_code") or "")
+        )
 
 
 async def _upsert_model(

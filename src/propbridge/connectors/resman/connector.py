@@ -19,6 +19,7 @@ from propbridge.connectors.base import (
 )
 from propbridge.connectors.resman.clients import ResManV1Client, ResManV2Client
 from propbridge.connectors.resman.mapping import (
+    map_account_transactions,
     map_charge_code,
     map_lease,
     map_property,
@@ -41,7 +42,7 @@ class ResManConnector:
     """ResMan behind propbridge's connector interface."""
 
     vendor = "RESMAN"
-    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases")
+    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases", "transactions")
     write_operations = frozenset({"resident_charge", "resident_payment", "resident_charge_batch"})
 
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:
@@ -75,6 +76,23 @@ class ResManConnector:
                 )
                 leases = data.get("leases", [])
                 yield [map_lease(lease) for lease in leases] + map_residents(leases)
+        elif model == "transactions":
+            # Billing accounts carry the partner `reference` that reconciliation matches on.
+            modified_since = rfc1123(self.window_start(since))
+            for pid in await self._property_ids():
+                data = await self._v2.get(
+                    "/BillingAccounts",
+                    {
+                        "propertyId": pid,
+                        "modifiedSince": modified_since,
+                        "includeTransactions": "true",
+                    },
+                )
+                yield [
+                    record
+                    for account in data.get("billingAccounts", [])
+                    for record in map_account_transactions(account, pid)
+                ]
         else:
             raise ValueError(f"ResMan cannot sync {model!r}")
 

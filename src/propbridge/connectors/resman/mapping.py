@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from propbridge.connectors.base import RecordData
+from propbridge.connectors.resman.amounts import dollars_to_cents
 
 LEASE_STATUS = {
     "current": "ACTIVE",
@@ -206,3 +207,67 @@ def map_residents(leases: list[dict[str, Any]]) -> list[RecordData]:
 def _reverse(text: str) -> str:
     """Sort key that puts later ISO dates first."""
     return "".join(chr(0x10FFFF - ord(c)) for c in text)
+
+
+PAYMENT_METHODS = (
+    "ACH",
+    "Cash",
+    "Cashiers Check",
+    "Check",
+    "Credit Card",
+    "Debit Card",
+    "eCheck",
+    "Money Order",
+)
+
+
+def map_account_transactions(account: dict[str, Any], x_property_id: str) -> list[RecordData]:
+    """A v2 billing account's transactions as resident charges (credits negative) and payments.
+
+    Deposits are not resident charges or payments and are left out. `paymentMethod` on payments
+    is an assumption of the sandbox (ResMan's v2 payment-method vocabulary); it may be absent.
+    """
+    records = []
+    lease = _text(account.get("leaseID"))
+    for tx in account.get("transactions") or []:
+        kind = _text(tx.get("type"))
+        if kind not in ("Charge", "Credit", "Payment"):
+            continue
+        cents = dollars_to_cents(tx.get("amount") or 0)
+        date = _text(tx.get("date"))
+        fields: dict[str, Any] = {
+            "x_lease_id": lease.lower() if lease else None,
+            "x_resident_id": _lower_guid(account["personId"]) if account.get("personId") else None,
+            "x_billing_account_id": _text(account.get("billingAccountId")),
+            "x_charge_code_id": _lower_guid(tx["trasactionCategoryId"])
+            if tx.get("trasactionCategoryId")
+            else None,
+            "amount_in_cents": -abs(cents) if kind == "Credit" else cents,
+            "amount_raw": _text(tx.get("amount")),
+            "name": None,
+            "description": _text(tx.get("description")),
+            "reference_number": _text(tx.get("reference")),
+            "transaction_date": date[:10] if date else None,
+            "post_month": date[:7] if date else None,
+            "transaction_type": kind,
+        }
+        model = "resident_payments" if kind == "Payment" else "resident_charges"
+        if model == "resident_payments":
+            method = _text(tx.get("paymentMethod"))
+            fields["payment_method_raw"] = method
+            fields["payment_method_normalized"] = method if method in PAYMENT_METHODS else None
+        records.append(
+            RecordData(
+                model,
+                _lower_guid(tx["id"]),
+                x_property_id,
+                fields,
+                tx,
+                links={
+                    "lease": fields["x_lease_id"],
+                    "resident": fields["x_resident_id"],
+                    "charge_code": fields["x_charge_code_id"],
+                },
+            )
+        )
+    return records

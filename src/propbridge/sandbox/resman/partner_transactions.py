@@ -309,7 +309,7 @@ def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) 
         stamp = now_iso()
         posted_on = posting_date or row["transaction_date"]
         db.execute(
-            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 transaction_id,
                 row["property_id"],
@@ -321,6 +321,7 @@ def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) 
                 row["reference"],
                 amount_to_cents(row["amount"]),
                 stamp,
+                row["payment_type"],
             ),
         )
         db.execute(

@@ -190,6 +190,8 @@ def billing_accounts(
                     "description": t["description"],
                     "reference": t["reference"],
                     "amount": money(t["amount_cents"]),
+                    # Assumption: ResMan's v2 vocabulary of payment methods, on payments only.
+                    **({"paymentMethod": t["payment_method"]} if t["type"] == "Payment" else {}),
                 }
                 for t in by_lease[r["lease_id"]]
             ]

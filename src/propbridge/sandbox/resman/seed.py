@@ -33,6 +33,7 @@ CATEGORIES: tuple[tuple[str, str, str, bool, str, str, str], ...] = (
     ("DEPO", "Security Deposit", "Deposit", False, "2200", "Deposits Held", "Liability"),
 )
 
+SEEDED_PAYMENT_METHODS = ("ACH", "Credit Card", "Check", "eCheck", "Money Order")
 PROPERTY_NAMES = (
     "Mill Pond",
     "Cedar Ridge",
@@ -304,6 +305,7 @@ def seed_store(store: SandboxStore, size: SeedSize, today: date | None = None) -
                 "reference",
                 "amount_cents",
                 "modified_at",
+                "payment_method",
             ),
             transactions,
         )
@@ -389,6 +391,8 @@ def _make_lease(
     has_pet, has_parking = rng.random() < 0.3, rng.random() < 0.4
     transactions: list[tuple[object, ...]] = []
 
+    method = rng.choice(SEEDED_PAYMENT_METHODS)
+
     def post(day: date, abbreviation: str, kind: str, description: str, cents: int) -> None:
         transactions.append(
             (
@@ -402,6 +406,7 @@ def _make_lease(
                 None,
                 cents,
                 f"{day.isoformat()}T00:00:00Z",
+                method if kind == "Payment" else None,
             )
         )
 

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS categories (
 CREATE TABLE IF NOT EXISTS transactions (
   transaction_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, lease_id TEXT NOT NULL,
   date TEXT NOT NULL, type TEXT NOT NULL, category_id TEXT NOT NULL, description TEXT,
-  reference TEXT, amount_cents INTEGER NOT NULL, modified_at TEXT NOT NULL);
+  reference TEXT, amount_cents INTEGER NOT NULL, modified_at TEXT NOT NULL,
+  payment_method TEXT);
 CREATE INDEX IF NOT EXISTS ix_transactions_lease ON transactions(lease_id, modified_at);
 CREATE INDEX IF NOT EXISTS ix_transactions_property ON transactions(property_id, modified_at);
 CREATE TABLE IF NOT EXISTS partner_files (

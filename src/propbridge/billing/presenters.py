@@ -1,0 +1,70 @@
+"""Propexo's ResidentCharge and ResidentPayment objects from our rows (every key present).
+
+Presentation only; no queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.api.records import core_fields, model_fields
+from propbridge.billing.models import ResidentCharge, ResidentPayment
+
+LEDGER_FIELDS = (
+    "x_gl_account_id",
+    "x_lease_id",
+    "x_resident_id",
+    "x_unit_id",
+    "x_charge_code_id",
+    "amount_in_cents",
+    "amount_raw",
+    "name",
+    "description",
+    "reference_number",
+    "transaction_date",
+    "is_open",
+    "post_month",
+    "resident_id",
+    "financial_account_id",
+    "unit_id",
+    "lease_id",
+    "charge_code_id",
+)
+CHARGE_ONLY_FIELDS = (
+    "amount_open_in_cents",
+    "amount_open_raw",
+    "amount_paid_in_cents",
+    "amount_paid_raw",
+    "due_date",
+    "transaction_source",
+)
+PAYMENT_ONLY_FIELDS = ("payment_method_normalized", "payment_method_raw")
+
+
+async def present_resident_charges(
+    _session: AsyncSession, rows: Sequence[ResidentCharge]
+) -> list[dict[str, Any]]:
+    """ResidentCharge objects; credits are negative amounts."""
+    return [
+        {
+            **core_fields(row),
+            **model_fields(row, LEDGER_FIELDS + CHARGE_ONLY_FIELDS, ("allocations",)),
+        }
+        for row in rows
+    ]
+
+
+async def present_resident_payments(
+    _session: AsyncSession, rows: Sequence[ResidentPayment]
+) -> list[dict[str, Any]]:
+    """ResidentPayment objects."""
+    return [
+        {
+            **core_fields(row),
+            **model_fields(row, LEDGER_FIELDS + PAYMENT_ONLY_FIELDS, ("allocations",)),
+        }
+        for row in rows
+    ]

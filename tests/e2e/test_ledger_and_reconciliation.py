@@ -1,0 +1,183 @@
+"""Resident charges and payments from the ledger, and writes reconciled when a sync finds them."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_seed_path import _charge, _pending
+from tests.support import LiveStack, assert_matches_openapi, wait_for
+
+
+def _all(stack: LiveStack, path: str, **params: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = stack.http.get(path, params={**params, "limit": 250, "offset": len(rows)}).json()
+        rows += page["results"]
+        if not page["meta"]["hasMore"]:
+            return rows
+
+
+def _status(stack: LiveStack, job_id: str) -> dict[str, Any]:
+    return wait_for(
+        lambda: (
+            (s := stack.http.get(f"/v1/admin/write-status/{job_id}").json())["write_status"]
+            != "PENDING"
+            and s
+        )
+    )
+
+
+def test_ledger_endpoints_match_schema(stack: LiveStack, synced: dict[str, Any]) -> None:
+    integration_id = synced["integration"]["id"]
+    for path, by_id in (
+        ("/v1/resident-charges/", "/v1/resident-charges/{resident_charge_id}"),
+        ("/v1/resident-payments/", "/v1/resident-payments/{resident_payment_id}"),
+    ):
+        listing = stack.http.get(path, params={"integration_id": integration_id, "limit": 50})
+        assert listing.status_code == 200 and listing.json()["results"]
+        assert_matches_openapi(path, "get", listing.json())
+        one = stack.http.get(f"{path}{listing.json()['results'][0]['id']}")
+        assert_matches_openapi(by_id, "get", one.json())
+
+
+def test_balances_match_the_sandbox_ledger_to_the_cent(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    integration_id = synced["integration"]["id"]
+    charges = _all(stack, "/v1/resident-charges/", integration_id=integration_id)
+    payments = _all(stack, "/v1/resident-payments/", integration_id=integration_id)
+    ours: dict[str, int] = defaultdict(int)
+    for row in charges:
+        ours[row["x_lease_id"]] += row["amount_in_cents"]
+    for row in payments:
+        ours[row["x_lease_id"]] -= row["amount_in_cents"]
+    theirs: dict[str, int] = defaultdict(int)
+    for lease_x_id in ours:
+        for tx in stack.sandbox.get("/_sandbox/ledger", params={"lease_id": lease_x_id}).json()[
+            "results"
+        ]:
+            cents = int(Decimal(str(tx["amount"])) * 100)
+            theirs[lease_x_id] += -cents if tx["type"] in ("Payment", "Credit") else cents
+    assert ours == theirs
+    assert all(c["lease_id"] and c["charge_code_id"] for c in charges)
+    assert any(c["amount_in_cents"] < 0 for c in charges), "credits are negative charges"
+    assert all(p["payment_method_raw"] for p in payments)
+
+
+def test_ledger_filters(stack: LiveStack, synced: dict[str, Any]) -> None:
+    integration_id = synced["integration"]["id"]
+    charges = _all(stack, "/v1/resident-charges/", integration_id=integration_id)
+    lease_id = charges[0]["lease_id"]
+    by_lease = _all(stack, "/v1/resident-charges/", lease_id=lease_id)
+    assert by_lease and {c["lease_id"] for c in by_lease} == {lease_id}
+    assert len(by_lease) == sum(c["lease_id"] == lease_id for c in charges)
+    day = sorted(c["transaction_date"] for c in charges)[len(charges) // 2]
+    ranged = _all(
+        stack,
+        "/v1/resident-charges/",
+        integration_id=integration_id,
+        transaction_date_start=day,
+        transaction_date_end=f"{day}T23:59:59Z",
+    )
+    assert ranged and {c["transaction_date"] for c in ranged} == {day}
+    assert len(ranged) == sum(c["transaction_date"] == day for c in charges)
+    bad = stack.http.get("/v1/resident-charges/", params={"transaction_date_start": "nope"})
+    assert bad.status_code == 400
+
+
+def test_approved_charge_is_reconciled_to_its_write(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    body = _charge(synced, amount_in_cents=4321)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+    assert _status(stack, job_id)["write_status"] == "SUCCESS"
+    [item] = _pending(stack, body["reference_number"])
+    approved = stack.sandbox.post(f"/_sandbox/partner-transactions/{item['id']}/approve").json()
+    assert stack.sync(synced["integration"]["id"])["state"] == "succeeded"
+    status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
+    assert status["write_status"] == "SUCCESS"
+    assert status["items"][0]["status"] == "POSTED"
+    record = stack.http.get(f"/v1/resident-charges/{status['created_record_id']}").json()["results"]
+    assert record["reference_number"] == body["reference_number"]
+    assert record["amount_in_cents"] == 4321 and record["x_id"] == approved["transaction_id"]
+
+
+def test_rejected_charge_never_reconciles(stack: LiveStack, synced: dict[str, Any]) -> None:
+    body = _charge(synced, amount_in_cents=1234)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+    _status(stack, job_id)
+    [item] = _pending(stack, body["reference_number"])
+    stack.sandbox.post(f"/_sandbox/partner-transactions/{item['id']}/reject")
+    stack.sync(synced["integration"]["id"])
+    status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
+    assert status["items"][0]["status"] == "ACCEPTED" and status["created_record_id"] is None
+
+
+@pytest.fixture
+def answer_losing_proxy(stack: LiveStack) -> Iterator[str]:
+    """Forwards a post to the sandbox, then drops the connection without answering."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                path = lines[0].split(b" ")[1].decode()
+                length = next(
+                    int(x.split(b":")[1]) for x in lines if x.lower().startswith(b"content-length")
+                )
+                while len(body) < length:
+                    body += connection.recv(65536)
+                httpx.post(
+                    stack.sandbox_url + path,
+                    content=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_outcome_unknown_write_turns_success_when_found(
+    stack: LiveStack, synced: dict[str, Any], answer_losing_proxy: str
+) -> None:
+    integration_id = synced["integration"]["id"]
+    stack.http.put(
+        f"/v1/admin/integrations/{integration_id}/", json={"base_url": answer_losing_proxy}
+    )
+    try:
+        body = _charge(synced, amount_in_cents=777)
+        job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+        status = _status(stack, job_id)
+    finally:
+        stack.http.put(
+            f"/v1/admin/integrations/{integration_id}/", json={"base_url": stack.sandbox_url}
+        )
+    assert status["write_status"] == "FAILURE"
+    assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
+    [item] = _pending(stack, body["reference_number"])
+    stack.sandbox.post(f"/_sandbox/partner-transactions/{item['id']}/approve")
+    stack.sync(integration_id)
+    status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
+    assert status["write_status"] == "SUCCESS" and status["errors"] == []
+    assert status["items"][0]["status"] == "POSTED" and status["created_record_id"]

@@ -1,0 +1,42 @@
+"""The migrations build exactly the schema the models describe, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from propbridge.db import all_models  # noqa: F401
+from propbridge.db.base import Base
+from propbridge.db.engine import Database
+from propbridge.db.migrate import upgrade_database
+
+
+def _differences(url: str) -> list[Any]:
+    async def run() -> list[Any]:
+        database = Database(url)
+        await upgrade_database(database)
+        await upgrade_database(database)  # a second run is a no-op
+
+        def compare(connection: Connection) -> list[Any]:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+
+        async with database.write_engine.connect() as connection:
+            diffs = await connection.run_sync(compare)
+        await database.dispose()
+        return diffs
+
+    return asyncio.run(run())
+
+
+def test_models_match_migrations_on_sqlite(tmp_path: Path) -> None:
+    assert _differences(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}") == []
+
+
+def test_models_match_migrations_on_postgresql(postgres_url: str) -> None:
+    assert _differences(postgres_url) == []
