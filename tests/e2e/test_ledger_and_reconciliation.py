@@ -181,3 +181,42 @@ def test_outcome_unknown_write_turns_success_when_found(
     status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
     assert status["write_status"] == "SUCCESS" and status["errors"] == []
     assert status["items"][0]["status"] == "POSTED" and status["created_record_id"]
+
+
+def test_fee_schedule_is_synced_with_its_charge_codes(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    integration_id = synced["integration"]["id"]
+    fees = _all(stack, "/v1/fees/", integration_id=integration_id)
+    assert_matches_openapi(
+        "/v1/fees/",
+        "get",
+        stack.http.get("/v1/fees/", params={"integration_id": integration_id}).json(),
+    )
+    names = {(f["name"], f["x_floor_plan_id"]) for f in fees}
+    assert ("Application Fee", None) in names and ("Administrative Fee", "B1") in names
+    assert all(f["charge_code_id"] and f["amount_in_cents"] > 0 for f in fees)
+    one = stack.http.get(f"/v1/fees/{fees[0]['id']}").json()
+    assert_matches_openapi("/v1/fees/{fee_id}", "get", one)
+    by_code = _all(stack, "/v1/fees/", charge_code_id=fees[0]["charge_code_id"])
+    assert {f["charge_code_id"] for f in by_code} == {fees[0]["charge_code_id"]}
+    assert _all(stack, "/v1/fees/", unit_id="anything") == []
+
+
+def test_sandbox_recurring_charges(stack: LiveStack, synced: dict[str, Any]) -> None:
+    import base64
+
+    config = stack.sandbox_config
+    headers = {
+        "Authorization": "Basic "
+        + base64.b64encode(f"{config.partner_id}:{config.api_key}".encode()).decode(),
+        "ResMan-Account-Id": config.account_id,
+    }
+    prop = stack.http.get(
+        "/v1/properties/", params={"integration_id": synced["integration"]["id"]}
+    ).json()["results"][0]
+    leases = stack.sandbox.get(
+        "/Leasing/RecurringCharges", headers=headers, params={"propertyId": prop["x_id"]}
+    ).json()["leases"]
+    assert leases and all(lease["recurringCharges"] for lease in leases)
+    assert any(c["description"] == "Rent" for lease in leases for c in lease["recurringCharges"])

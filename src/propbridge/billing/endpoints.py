@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import current_principal, get_runtime, read_session, require_scope
@@ -27,12 +27,17 @@ from propbridge.api.records import (
 from propbridge.auth.service import Principal
 from propbridge.billing.models import (
     ChargeCode,
+    Fee,
     ResidentCharge,
     ResidentPayment,
     WriteItem,
     WriteRequest,
 )
-from propbridge.billing.presenters import present_resident_charges, present_resident_payments
+from propbridge.billing.presenters import (
+    present_fees,
+    present_resident_charges,
+    present_resident_payments,
+)
 from propbridge.billing.schemas import ResidentChargeCreate
 from propbridge.billing.service import AcceptedWrite, PendingWrite, resolve_resident_charge
 from propbridge.billing.write_recorder import WriteRecorder
@@ -160,6 +165,36 @@ async def get_resident_payment(
         present_resident_payments,
         "Resident payment",
     )
+
+
+@router.get("/v1/fees/")
+async def list_fees(
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """Fee schedules of the properties (ResMan marketing data)."""
+    params = request.query_params
+    statement = common_filters(request, Fee, scoped(Fee, principal))
+    if params.get("charge_code_id"):
+        statement = statement.where(Fee.charge_code_id == params["charge_code_id"])
+    if params.get("x_floor_plan_id"):
+        statement = statement.where(Fee.x_floor_plan_id == params["x_floor_plan_id"])
+    if params.get("floor_plan_id") or params.get("unit_id"):
+        # Floor plans and units are not synced, so no fee carries their propbridge ids.
+        statement = statement.where(false())
+    return await list_response(request, session, Fee, statement, present_fees)
+
+
+@router.get("/v1/fees/{fee_id}")
+async def get_fee(
+    fee_id: str,
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: AsyncSession = Depends(read_session),
+) -> dict[str, Any]:
+    """One fee."""
+    return await by_id_response(request, session, Fee, principal, fee_id, present_fees, "Fee")
 
 
 def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:

@@ -130,3 +130,28 @@ class ResidentPayment(LedgerTransactionMixin, SyncedRecordMixin, Base):
     charge_code_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("charge_codes.id"))
     payment_method_raw: Mapped[str | None]
     payment_method_normalized: Mapped[str | None]
+
+
+class Fee(SyncedRecordMixin, Base):
+    """An entry of a property's fee schedule (ResMan's marketing data)."""
+
+    __tablename__ = "fees"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "x_property_id", "x_id"),
+        Index(None, "created_at"),
+    )
+
+    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
+    charge_code_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("charge_codes.id"), index=True
+    )
+    x_charge_code_id: Mapped[str | None] = mapped_column(String(128))
+    charge_code_code: Mapped[str | None] = mapped_column(String(32))
+    charge_code_name: Mapped[str | None]
+    x_floor_plan_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    x_unit_id: Mapped[str | None] = mapped_column(String(128))
+    amount_in_cents: Mapped[int | None] = mapped_column(BigInteger)
+    amount_raw: Mapped[str | None]
+    name: Mapped[str | None]
+    description: Mapped[str | None]
+    frequency: Mapped[str | None]

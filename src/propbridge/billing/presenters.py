@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.records import core_fields, model_fields
-from propbridge.billing.models import ResidentCharge, ResidentPayment
+from propbridge.billing.models import Fee, ResidentCharge, ResidentPayment
 
 LEDGER_FIELDS = (
     "x_gl_account_id",
@@ -65,6 +65,34 @@ async def present_resident_payments(
         {
             **core_fields(row),
             **model_fields(row, LEDGER_FIELDS + PAYMENT_ONLY_FIELDS, ("allocations",)),
+        }
+        for row in rows
+    ]
+
+
+FEE_FIELDS = (
+    "x_charge_code_id",
+    "x_floor_plan_id",
+    "x_unit_id",
+    "amount_in_cents",
+    "amount_raw",
+    "charge_code_name",
+    "description",
+    "name",
+    "charge_code_id",
+)
+
+
+async def present_fees(_session: AsyncSession, rows: Sequence[Fee]) -> list[dict[str, Any]]:
+    """Fee objects. propbridge syncs no floor plans or units, so their ids stay null; the PMS's
+    floor plan id is in `x_floor_plan_id`, and `frequency` is our extension."""
+    return [
+        {
+            **core_fields(row),
+            **model_fields(row, FEE_FIELDS),
+            "floor_plan_id": None,
+            "unit_id": None,
+            "frequency": row.frequency,
         }
         for row in rows
     ]

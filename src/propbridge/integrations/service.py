@@ -36,6 +36,7 @@ SYNCABLE_MODELS = (
     "residents",
     "resident_charges",
     "resident_payments",
+    "fees",
 )
 SETTING_FIELDS = (
     "base_url",

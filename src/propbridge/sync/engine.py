@@ -38,6 +38,7 @@ MODEL_SOURCES = {
     "residents": "leases",
     "resident_charges": "transactions",
     "resident_payments": "transactions",
+    "fees": "fees",
 }
 
 Progress = Callable[[str, int, int | None], None]

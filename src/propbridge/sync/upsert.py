@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.billing.models import ChargeCode, ResidentCharge, ResidentPayment
+from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.connectors.base import RecordData
 from propbridge.db.ids import new_id
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
@@ -28,6 +28,7 @@ MODEL_TABLES: dict[str, Any] = {
     "residents": Resident,
     "resident_charges": ResidentCharge,
     "resident_payments": ResidentPayment,
+    "fees": Fee,
 }
 # Within a page, parents before children, so links resolve.
 UPSERT_ORDER = (
@@ -37,6 +38,7 @@ UPSERT_ORDER = (
     "residents",
     "resident_charges",
     "resident_payments",
+    "fees",
 )
 IN_CHUNK = 500
 
@@ -132,6 +134,8 @@ async def upsert_page(
             properties = await property_ids(session, integration_id)
         if model in LINKED_MODELS:
             await _resolve_links(session, integration_id, batch)
+        elif model == "fees":
+            await _resolve_fee_charge_codes(session, integration_id, batch)
         counts, ids = await _upsert_model(
             session, table, integration_id, vendor, batch, properties or {}, seen_at
         )
@@ -196,6 +200,27 @@ async def _resolve_links(
         record.fields["charge_code_id"] = codes.get(
             (record.x_property_id, links.get("charge_code") or "")
         )
+
+
+async def _resolve_fee_charge_codes(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """A fee names its charge code by abbreviation: find that code in the same property."""
+    codes: dict[tuple[str, str | None], tuple[str, str, str | None]] = {}
+    for x_property_id in sorted({r.x_property_id for r in batch}):
+        rows = await session.execute(
+            select(ChargeCode.code, ChargeCode.id, ChargeCode.x_id, ChargeCode.name).where(
+                ChargeCode.integration_id == integration_id,
+                ChargeCode.x_property_id == x_property_id,
+            )
+        )
+        for code, row_id, x_id, name in rows:
+            codes[(x_property_id, code)] = (row_id, x_id, name)
+    for record in batch:
+        found = codes.get((record.x_property_id, record.links.get("charge_code_code")))
+        record.fields["charge_code_id"] = found[0] if found else None
+        record.fields["x_charge_code_id"] = found[1] if found else None
+        record.fields["charge_code_name"] = found[2] if found else None
 
 
 async def _upsert_model(

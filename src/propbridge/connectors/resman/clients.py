@@ -84,6 +84,29 @@ class ResManV1Client:
             ) from error
         return self._classify(response)
 
+    async def read_document(self, method: str, fields: dict[str, str]) -> Envelope:
+        """A read: safe to repeat, so every transient failure is retryable."""
+        try:
+            response = await self._http.post(
+                f"{self._base}/{method}",
+                data={**self._auth, **fields},
+                headers={"Accept": "application/xml"},
+            )
+        except httpx.TransportError as error:
+            raise RetryableError(f"ResMan read {method} failed: {type(error).__name__}") from error
+        if response.status_code in (429, 500, 502, 503, 504):
+            raise RetryableError(
+                f"ResMan read {method} answered HTTP {response.status_code}",
+                retry_after_seconds(response),
+            )
+        try:
+            envelope = parse_envelope(response.content)
+        except UnsafeXmlError as error:
+            raise RejectedError(f"ResMan read {method} returned unreadable XML: {error}") from error
+        if not envelope.succeeded:
+            raise RejectedError(envelope.error_description or f"ResMan read {method} failed")
+        return envelope
+
     def _classify(self, response: httpx.Response) -> Envelope:
         if response.status_code in (429, 503):
             raise RetryableError(

@@ -21,6 +21,7 @@ from propbridge.connectors.resman.clients import ResManV1Client, ResManV2Client
 from propbridge.connectors.resman.mapping import (
     map_account_transactions,
     map_charge_code,
+    map_fees,
     map_lease,
     map_property,
     map_residents,
@@ -30,6 +31,7 @@ from propbridge.connectors.resman.mits import build_resident_transactions
 # ResMan's v2 rejects a modifiedSince more than 364 days back; keep a margin for clock skew.
 V2_LOOKBACK = timedelta(days=364) - timedelta(hours=1)
 POST_METHOD = "MITS/PostResidentTransactions2_0"
+MARKETING_METHOD = "MITS/GetMarketing4_0"
 CHARGE_CODE_TYPES = "Charge,Credit"
 
 
@@ -42,7 +44,7 @@ class ResManConnector:
     """ResMan behind propbridge's connector interface."""
 
     vendor = "RESMAN"
-    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases", "transactions")
+    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases", "transactions", "fees")
     write_operations = frozenset({"resident_charge", "resident_payment", "resident_charge_batch"})
 
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:
@@ -93,6 +95,10 @@ class ResManConnector:
                     for account in data.get("billingAccounts", [])
                     for record in map_account_transactions(account, pid)
                 ]
+        elif model == "fees":
+            for pid in await self._property_ids():
+                envelope = await self._v1.read_document(MARKETING_METHOD, {"PropertyID": pid})
+                yield [] if envelope.response is None else map_fees(envelope.response, pid)
         else:
             raise ValueError(f"ResMan cannot sync {model!r}")
 

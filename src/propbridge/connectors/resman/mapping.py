@@ -12,6 +12,7 @@ from typing import Any
 
 from propbridge.connectors.base import RecordData
 from propbridge.connectors.resman.amounts import dollars_to_cents
+from propbridge.connectors.resman.xml_safety import child_text, local_name
 
 LEASE_STATUS = {
     "current": "ACTIVE",
@@ -268,6 +269,44 @@ def map_account_transactions(account: dict[str, Any], x_property_id: str) -> lis
                     "resident": fields["x_resident_id"],
                     "charge_code": fields["x_charge_code_id"],
                 },
+            )
+        )
+    return records
+
+
+def map_fees(document: Any, x_property_id: str) -> list[RecordData]:
+    """Fee schedule entries of a MITS marketing document (`Fees/Fee`, matched by local names)."""
+    records = []
+    for element in document.iter():
+        if not isinstance(element.tag, str) or local_name(element) != "Fee":
+            continue
+        fee_id = _text(element.get("FeeID"))
+        if fee_id is None:
+            continue
+        amount = _text(child_text(element, "Amount"))
+        code = _text(element.get("ChargeCode"))
+        records.append(
+            RecordData(
+                "fees",
+                fee_id.lower(),
+                x_property_id,
+                {
+                    "x_floor_plan_id": _text(element.get("FloorplanID")),
+                    "x_unit_id": None,
+                    "amount_in_cents": dollars_to_cents(amount) if amount else None,
+                    "amount_raw": amount,
+                    "name": _text(child_text(element, "Name")),
+                    "description": _text(child_text(element, "Description")),
+                    "frequency": _text(child_text(element, "Frequency")),
+                    "charge_code_code": code,
+                },
+                {
+                    "FeeID": fee_id,
+                    "ChargeCode": code,
+                    "FloorplanID": element.get("FloorplanID"),
+                    **{local_name(c): c.text for c in element if isinstance(c.tag, str)},
+                },
+                links={"charge_code_code": code},
             )
         )
     return records

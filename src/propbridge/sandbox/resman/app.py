@@ -22,7 +22,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from propbridge.sandbox.resman import partner_transactions as partner
 from propbridge.sandbox.resman import reads
 from propbridge.sandbox.resman.store import SandboxStore
-from propbridge.sandbox.resman.xml_io import dict_to_xml, envelope, resident_transactions
+from propbridge.sandbox.resman.xml_io import (
+    dict_to_xml,
+    envelope,
+    marketing_document,
+    resident_transactions,
+)
 
 V2_LOOKBACK = timedelta(days=364)
 
@@ -167,7 +172,12 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
                 partner.approve(store, item_id)
         return {}
 
+    def get_marketing(_fields: dict[str, str], pid: str | None) -> dict[str, Any]:
+        assert pid is not None
+        return {"_xml": marketing_document(*reads.marketing(store, pid))}
+
     V1_METHODS = {
+        ("MITS", "GetMarketing4_0"): (True, get_marketing),
         ("Account", "GetProperties"): (False, get_properties),
         ("MITS", "GetResidentTransactions2_0"): (True, get_resident_transactions),
         ("MITS", "PostResidentTransactions2_0"): (True, post_resident_transactions),
@@ -252,6 +262,10 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         assert modified is not None
         return {"leases": reads.leases(store, pid, modified)}
 
+    @app.get("/Leasing/RecurringCharges")
+    def v2_recurring_charges(request: Request) -> dict[str, Any]:
+        return {"leases": reads.recurring_charges(store, property_param(request))}
+
     @app.get("/BillingAccounts")
     def v2_billing_accounts(request: Request) -> dict[str, Any]:
         pid = property_param(request)
@@ -275,6 +289,7 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         "/Properties",
         "/TransactionCategories",
         "/Leasing/Leases",
+        "/Leasing/RecurringCharges",
         "/BillingAccounts",
         "/Transactions/Ledger",
     }

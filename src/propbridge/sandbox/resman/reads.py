@@ -250,3 +250,50 @@ def resident_accounts(store: SandboxStore, property_id: str) -> list[dict[str, A
         }
         for r in rows
     ]
+
+
+def marketing(store: SandboxStore, property_id: str) -> tuple[Any, list[dict[str, Any]], list[Any]]:
+    """The property, its floor plans with unit counts, and its fee schedule."""
+    prop = property_row(store, property_id)
+    plans = [
+        dict(r)
+        for r in store.query(
+            "SELECT floor_plan, floor_plan_name, bedrooms, COUNT(*) AS units FROM units "
+            "WHERE property_id = ? GROUP BY floor_plan, floor_plan_name, bedrooms ORDER BY floor_plan",
+            (property_id,),
+        )
+    ]
+    fees = store.query(
+        "SELECT * FROM fees WHERE property_id = ? ORDER BY abbreviation, floor_plan", (property_id,)
+    )
+    return prop, plans, fees
+
+
+def recurring_charges(store: SandboxStore, property_id: str) -> list[dict[str, Any]]:
+    """Each lease's scheduled monthly charges (rent, and pet rent or parking where billed)."""
+    rows = store.query(
+        "SELECT l.lease_id, l.status, l.start_date, l.end_date, c.category_id, c.name, "
+        "MAX(t.amount_cents) AS amount_cents FROM leases l "
+        "JOIN transactions t ON t.lease_id = l.lease_id "
+        "JOIN categories c ON c.category_id = t.category_id "
+        "WHERE l.property_id = ? AND c.abbreviation IN ('RENT', 'PETF', 'PARK') "
+        "GROUP BY l.lease_id, c.category_id ORDER BY l.lease_id, c.name",
+        (property_id,),
+    )
+    leases: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        lease = leases.setdefault(
+            r["lease_id"], {"leaseId": r["lease_id"], "status": r["status"], "recurringCharges": []}
+        )
+        lease["recurringCharges"].append(
+            {
+                "recurringChargeId": f"{r['lease_id']}:{r['category_id']}",
+                "transactionCategoryId": r["category_id"],
+                "type": "Charge",
+                "description": r["name"],
+                "amount": money(r["amount_cents"]),
+                "startDate": r["start_date"],
+                "endDate": r["end_date"],
+            }
+        )
+    return list(leases.values())

@@ -217,6 +217,20 @@ def seed_store(store: SandboxStore, size: SeedSize, today: date | None = None) -
             ],
         )
         counts["properties"] += 1
+        store.insert_many(
+            "fees",
+            (
+                "fee_id",
+                "property_id",
+                "abbreviation",
+                "name",
+                "amount_cents",
+                "floor_plan",
+                "frequency",
+                "description",
+            ),
+            _fee_schedule(guids, property_id, p),
+        )
         units, leases, people, transactions = [], [], [], []
         for u in range(size.units):
             unit_id = guids.next()
@@ -467,3 +481,45 @@ def _email(first: str, last: str, number: int) -> str:
     """An ASCII address for a possibly accented name."""
     local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
     return f"{local.lower().replace(chr(39), '')}{number}@example.com"
+
+
+def _fee_schedule(guids: _Guids, property_id: str, index: int) -> list[tuple[object, ...]]:
+    """Application, admin, pet and parking fees; the admin fee differs per floor plan."""
+    step = index * 500
+    fees: list[tuple[object, ...]] = [
+        (
+            guids.next(),
+            property_id,
+            "APPF",
+            "Application Fee",
+            5000 + step,
+            None,
+            "One Time",
+            "Per adult applicant",
+        ),
+        (guids.next(), property_id, "PETF", "Pet Rent", 3500, None, "Monthly", "Per pet"),
+        (
+            guids.next(),
+            property_id,
+            "PARK",
+            "Reserved Parking",
+            5000,
+            None,
+            "Monthly",
+            "Covered space",
+        ),
+    ]
+    for plan, _name, bedrooms, *_ in FLOOR_PLANS:
+        fees.append(
+            (
+                guids.next(),
+                property_id,
+                "ADMN",
+                "Administrative Fee",
+                10000 + 2500 * bedrooms,
+                plan,
+                "One Time",
+                f"Move-in fee, {plan}",
+            )
+        )
+    return fees

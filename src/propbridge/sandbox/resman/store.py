@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS transactions (
   payment_method TEXT);
 CREATE INDEX IF NOT EXISTS ix_transactions_lease ON transactions(lease_id, modified_at);
 CREATE INDEX IF NOT EXISTS ix_transactions_property ON transactions(property_id, modified_at);
+CREATE TABLE IF NOT EXISTS fees (
+  fee_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, abbreviation TEXT NOT NULL, name TEXT NOT NULL,
+  amount_cents INTEGER NOT NULL, floor_plan TEXT, frequency TEXT NOT NULL, description TEXT);
+CREATE INDEX IF NOT EXISTS ix_fees_property ON fees(property_id);
 CREATE TABLE IF NOT EXISTS partner_files (
   file_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, batch_id TEXT NOT NULL,
   created_at TEXT NOT NULL, UNIQUE (property_id, batch_id));

@@ -204,3 +204,33 @@ def resident_transactions(prop: Any, accounts: Iterable[dict[str, Any]]) -> Any:
 def _doctype(root: Any) -> str:
     docinfo: Any = root.getroottree().docinfo
     return str(docinfo.doctype or "")
+
+
+def marketing_document(prop: Any, floor_plans: list[dict[str, Any]], fees: list[Any]) -> Any:
+    """A MITS 4.0 marketing document with the property's fee schedule.
+
+    Assumption (no public capture of ResMan's GetMarketing4_0 fees): fees sit in `Fees/Fee`
+    elements under the property, with the charge code, amount, frequency and an optional
+    floor plan, and floor plans in `Floorplan` elements — the MITS 4.0 names.
+    """
+    root = etree.Element("PhysicalProperty", nsmap={"MITS": MITS_NS})
+    prop_el = _plain(root, "Property", IDValue=prop["property_id"])
+    ident = _plain(prop_el, "PropertyID")
+    _plain(ident, "Identification", IDValue=prop["property_id"], OrganizationName="ResMan")
+    _plain(ident, "MarketingName", prop["name"])
+    for plan in floor_plans:
+        plan_el = _plain(prop_el, "Floorplan", IDValue=plan["floor_plan"])
+        _plain(plan_el, "Name", plan["floor_plan_name"])
+        _plain(plan_el, "UnitCount", str(plan["units"]))
+        _plain(plan_el, "Room", RoomType="Bedroom").text = str(plan["bedrooms"])
+    fees_el = _plain(prop_el, "Fees")
+    for fee in fees:
+        attributes = {"FeeID": fee["fee_id"], "ChargeCode": fee["abbreviation"]}
+        if fee["floor_plan"]:
+            attributes["FloorplanID"] = fee["floor_plan"]
+        fee_el = _plain(fees_el, "Fee", **attributes)
+        _plain(fee_el, "Name", fee["name"])
+        _plain(fee_el, "Amount", dollars(fee["amount_cents"]))
+        _plain(fee_el, "Frequency", fee["frequency"])
+        _plain(fee_el, "Description", fee["description"] or "")
+    return root
