@@ -21,6 +21,7 @@ from propbridge.db.ids import new_id
 from propbridge.integrations.endpoints import router as integrations_router
 from propbridge.residents.endpoints import router as residents_router
 from propbridge.runtime import Runtime
+from propbridge.sync.endpoints import router as sync_router
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(integrations_router)
     app.include_router(residents_router)
     app.include_router(billing_router)
+    app.include_router(sync_router)
 
     app.add_middleware(RequestContextMiddleware)
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.25
     job_lease_seconds: float = 60.0
     resman_timeout_seconds: float = 60.0
+    sync_lookback_hours: float = 48.0
 
     @property
     def effective_database_url(self) -> str:

@@ -130,3 +130,24 @@ def test_database_holds_no_credential_in_clear(stack: LiveStack) -> None:
         check=False,
     )
     assert found.returncode == 1, found.stdout
+
+
+def test_sync_runs_are_recorded_and_incremental(stack: LiveStack) -> None:
+    integration = stack.create_integration()
+    first = stack.sync(integration["id"])
+    second = stack.sync(integration["id"])
+    assert first["state"] == second["state"] == "succeeded"
+    runs = stack.http.get(f"/v1/admin/integrations/{integration['id']}/sync-runs").json()
+    assert runs["meta"]["total"] == 2
+    latest, earliest = runs["results"]
+    assert latest["state"] == earliest["state"] == "succeeded" and latest["finished_at"]
+    assert earliest["counts"]["resident_charges"]["new"] > 0
+    # The second run reads only what changed lately, writes nothing and changes nothing.
+    assert latest["counts"].get("resident_charges", {}).get("new", 0) == 0
+    assert all(c["updated"] == 0 for c in latest["counts"].values())
+    seen_total = sum(sum(c.values()) for c in latest["counts"].values())
+    assert seen_total < sum(sum(c.values()) for c in earliest["counts"].values())
+    details = stack.http.get(f"/v1/admin/integrations/{integration['id']}/").json()["results"]
+    assert details["last_completed_sync"] and details["is_running_sync"] is False
+    with stack.client(stack.new_token(["read"])) as reader:
+        assert reader.get(f"/v1/admin/integrations/{integration['id']}/sync-runs").status_code == 403

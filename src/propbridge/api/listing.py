@@ -54,11 +54,13 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     return value
 
 
-def parse_list_query(request: Request, orderable: set[str]) -> ListQuery:
+def parse_list_query(
+    request: Request, orderable: set[str], default: str = "created_at:desc"
+) -> ListQuery:
     """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown."""
     offset = _int_param(request, "offset", 0, 0, None)
     limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
-    raw_order = request.query_params.get("order-by") or "created_at:desc"
+    raw_order = request.query_params.get("order-by") or default
     order: list[tuple[str, str]] = []
     for part in raw_order.split(","):
         field, _, direction = part.strip().partition(":")

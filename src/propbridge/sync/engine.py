@@ -7,6 +7,7 @@ interrupted sync keeps what it wrote and the next run resumes without duplicates
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -20,7 +21,7 @@ from propbridge.integrations.service import SYNC_JOB, access_for, get_integratio
 from propbridge.jobs import queue
 from propbridge.jobs.scheduler import run_finished
 from propbridge.jobs.worker import RetryLater, fail_or_retry
-from propbridge.sync.models import SyncRun
+from propbridge.sync.models import SyncCheckpoint, SyncRun
 from propbridge.sync.upsert import ModelCounts, upsert_page
 
 if TYPE_CHECKING:
@@ -52,6 +53,36 @@ def sources_for(models: list[str] | None, available: tuple[str, ...]) -> list[st
     return [m for m in available if m in wanted]
 
 
+# Feeds read incrementally: the next read starts at the last completed one, minus a lookback
+# so that late-posted transactions are not missed. The others are small and read whole.
+INCREMENTAL_FEEDS = frozenset({"leases", "transactions"})
+
+
+async def _since(
+    runtime: Runtime, integration_id: str, feed: str, lookback: timedelta
+) -> datetime | None:
+    if feed not in INCREMENTAL_FEEDS:
+        return None
+    async with runtime.database.read() as session:
+        checkpoint = await session.get(SyncCheckpoint, (integration_id, feed))
+    return None if checkpoint is None else checkpoint.fetched_from - lookback
+
+
+async def _advance_checkpoint(
+    runtime: Runtime, integration_id: str, feed: str, fetched_from: datetime
+) -> None:
+    """A feed read completely: the next incremental read may start from when this one began."""
+    async with runtime.database.write() as session:
+        checkpoint = await session.get(SyncCheckpoint, (integration_id, feed))
+        if checkpoint is None:
+            session.add(
+                SyncCheckpoint(integration_id=integration_id, feed=feed, fetched_from=fetched_from)
+            )
+        else:
+            checkpoint.fetched_from = fetched_from
+            checkpoint.updated_at = utcnow()
+
+
 async def _save_counts(runtime: Runtime, run_id: str, counts: dict[str, ModelCounts]) -> None:
     async with runtime.database.write() as session:
         await session.execute(
@@ -76,21 +107,27 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
     feeds = sources_for(job.payload.get("models"), connector.sync_models)
     counts: dict[str, ModelCounts] = {}
     bound = log.bind(integration_id=access.integration_id, job_id=job.id, sync_run_id=run.id)
+    lookback = timedelta(hours=runtime.settings.sync_lookback_hours)
+    reconciled = 0
     try:
         for feed in feeds:
             done = 0
-            async for page in connector.fetch(feed, None):
+            fetch_started = utcnow()
+            since = await _since(runtime, access.integration_id, feed, lookback)
+            async for page in connector.fetch(feed, since):
                 async with runtime.database.write() as session:
                     result = await upsert_page(
                         session, access.integration_id, vendor, page, utcnow()
                     )
                 for model, model_counts in result.counts.items():
                     counts.setdefault(model, ModelCounts()).add(model_counts)
+                reconciled += result.reconciled
                 done += len(page)
                 if progress:
                     progress(feed, done, None)
                 await _save_counts(runtime, run.id, counts)
-            bound.info("sync_feed_done", feed=feed, records=done)
+            await _advance_checkpoint(runtime, access.integration_id, feed, fetch_started)
+            bound.info("sync_feed_done", feed=feed, records=done, since=str(since))
     except RetryableError as error:
         await _end_run(runtime, run.id, "failed", error.message)
         raise RetryLater(error.message, error.retry_after) from error
@@ -101,7 +138,13 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
     async with runtime.database.write() as session:
         await _finish(session, run.id, access.integration_id, counts)
         await queue.mark_succeeded(
-            session, job, {"sync_run_id": run.id, "counts": {m: vars(c) for m, c in counts.items()}}
+            session,
+            job,
+            {
+                "sync_run_id": run.id,
+                "counts": {m: vars(c) for m, c in counts.items()},
+                "reconciled": reconciled,
+            },
         )
     bound.info("sync_finished", counts={m: vars(c) for m, c in counts.items()})
 

@@ -29,3 +29,16 @@ class SyncRun(IdMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SyncCheckpoint(Base):
+    """Where the next incremental read of one feed starts (minus the lookback window)."""
+
+    __tablename__ = "sync_checkpoints"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("integrations.id"), primary_key=True
+    )
+    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fetched_from: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

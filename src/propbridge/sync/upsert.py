@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,9 @@ IN_CHUNK = 500
 
 NaturalKey = tuple[str, str]  # (x_property_id, x_id)
 LINKED_MODELS = ("resident_charges", "resident_payments")
+# `last_seen` is kept to this precision, so that an unchanged re-sync soon after another writes
+# nothing at all; a record seen again later gets its new `last_seen`.
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
 
 
 @dataclass
@@ -86,21 +89,23 @@ def content_hash(values: dict[str, Any]) -> str:
 
 async def existing_rows(
     session: AsyncSession, table: Any, integration_id: str, keys: list[NaturalKey]
-) -> dict[NaturalKey, tuple[str, str]]:
-    """(id, content_hash) of rows already stored, by natural key."""
-    found: dict[NaturalKey, tuple[str, str]] = {}
+) -> dict[NaturalKey, tuple[str, str, datetime | None]]:
+    """(id, content_hash, last_seen) of rows already stored, by natural key."""
+    found: dict[NaturalKey, tuple[str, str, datetime | None]] = {}
     wanted = set(keys)
     x_ids = sorted({x for _, x in keys})
     for start in range(0, len(x_ids), IN_CHUNK):
         rows = await session.execute(
-            select(table.id, table.x_property_id, table.x_id, table.content_hash).where(
+            select(
+                table.id, table.x_property_id, table.x_id, table.content_hash, table.last_seen
+            ).where(
                 table.integration_id == integration_id,
                 table.x_id.in_(x_ids[start : start + IN_CHUNK]),
             )
         )
-        for row_id, x_property_id, x_id, digest in rows:
+        for row_id, x_property_id, x_id, digest, last_seen in rows:
             if (x_property_id, x_id) in wanted:
-                found[(x_property_id, x_id)] = (row_id, digest)
+                found[(x_property_id, x_id)] = (row_id, digest, last_seen)
     return found
 
 
@@ -281,7 +286,8 @@ async def _upsert_model(
             counts.updated += 1
         else:
             row_id = current[0]
-            unchanged_ids.append(row_id)
+            if current[2] is None or current[2] < seen_at - LAST_SEEN_RESOLUTION:
+                unchanged_ids.append(row_id)
             counts.unchanged += 1
         ids[key] = row_id
     if inserts:
