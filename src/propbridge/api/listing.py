@@ -114,5 +114,5 @@ async def run_list(
         ordered = ordered.order_by(column.desc() if direction == "desc" else column.asc())
     id_column = columns["id"]
     ordered = ordered.order_by(id_column.desc()).offset(query.offset).limit(query.limit)
-    rows = list((await session.execute(ordered)).scalars())
+    rows = list((await session.execute(ordered)).all())
     return rows, query.meta(total, len(rows))

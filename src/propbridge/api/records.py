@@ -40,12 +40,21 @@ PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Presenter = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
 
 
+# Kept in the table but never served: reading them would cost JSON decoding on every row.
+UNSERVED_COLUMNS = frozenset({"raw", "content_hash"})
+
+
+def served_columns(model: Any) -> list[Any]:
+    """The columns a read endpoint selects (rows come back as plain Row objects, not ORM ones)."""
+    return [column for column in model.__table__.columns if column.key not in UNSERVED_COLUMNS]
+
+
 def scoped(model: Any, principal: Principal) -> Select[Any]:
     """SELECT of a model limited to live integrations the principal may see."""
     visible = select(Integration.id).where(Integration.deleted_at.is_(None))
     if principal.integration_ids is not None:
         visible = visible.where(Integration.id.in_(principal.integration_ids))
-    return select(model).where(model.integration_id.in_(visible.scalar_subquery()))
+    return select(*served_columns(model)).where(model.integration_id.in_(visible.scalar_subquery()))
 
 
 def core_fields(row: Any) -> dict[str, Any]:
@@ -161,9 +170,7 @@ async def by_id_response(
 ) -> dict[str, Any]:
     """One record in the list envelope; 404 when absent or not the caller's to see."""
     query = parse_list_query(request, set(orderable_columns(model)))
-    row = (
-        await session.execute(scoped(model, principal).where(model.id == record_id))
-    ).scalar_one_or_none()
+    row = (await session.execute(scoped(model, principal).where(model.id == record_id))).first()
     if row is None:
         raise not_found(f"{label} {record_id}")
     return {"meta": query.meta(1, 1), "results": (await present(session, [row]))[0]}

@@ -34,7 +34,7 @@ async def list_sync_runs(
     """Syncs of one integration, newest first: when, how they ended, counts per model."""
     await integration_for_admin(session, principal, integration_id)
     query = parse_list_query(request, set(ORDERABLE), default="started_at:desc")
-    statement = select(SyncRun).where(SyncRun.integration_id == integration_id)
+    statement = select(*SyncRun.__table__.columns).where(SyncRun.integration_id == integration_id)
     rows, meta = await run_list(session, statement, query, ORDERABLE)
     return {
         "meta": meta,

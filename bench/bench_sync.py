@@ -1,0 +1,235 @@
+"""Benchmark of the read side: sync throughput against a floor, and the resident-charges list.
+
+For each engine: a sandbox seeded at `BENCH_PROPERTIES × BENCH_UNITS × BENCH_MONTHS` (default
+20 × 250 × 24, the issue's size), a first sync timed from its sync-run record, an unchanged
+incremental re-sync and an unchanged full re-sync (checkpoints dropped), each checked to write no
+record. The floor, measured in the same run: fetching and JSON-parsing the same pages plus a raw
+bulk insert of as many rows with the database driver alone. Then wrk (32 connections) on
+`GET /v1/resident-charges/` beside `GET /healthz`. Run it with `make bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import SANDBOX_CREDENTIALS, Engine, Stack, parse_time, running_stack, wrk
+
+SIZE = [
+    os.environ.get("BENCH_PROPERTIES", "20"),
+    os.environ.get("BENCH_UNITS", "250"),
+    os.environ.get("BENCH_MONTHS", "24"),
+]
+RECORD_TABLES = (
+    "properties",
+    "charge_codes",
+    "leases",
+    "residents",
+    "resident_charges",
+    "resident_payments",
+    "fees",
+)
+
+
+def last_run(engine: Engine) -> dict[str, Any]:
+    row = engine.query(
+        "SELECT started_at, finished_at, counts FROM sync_runs ORDER BY started_at DESC LIMIT 1"
+    )[0]
+    counts = row[2] if isinstance(row[2], dict) else json.loads(row[2])
+    seconds = parse_time(row[1]) - parse_time(row[0])
+    records = sum(sum(c.values()) for c in counts.values())
+    return {
+        "seconds": seconds,
+        "records": records,
+        "counts": counts,
+        "written": sum(c["new"] + c["updated"] for c in counts.values()),
+    }
+
+
+def rows_touched_since(engine: Engine, moment: str) -> int:
+    total = 0
+    for table in RECORD_TABLES:
+        total += engine.query(
+            f"SELECT COUNT(*) FROM {table} WHERE updated_at >= '{moment}' "  # noqa: S608
+            f"OR last_seen >= '{moment}'"
+        )[0][0]
+    return total
+
+
+def fetch_pages(stack: Stack) -> list[tuple[Any, ...]]:
+    """The floor's fetch: every page the sync reads, parsed, flattened to rows."""
+    creds = SANDBOX_CREDENTIALS
+    auth = httpx.BasicAuth(creds["integrationPartnerId"], creds["apiKey"])
+    headers = {"ResMan-Account-Id": creds["accountId"]}
+    since = format_datetime(datetime.now(UTC) - timedelta(days=363), usegmt=True)
+    rows: list[tuple[Any, ...]] = []
+    with httpx.Client(base_url=stack.sandbox_url, auth=auth, headers=headers, timeout=300) as http:
+
+        def get(path: str, **params: str) -> Any:
+            return json.loads(http.get(path, params=params).content, parse_float=Decimal)
+
+        props = get("/Properties")["properties"]
+        rows += [(p["propertyId"], p["propertyId"], "property", json.dumps(p)) for p in props]
+        categories = get("/TransactionCategories", types="Charge,Credit")["categories"]
+        for prop in props:
+            pid = prop["propertyId"]
+            rows += [(c["transactionCategoryId"], pid, "code", json.dumps(c)) for c in categories]
+            for lease in get("/Leasing/Leases", propertyId=pid, modifiedSince=since)["leases"]:
+                rows.append((lease["leaseId"], pid, "lease", json.dumps(lease, default=str)))
+                rows += [(p["personId"], pid, "person", json.dumps(p)) for p in lease["people"]]
+            accounts = get(
+                "/BillingAccounts", propertyId=pid, modifiedSince=since, includeTransactions="true"
+            )["billingAccounts"]
+            for account in accounts:
+                rows += [
+                    (t["id"], pid, t["type"], json.dumps(t, default=str))
+                    for t in account["transactions"]
+                ]
+    return rows
+
+
+def floor_insert(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
+    """The floor's write: one bulk insert of the rows with the driver alone."""
+    if engine.pg_name:
+
+        async def insert() -> None:
+            import asyncpg
+
+            connection = await asyncpg.connect(
+                f"postgresql://postgres@127.0.0.1:5432/{engine.pg_name}"
+            )
+            await connection.execute(
+                "CREATE TABLE floor_rows (x_id text, x_property_id text, kind text, raw text)"
+            )
+            await connection.copy_records_to_table("floor_rows", records=rows)
+            await connection.close()
+
+        asyncio.run(insert())
+        return
+    with sqlite3.connect(engine.workdir / "propbridge.db") as connection:
+        connection.execute("CREATE TABLE floor_rows (x_id, x_property_id, kind, raw)")
+        connection.executemany("INSERT INTO floor_rows VALUES (?, ?, ?, ?)", rows)
+
+
+def run_engine(name: str) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"pb-bench-sync-{name}-"))
+    engine = Engine(name, workdir)
+    try:
+        args = ["--properties", SIZE[0], "--units", SIZE[1], "--months", SIZE[2]]
+        with running_stack(engine, workdir, args) as stack:
+            stack.cli("sync", stack.integration_id)
+            first = last_run(engine)
+            before = engine.query("SELECT CURRENT_TIMESTAMP")[0][0]
+            time.sleep(1.1)
+            mark = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            stack.cli("sync", stack.integration_id)
+            incremental = last_run(engine)
+            incremental["touched"] = rows_touched_since(engine, mark)
+            engine.query("DELETE FROM sync_checkpoints")
+            stack.cli("sync", stack.integration_id)
+            full = last_run(engine)
+            full["touched"] = rows_touched_since(engine, mark)
+            del before
+            started = time.perf_counter()
+            rows = fetch_pages(stack)
+            fetched = time.perf_counter()
+            floor_insert(engine, rows)
+            floor = {
+                "seconds": time.perf_counter() - started,
+                "fetch": fetched - started,
+                "records": len(rows),
+            }
+            total = stack.http.get(
+                "/v1/resident-charges/", params={"integration_id": stack.integration_id, "limit": 1}
+            ).json()["meta"]["total"]
+            sample = stack.http.get(
+                "/v1/resident-charges/", params={"integration_id": stack.integration_id, "limit": 1}
+            ).json()["results"][0]
+            token = {"TOKEN": stack.token}
+            base = f"{stack.api_url}/v1/resident-charges/?integration_id={stack.integration_id}"
+            day = sample["transaction_date"]
+            lists = {
+                "healthz": wrk(f"{stack.api_url}/healthz", "get.lua", {}),
+                "first page": wrk(f"{base}&limit=100", "get.lua", token),
+                "one resident, one month": wrk(
+                    f"{base}&limit=100&resident_id={sample['resident_id']}"
+                    f"&transaction_date_start={day[:8]}01&transaction_date_end={day[:8]}28",
+                    "get.lua",
+                    token,
+                ),
+                f"offset={min(900000, max(total - 100, 0))}": wrk(
+                    f"{base}&limit=100&offset={min(900000, max(total - 100, 0))}", "get.lua", token
+                ),
+            }
+            return {
+                "engine": name,
+                "first": first,
+                "incremental": incremental,
+                "full": full,
+                "floor": floor,
+                "lists": lists,
+                "charges": total,
+            }
+    finally:
+        engine.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    engines = sys.argv[1:] or ["sqlite", "postgresql"]
+    results = [run_engine(name) for name in engines]
+    print(
+        f"\nSync — seed {SIZE[0]} properties × {SIZE[1]} units × {SIZE[2]} months, "
+        f"{os.cpu_count()} cores\n"
+    )
+    header = (
+        f"{'engine':<11}{'records':>9}{'first sync':>12}{'rec/s':>9}{'floor rec/s':>13}"
+        f"{'x floor':>9}{'re-sync (incr.)':>17}{'written':>9}{'re-sync (full)':>16}"
+        f"{'written':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        first, floor = r["first"], r["floor"]
+        rate, floor_rate = first["records"] / first["seconds"], floor["records"] / floor["seconds"]
+        print(
+            f"{r['engine']:<11}{first['records']:>9}{first['seconds']:>11.1f}s{rate:>9.0f}"
+            f"{floor_rate:>13.0f}{floor_rate / rate:>8.1f}x"
+            f"{r['incremental']['seconds']:>16.1f}s{r['incremental']['touched']:>9}"
+            f"{r['full']['seconds']:>15.1f}s{r['full']['touched']:>9}"
+        )
+    print(
+        "\ntargets: first sync within 2x of the floor; unchanged re-sync ≥ 2x faster than the "
+        "first and writing 0 records\n"
+    )
+    print(
+        f"GET /v1/resident-charges/ — 32 connections, {os.environ.get('BENCH_SECONDS', '10')}s each\n"
+    )
+    header = f"{'engine':<11}{'query':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        for label, m in r["lists"].items():
+            print(
+                f"{r['engine']:<11}{label:<28}{m['rps']:>9.0f}{m['p50_ms']:>9.1f}"
+                f"{m['p99_ms']:>9.1f}{m['non2xx']:>9}"
+            )
+    print("\ntargets: ≥ 800 req/s and p99 ≤ 150 ms on the first page; the filtered query as fast")
+
+
+if __name__ == "__main__":
+    main()
