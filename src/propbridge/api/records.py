@@ -58,7 +58,7 @@ def scoped(model: Any, principal: Principal) -> Select[Any]:
 
 
 def core_fields(row: Any) -> dict[str, Any]:
-    """The fields every synced record carries."""
+    """The fields every synced record carries (`row` is a Row of `served_columns`)."""
     return {
         "id": row.id,
         "created_at": isoformat_z(row.created_at),
@@ -69,14 +69,19 @@ def core_fields(row: Any) -> dict[str, Any]:
         "x_location_id": None,
         "integration_id": row.integration_id,
         "integration_vendor": row.integration_vendor,
-        "property_id": getattr(row, "property_id", row.id),
+        "property_id": row.property_id if "property_id" in row._fields else row.id,
         "custom_data": row.custom_data,
     }
 
 
 def model_fields(row: Any, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
-    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown."""
-    values: dict[str, Any] = {name: getattr(row, name, None) for name in names}
+    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown.
+
+    Reads through the row's mapping: a missing attribute on a SQLAlchemy Row raises an
+    exception whose construction costs more than the whole row.
+    """
+    mapping = dict(row._mapping)
+    values: dict[str, Any] = {name: mapping.get(name) for name in names}
     values.update({name: [] for name in lists})
     return values
 
