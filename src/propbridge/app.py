@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
 from propbridge.api.errors import error_body, install_error_handlers
+from propbridge.api.listing import CountCache
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.db.ids import new_id
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.principal_cache = {}
     app.state.write_recorder = WriteRecorder(runtime.database)
+    app.state.count_cache = CountCache()
     install_error_handlers(app)
     app.include_router(integrations_router)
     app.include_router(residents_router)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.errors import bad_request, issue
+from propbridge.db.table_versions import table_versions
 
 MAX_LIMIT = 250
 
@@ -94,20 +95,60 @@ def parse_timestamp(request: Request, name: str) -> datetime | None:
     return value
 
 
-async def run_list(
-    session: AsyncSession,
-    statement: Select[Any],
-    query: ListQuery,
-    columns: dict[str, InstrumentedAttribute[Any]],
-) -> tuple[list[Any], dict[str, Any]]:
-    """Count, order, page and run a SELECT of one entity; returns rows and `meta`."""
-    total = int(
+class CountCache:
+    """Exact `meta.total`s reused until the counted tables change.
+
+    The key is the statement's SQLAlchemy cache key with its parameter values, plus the versions
+    of the tables it depends on, read from the database on each request so that every process
+    sees a sync's changes at once.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: dict[Any, int] = {}
+        self._max_entries = max_entries
+
+    async def total(
+        self, session: AsyncSession, statement: Select[Any], tables: tuple[str, ...]
+    ) -> int:
+        """The number of rows `statement` selects."""
+        versions = await table_versions(session, tables)
+        cache_key = statement._generate_cache_key()
+        key = None
+        if cache_key is not None:
+            key = (cache_key.key, tuple(repr(p.value) for p in cache_key.bindparams), versions)
+            if key in self._entries:
+                return self._entries[key]
+        total = await count_rows(session, statement)
+        if key is not None:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = total
+        return total
+
+
+async def count_rows(session: AsyncSession, statement: Select[Any]) -> int:
+    """COUNT(*) over a SELECT."""
+    return int(
         (
             await session.execute(
                 select(func.count()).select_from(statement.order_by(None).subquery())
             )
         ).scalar_one()
     )
+
+
+async def run_list(
+    session: AsyncSession,
+    statement: Select[Any],
+    query: ListQuery,
+    columns: dict[str, InstrumentedAttribute[Any]],
+    counter: tuple[CountCache, tuple[str, ...]] | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Count, order, page and run a SELECT of one entity; returns rows and `meta`."""
+    if counter is None:
+        total = await count_rows(session, statement)
+    else:
+        total = await counter[0].total(session, statement, counter[1])
     ordered = statement
     for field, direction in query.order_by:
         column = columns[field]

@@ -160,7 +160,8 @@ async def list_response(
     """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
     columns = orderable_columns(model)
     query = parse_list_query(request, set(columns))
-    rows, meta = await run_list(session, statement, query, columns)
+    counter = (request.app.state.count_cache, (model.__tablename__, "integrations"))
+    rows, meta = await run_list(session, statement, query, columns, counter)
     return {"meta": meta, "results": await present(session, rows)}
 
 

@@ -101,6 +101,7 @@ class ResidentCharge(LedgerTransactionMixin, SyncedRecordMixin, Base):
     __table_args__ = (
         UniqueConstraint("integration_id", "x_property_id", "x_id"),
         Index(None, "created_at"),
+        Index(None, "integration_id", "created_at", "id"),
         Index(None, "integration_id", "transaction_date"),
     )
 
@@ -119,6 +120,7 @@ class ResidentPayment(LedgerTransactionMixin, SyncedRecordMixin, Base):
     __table_args__ = (
         UniqueConstraint("integration_id", "x_property_id", "x_id"),
         Index(None, "created_at"),
+        Index(None, "integration_id", "created_at", "id"),
         Index(None, "integration_id", "transaction_date"),
     )
 

@@ -5,6 +5,7 @@ Used by migrations and tests; defines nothing.
 
 from propbridge.auth import models as auth_models
 from propbridge.billing import models as billing_models
+from propbridge.db import table_versions
 from propbridge.integrations import models as integration_models
 from propbridge.jobs import models as job_models
 from propbridge.residents import models as resident_models
@@ -17,4 +18,5 @@ __all__ = [
     "job_models",
     "resident_models",
     "sync_models",
+    "table_versions",
 ]

@@ -16,6 +16,7 @@ from propbridge.connectors.base import IntegrationAccess
 from propbridge.connectors.registry import supported_vendors
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.ids import new_id
+from propbridge.db.table_versions import bump_table_versions
 from propbridge.integrations.credentials import CredentialCipher
 from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import (
@@ -56,7 +57,11 @@ def sync_interval_seconds(integration: Integration) -> int:
 
 
 async def _follow_schedule(session: AsyncSession, integration: Integration) -> None:
-    """Keep the integration's sync schedule in step with its frequency and active flag."""
+    """Keep the integration's sync schedule in step with its frequency and active flag.
+
+    Every change of an integration passes here, so it also marks the table changed (which
+    records are visible depends on it)."""
+    await bump_table_versions(session, ["integrations"])
     await upsert_schedule(
         session,
         integration.id,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.connectors.base import RecordData
 from propbridge.db.ids import new_id
+from propbridge.db.table_versions import bump_table_versions
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
 from propbridge.sync.reconcile import reconcile
 
@@ -130,6 +131,7 @@ async def upsert_page(
     for record in records:
         by_model.setdefault(record.model, []).append(record)
     properties: dict[str, str] | None = None
+    changed_tables: set[str] = set()
     for model in UPSERT_ORDER:
         batch = by_model.get(model)
         if not batch:
@@ -141,9 +143,11 @@ async def upsert_page(
             await _resolve_links(session, integration_id, batch)
         elif model == "fees":
             await _resolve_fee_charge_codes(session, integration_id, batch)
-        counts, ids = await _upsert_model(
+        counts, ids, wrote = await _upsert_model(
             session, table, integration_id, vendor, batch, properties or {}, seen_at
         )
+        if wrote:
+            changed_tables.add(table.__tablename__)
         result.counts[model] = counts
         result.ids[model] = ids
         if model == "properties":
@@ -156,14 +160,15 @@ async def upsert_page(
     ]
     if found:
         result.reconciled = await reconcile(session, integration_id, found)
-    if "residents" in by_model:
-        await _link_residents(
-            session,
-            integration_id,
-            by_model["residents"],
-            result.ids.get("residents", {}),
-            result.ids.get("leases", {}),
-        )
+    if "residents" in by_model and await _link_residents(
+        session,
+        integration_id,
+        by_model["residents"],
+        result.ids.get("residents", {}),
+        result.ids.get("leases", {}),
+    ):
+        changed_tables |= {"residents", "leases"}
+    await bump_table_versions(session, changed_tables)
     return result
 
 
@@ -236,7 +241,7 @@ async def _upsert_model(
     batch: list[RecordData],
     properties: dict[str, str],
     seen_at: datetime,
-) -> tuple[ModelCounts, dict[NaturalKey, str]]:
+) -> tuple[ModelCounts, dict[NaturalKey, str], bool]:
     counts = ModelCounts()
     deduped = {(r.x_property_id, r.x_id): r for r in batch}
     existing = await existing_rows(session, table, integration_id, list(deduped))
@@ -301,7 +306,7 @@ async def _upsert_model(
             .values(last_seen=seen_at)
             .execution_options(synchronize_session=False)
         )
-    return counts, ids
+    return counts, ids, bool(inserts or updates or unchanged_ids)
 
 
 async def _link_residents(
@@ -310,8 +315,10 @@ async def _link_residents(
     residents: list[RecordData],
     resident_ids: dict[NaturalKey, str],
     lease_ids: dict[NaturalKey, str],
-) -> None:
-    """Keep `residents_to_leases` in step with the leases each resident was seen on."""
+) -> bool:
+    """Keep `residents_to_leases` in step with the leases each resident was seen on.
+
+    Returns True when a link was added or changed."""
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
     missing_leases = {
         (r.x_property_id, link["lease_x_id"])
@@ -337,7 +344,7 @@ async def _link_residents(
                     k: v for k, v in link.items() if k != "lease_x_id"
                 }
     if not wanted:
-        return
+        return False
     current: dict[tuple[str, str], Any] = {}
     resident_list = sorted({r for r, _ in wanted})
     for start in range(0, len(resident_list), IN_CHUNK):
@@ -349,6 +356,7 @@ async def _link_residents(
         for link_row in rows.scalars():
             current[(link_row.resident_id, link_row.lease_id)] = link_row
     new_rows = []
+    changed = False
     for (resident_id, lease_id), values in wanted.items():
         row = current.get((resident_id, lease_id))
         if row is None:
@@ -357,5 +365,7 @@ async def _link_residents(
         for name, value in values.items():
             if getattr(row, name) != value:
                 setattr(row, name, value)
+                changed = True
     if new_rows:
         await session.execute(insert(ResidentLease), new_rows)
+    return changed or bool(new_rows)
