@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks: one command, one table. Needs wrk (installed from Debian's packages if missing).
+# Benchmarks: one command, two tables (writes, then sync and lists). Needs wrk (installed from
+# Debian's packages if missing). Engines may be named: `make bench` runs SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -7,3 +8,4 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 source scripts/postgres.sh
 .venv/bin/python bench/bench_writes.py "$@"
+.venv/bin/python bench/bench_sync.py "$@"

@@ -18,11 +18,10 @@ from propbridge.api.errors import ApiError, not_found
 from propbridge.api.listing import parse_timestamp
 from propbridge.api.records import (
     by_id_response,
-    common_filters,
     core_fields,
     list_response,
     model_fields,
-    scoped,
+    scoped_list,
 )
 from propbridge.auth.service import Principal
 from propbridge.billing.models import (
@@ -67,7 +66,7 @@ async def list_charge_codes(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Charge codes (ResMan transaction categories, per property)."""
-    statement = common_filters(request, ChargeCode, scoped(ChargeCode, principal))
+    statement = await scoped_list(session, request, ChargeCode, principal)
     return await list_response(request, session, ChargeCode, statement, present_charge_codes)
 
 
@@ -108,7 +107,7 @@ async def list_resident_charges(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Resident charges (credits as negative charges), from the last syncs."""
-    statement = common_filters(request, ResidentCharge, scoped(ResidentCharge, principal))
+    statement = await scoped_list(session, request, ResidentCharge, principal)
     statement = _ledger_filters(request, ResidentCharge, statement)
     return await list_response(
         request, session, ResidentCharge, statement, present_resident_charges
@@ -141,7 +140,7 @@ async def list_resident_payments(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Resident payments, from the last syncs."""
-    statement = common_filters(request, ResidentPayment, scoped(ResidentPayment, principal))
+    statement = await scoped_list(session, request, ResidentPayment, principal)
     statement = _ledger_filters(request, ResidentPayment, statement)
     return await list_response(
         request, session, ResidentPayment, statement, present_resident_payments
@@ -175,7 +174,7 @@ async def list_fees(
 ) -> dict[str, Any]:
     """Fee schedules of the properties (ResMan marketing data)."""
     params = request.query_params
-    statement = common_filters(request, Fee, scoped(Fee, principal))
+    statement = await scoped_list(session, request, Fee, principal)
     if params.get("charge_code_id"):
         statement = statement.where(Fee.charge_code_id == params["charge_code_id"])
     if params.get("x_floor_plan_id"):

@@ -17,10 +17,9 @@ from propbridge.api.errors import bad_request, issue
 from propbridge.api.records import (
     bool_param,
     by_id_response,
-    common_filters,
     date_param,
     list_response,
-    scoped,
+    scoped_list,
 )
 from propbridge.auth.service import Principal
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
@@ -39,7 +38,7 @@ async def list_properties(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Properties discovered by syncs."""
-    statement = common_filters(request, Property, scoped(Property, principal))
+    statement = await scoped_list(session, request, Property, principal)
     is_active = bool_param(request, "is_active")
     if is_active is not None:
         statement = statement.where(Property.is_active.is_(is_active))
@@ -67,7 +66,7 @@ async def list_residents(
 ) -> dict[str, Any]:
     """Residents (people on leases)."""
     params = request.query_params
-    statement = common_filters(request, Resident, scoped(Resident, principal))
+    statement = await scoped_list(session, request, Resident, principal)
     if params.get("lease_id"):
         statement = statement.where(
             Resident.id.in_(
@@ -109,7 +108,7 @@ async def list_leases(
 ) -> dict[str, Any]:
     """Leases, with Propexo's lease filters."""
     params = request.query_params
-    statement = common_filters(request, Lease, scoped(Lease, principal))
+    statement = await scoped_list(session, request, Lease, principal)
     if params.get("resident_id"):
         statement = statement.where(
             Lease.id.in_(

@@ -93,19 +93,21 @@ async def existing_rows(
 ) -> dict[NaturalKey, tuple[str, str, datetime | None]]:
     """(id, content_hash, last_seen) of rows already stored, by natural key."""
     found: dict[NaturalKey, tuple[str, str, datetime | None]] = {}
-    wanted = set(keys)
-    x_ids = sorted({x for _, x in keys})
-    for start in range(0, len(x_ids), IN_CHUNK):
-        rows = await session.execute(
-            select(
-                table.id, table.x_property_id, table.x_id, table.content_hash, table.last_seen
-            ).where(
-                table.integration_id == integration_id,
-                table.x_id.in_(x_ids[start : start + IN_CHUNK]),
+    by_property: dict[str, list[str]] = {}
+    for x_property_id, x_id in set(keys):
+        by_property.setdefault(x_property_id, []).append(x_id)
+    # The whole natural key in the WHERE clause, so the unique index answers each lookup.
+    for x_property_id, x_ids in by_property.items():
+        x_ids.sort()
+        for start in range(0, len(x_ids), IN_CHUNK):
+            rows = await session.execute(
+                select(table.id, table.x_id, table.content_hash, table.last_seen).where(
+                    table.integration_id == integration_id,
+                    table.x_property_id == x_property_id,
+                    table.x_id.in_(x_ids[start : start + IN_CHUNK]),
+                )
             )
-        )
-        for row_id, x_property_id, x_id, digest, last_seen in rows:
-            if (x_property_id, x_id) in wanted:
+            for row_id, x_id, digest, last_seen in rows:
                 found[(x_property_id, x_id)] = (row_id, digest, last_seen)
     return found
 
