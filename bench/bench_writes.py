@@ -41,13 +41,13 @@ def run_engine(name: str) -> dict[str, Any]:
             engine, workdir, ["--properties", "2", "--units", "50", "--months", "2"]
         ) as stack:
             stack.cli("sync", stack.integration_id)
-            http, api_url, sandbox_url, token = (
+            http, api_url, sandbox_url, token, env = (
                 stack.http,
                 stack.api_url,
                 stack.sandbox_url,
                 stack.token,
+                stack.env,
             )
-            env = stack.env
             resident = next(
                 r
                 for r in http.get("/v1/residents/", params={"limit": 250}).json()["results"]

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -119,6 +119,20 @@ class Database:
             return
         async with self._write_lock, self.write_engine.begin() as connection:
             yield connection
+
+    async def refresh_statistics(self, tables: list[str]) -> None:
+        """Let the query planner see how tables grew (after a sync wrote many rows).
+
+        Without it PostgreSQL plans from the statistics of an almost empty table and sorts a
+        whole integration's rows to serve one page.
+        """
+        async with self.write_engine.connect() as connection:
+            if self.dialect == "postgresql":
+                for table in tables:
+                    await connection.execute(text(f'ANALYZE "{table}"'))
+            else:
+                await connection.execute(text("PRAGMA optimize"))
+            await connection.commit()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -22,7 +22,7 @@ from propbridge.jobs import queue
 from propbridge.jobs.scheduler import run_finished
 from propbridge.jobs.worker import RetryLater, fail_or_retry
 from propbridge.sync.models import SyncCheckpoint, SyncRun
-from propbridge.sync.upsert import ModelCounts, upsert_page
+from propbridge.sync.upsert import MODEL_TABLES, ModelCounts, upsert_page
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,6 +146,9 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
                 "reconciled": reconciled,
             },
         )
+    written = sorted(MODEL_TABLES[m].__tablename__ for m, c in counts.items() if c.new or c.updated)
+    if written:
+        await runtime.database.refresh_statistics(written)
     bound.info("sync_finished", counts={m: vars(c) for m, c in counts.items()})
 
 
