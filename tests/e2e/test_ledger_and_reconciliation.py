@@ -220,3 +220,34 @@ def test_sandbox_recurring_charges(stack: LiveStack, synced: dict[str, Any]) -> 
     ).json()["leases"]
     assert leases and all(lease["recurringCharges"] for lease in leases)
     assert any(c["description"] == "Rent" for lease in leases for c in lease["recurringCharges"])
+
+
+def test_new_ledger_entry_appears_after_the_next_sync(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    integration_id = synced["integration"]["id"]
+    lease = stack.http.get(
+        "/v1/leases/", params={"integration_id": integration_id, "status_normalized": "ACTIVE"}
+    ).json()["results"][0]
+    posted = stack.sandbox.post(
+        "/_sandbox/ledger/transactions",
+        json={
+            "lease_id": lease["x_id"],
+            "charge_code": "LATE",
+            "amount": "12.34",
+            "date": "2026-11-20",
+            "description": "Late fee (staff)",
+        },
+    )
+    assert posted.status_code == 200, posted.text
+    x_id = posted.json()["transaction_id"]
+    before = _all(stack, "/v1/resident-charges/", lease_id=lease["id"])
+    assert x_id not in {c["x_id"] for c in before}
+    stack.sync(integration_id)
+    after = _all(stack, "/v1/resident-charges/", lease_id=lease["id"])
+    [found] = [c for c in after if c["x_id"] == x_id]
+    assert found["amount_in_cents"] == 1234 and found["transaction_date"] == "2026-11-20"
+    assert found["description"] == "Late fee (staff)" and found["lease_id"] == lease["id"]
+    unchanged = {c["id"]: c["updated_at"] for c in before}
+    assert {c["id"]: c["updated_at"] for c in after if c["id"] in unchanged} == unchanged
+    assert stack.sandbox.post("/_sandbox/ledger/transactions", json={"lease_id": "x"}).status_code == 400

@@ -150,4 +150,6 @@ def test_sync_runs_are_recorded_and_incremental(stack: LiveStack) -> None:
     details = stack.http.get(f"/v1/admin/integrations/{integration['id']}/").json()["results"]
     assert details["last_completed_sync"] and details["is_running_sync"] is False
     with stack.client(stack.new_token(["read"])) as reader:
-        assert reader.get(f"/v1/admin/integrations/{integration['id']}/sync-runs").status_code == 403
+        assert (
+            reader.get(f"/v1/admin/integrations/{integration['id']}/sync-runs").status_code == 403
+        )

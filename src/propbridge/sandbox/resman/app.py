@@ -374,6 +374,30 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         except ValueError as error:
             return control_error(400, str(error))
 
+    @app.post("/_sandbox/ledger/transactions")
+    async def add_ledger_transaction(request: Request) -> Response:
+        """Post a transaction straight to a lease's ledger, as staff do in ResMan's own screens."""
+        try:
+            data = json.loads(await request.body() or b"{}")
+            posted = partner.post_to_ledger(
+                store,
+                str(data["lease_id"]),
+                str(data["charge_code"]),
+                str(data["amount"]),
+                str(data["date"]),
+                data.get("description"),
+                data.get("reference"),
+            )
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as error:
+            return control_error(
+                400,
+                f'lease_id, charge_code, amount ("12.34") and date '
+                f"(YYYY-MM-DD) are required: {error}",
+            )
+        except partner.NotFoundError as error:
+            return control_error(404, f"{error} was not found")
+        return JSONResponse(posted)
+
     @app.get("/_sandbox/ledger")
     def sandbox_ledger(request: Request) -> dict[str, Any]:
         lease_id = request.query_params.get("lease_id", "").lower()

@@ -375,3 +375,57 @@ def file_item_ids(store: SandboxStore, file_id: str) -> list[str]:
             (file_id,),
         )
     ]
+
+
+def post_to_ledger(
+    store: SandboxStore,
+    lease_id: str,
+    charge_code: str,
+    amount: str,
+    day: str,
+    description: str | None,
+    reference: str | None,
+) -> dict[str, Any]:
+    """A ledger transaction entered by staff (no partner file), visible to reads at once."""
+    if not AMOUNT_PATTERN.match(amount) or amount_to_cents(amount) <= 0:
+        raise ValueError("amount must be positive with two decimals")
+    date.fromisoformat(day)
+    with store.transaction() as db:
+        lease = db.execute(
+            "SELECT property_id FROM leases WHERE lease_id = ?", (lease_id.lower(),)
+        ).fetchone()
+        if lease is None:
+            raise NotFoundError(f"lease {lease_id}")
+        category = db.execute(
+            "SELECT category_id, type FROM categories WHERE abbreviation = ?", (charge_code,)
+        ).fetchone()
+        if category is None:
+            raise NotFoundError(f"charge code {charge_code}")
+        transaction_id, stamp = str(uuid.uuid4()), now_iso()
+        db.execute(
+            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                transaction_id,
+                lease["property_id"],
+                lease_id.lower(),
+                day,
+                category["type"],
+                category["category_id"],
+                description,
+                reference,
+                amount_to_cents(amount),
+                stamp,
+                "ACH" if category["type"] == "Payment" else None,
+            ),
+        )
+        db.execute(
+            "UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, lease_id.lower())
+        )
+    return {
+        "transaction_id": transaction_id,
+        "lease_id": lease_id.lower(),
+        "type": category["type"],
+        "charge_code": charge_code,
+        "amount": amount,
+        "date": day,
+    }
