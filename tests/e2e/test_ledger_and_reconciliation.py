@@ -250,4 +250,7 @@ def test_new_ledger_entry_appears_after_the_next_sync(
     assert found["description"] == "Late fee (staff)" and found["lease_id"] == lease["id"]
     unchanged = {c["id"]: c["updated_at"] for c in before}
     assert {c["id"]: c["updated_at"] for c in after if c["id"] in unchanged} == unchanged
-    assert stack.sandbox.post("/_sandbox/ledger/transactions", json={"lease_id": "x"}).status_code == 400
+    assert (
+        stack.sandbox.post("/_sandbox/ledger/transactions", json={"lease_id": "x"}).status_code
+        == 400
+    )
