@@ -298,7 +298,9 @@ async def _upsert_model(
             counts.unchanged += 1
         ids[key] = row_id
     if inserts:
-        await session.execute(insert(table), inserts)
+        # Core executemany on the connection: the ORM's bulk path costs more per row here.
+        connection = await session.connection()
+        await connection.execute(insert(table.__table__), inserts)
     if updates:
         await session.execute(update(table), updates)
     for start in range(0, len(unchanged_ids), IN_CHUNK):
