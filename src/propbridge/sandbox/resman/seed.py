@@ -28,6 +28,9 @@ CATEGORIES: tuple[tuple[str, str, str, bool, str, str, str], ...] = (
     ("TRSH", "Trash", "Charge", False, "4460", "Trash Income", "Income"),
     ("APPF", "Application Fee", "Charge", False, "4415", "Application Fees", "Income"),
     ("ADMN", "Administrative Fee", "Charge", False, "4405", "Admin Fees", "Income"),
+    ("PEST", "Pest Control", "Charge", False, "4465", "Pest Control Income", "Income"),
+    ("AMEN", "Amenity Fee", "Charge", False, "4470", "Amenity Income", "Income"),
+    ("INSR", "Renters Insurance", "Charge", False, "4475", "Insurance Income", "Income"),
     ("CONC", "Rent Concession", "Credit", False, "4900", "Concessions", "Expense"),
     ("PMNT", "Payment", "Payment", False, "1100", "Cash", "Asset"),
     ("DEPO", "Security Deposit", "Deposit", False, "2200", "Deposits Held", "Liability"),
@@ -403,6 +406,7 @@ def _make_lease(
             )
         )
     has_pet, has_parking = rng.random() < 0.3, rng.random() < 0.4
+    has_insurance = rng.random() < 0.6
     transactions: list[tuple[object, ...]] = []
 
     method = rng.choice(SEEDED_PAYMENT_METHODS)
@@ -434,12 +438,17 @@ def _make_lease(
             ("UTIL", "Electric", rng.randrange(3000, 9000)),
             ("WATS", "Water/Sewer", rng.randrange(2500, 6000)),
             ("TRSH", "Trash", 1500),
+            ("PEST", "Pest control", 300),
+            ("AMEN", "Amenity fee", 2500),
         ):
             post(month + timedelta(days=2), abbreviation, "Charge", f"{name} {label}", cents)
             due += cents
         if has_pet:
             post(month, "PETF", "Charge", f"Pet rent {label}", 3500)
             due += 3500
+        if has_insurance:
+            post(month, "INSR", "Charge", f"Renters insurance {label}", 1250)
+            due += 1250
         if has_parking:
             post(month, "PARK", "Charge", f"Parking {label}", 5000)
             due += 5000
