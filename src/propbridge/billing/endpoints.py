@@ -231,7 +231,7 @@ async def write_status(
         raise ApiError(403, "forbidden", "This API key lacks the 'write' or 'admin' scope")
     row = (
         await session.execute(
-            select(WriteRequest, Job.state)
+            select(WriteRequest, Job.state, Job.last_error)
             .join(Job, Job.id == WriteRequest.job_id)
             .where(WriteRequest.job_id == root_job_id)
         )
@@ -243,4 +243,4 @@ async def write_status(
             await session.execute(select(WriteItem).where(WriteItem.write_request_id == row[0].id))
         ).scalars()
     )
-    return present_write_status(row[0], row[1], items)
+    return present_write_status(row[0], row[1], row[2], items)

@@ -159,6 +159,13 @@ class WriteJobHandler:
         )
         async with runtime.database.read_connection() as connection:
             write = await _load(connection, request_id)
+        # Everything that can fail before sending fails here, before the dispatched mark.
+        access = IntegrationAccess(
+            write.integration_id,
+            write.base_url,
+            runtime.cipher.decrypt(write.integration_id, write.ciphertext),
+        )
+        connector = connector_for(write.vendor, access, runtime.http())
         async with runtime.database.write_connection() as connection:
             if write.finished:
                 await queue.mark_succeeded(connection, job)
@@ -177,12 +184,6 @@ class WriteJobHandler:
                 .where(WriteRequest.id == request_id)
                 .values(dispatched_at=utcnow())
             )
-        access = IntegrationAccess(
-            write.integration_id,
-            write.base_url,
-            runtime.cipher.decrypt(write.integration_id, write.ciphertext),
-        )
-        connector = connector_for(write.vendor, access, runtime.http())
         try:
             await connector.post_transactions(
                 write.items[0].x_property_id, [_to_post(item) for item in write.items]

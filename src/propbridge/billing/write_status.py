@@ -17,25 +17,28 @@ def overall_status(job_state: str, items: list[WriteItem]) -> str:
     """PENDING until the job ends; then SUCCESS, FAILURE or (mixed items) PARTIAL_SUCCESS."""
     if job_state in ("queued", "running") or not items:
         return "PENDING"
-    states = {item.status for item in items}
+    # An item still PENDING when its job has ended was never sent (the job failed before).
+    states = {"REJECTED" if item.status == "PENDING" else item.status for item in items}
     if states <= SUCCEEDED_ITEM_STATES:
         return "SUCCESS"
     if states <= FAILED_ITEM_STATES:
         return "FAILURE"
-    if "PENDING" in states:
-        return "PENDING"
     return "PARTIAL_SUCCESS"
 
 
 def present_write_status(
-    request: WriteRequest, job_state: str, items: list[WriteItem]
+    request: WriteRequest, job_state: str, job_error: str | None, items: list[WriteItem]
 ) -> dict[str, Any]:
     """The body of `GET /v1/admin/write-status/{root_job_id}`."""
     ordered = sorted(items, key=lambda item: item.position)
     created = next((item.record_id for item in ordered if item.record_id), None)
+    status = overall_status(job_state, ordered)
+    errors = list(request.errors)
+    if not errors and job_error and status == "FAILURE":
+        errors = [job_error]  # the job failed before it could record a PMS answer
     return {
-        "write_status": overall_status(job_state, ordered),
-        "errors": list(request.errors),
+        "write_status": status,
+        "errors": errors,
         "created_record_id": created,
         "operation": request.operation,
         "integration_id": request.integration_id,
