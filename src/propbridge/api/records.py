@@ -102,13 +102,14 @@ def model_fields(row: Any, names: Sequence[str], lists: Sequence[str] = ()) -> d
     return values
 
 
-def orderable_columns(
-    model: Any, extra: Sequence[str] = ()
-) -> dict[str, InstrumentedAttribute[Any]]:
+def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
     """Columns a client may order by: every stored public column."""
     hidden = {"raw", "content_hash", "custom_data"}
-    names = [column.key for column in model.__table__.columns]
-    return {name: getattr(model, name) for name in [*names, *extra] if name not in hidden}
+    return {
+        column.key: getattr(model, column.key)
+        for column in model.__table__.columns
+        if column.key not in hidden
+    }
 
 
 async def scoped_list(

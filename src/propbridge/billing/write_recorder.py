@@ -29,6 +29,7 @@ from propbridge.db.base import utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.jobs.models import Job
+from propbridge.jobs.queue import new_job_row
 
 MAX_BATCH = 256
 Waiter = tuple[PendingWrite, "asyncio.Future[AcceptedWrite]"]
@@ -131,18 +132,13 @@ class WriteRecorder:
                     for item in pending.items
                 )
                 jobs.append(
-                    {
-                        "id": job_id,
-                        "kind": WRITE_JOB,
-                        "integration_id": pending.integration_id,
-                        "payload": {"write_request_id": request_id},
-                        "state": "queued",
-                        "attempt": 0,
-                        "max_attempts": WRITE_MAX_ATTEMPTS,
-                        "run_after": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    new_job_row(
+                        WRITE_JOB,
+                        {"write_request_id": request_id},
+                        integration_id=pending.integration_id,
+                        max_attempts=WRITE_MAX_ATTEMPTS,
+                        job_id=job_id,
+                    )
                 )
                 if pending.dedupe_key is not None:
                     known[pending.dedupe_key] = (job_id, pending.digest, pending.body)

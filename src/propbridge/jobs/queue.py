@@ -31,6 +31,33 @@ class ClaimedJob:
     max_attempts: int
 
 
+def new_job_row(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    integration_id: str | None = None,
+    concurrency_key: str | None = None,
+    max_attempts: int = 5,
+    run_after: datetime | None = None,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new queued job (for `enqueue`, or a caller's own bulk insert)."""
+    now = utcnow()
+    return {
+        "id": job_id or new_id(),
+        "kind": kind,
+        "integration_id": integration_id,
+        "concurrency_key": concurrency_key,
+        "payload": payload,
+        "state": "queued",
+        "attempt": 0,
+        "max_attempts": max_attempts,
+        "run_after": run_after or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -48,13 +75,15 @@ async def enqueue(
         if existing is not None:
             return existing
     job = Job(
-        id=job_id or new_id(),
-        kind=kind,
-        integration_id=integration_id,
-        concurrency_key=concurrency_key,
-        payload=payload,
-        max_attempts=max_attempts,
-        run_after=run_after or utcnow(),
+        **new_job_row(
+            kind,
+            payload,
+            integration_id=integration_id,
+            concurrency_key=concurrency_key,
+            max_attempts=max_attempts,
+            run_after=run_after,
+            job_id=job_id,
+        )
     )
     if concurrency_key is None:
         session.add(job)
@@ -206,8 +235,3 @@ async def expired_jobs(session: AsyncSession) -> list[ClaimedJob]:
         ClaimedJob(j.id, j.kind, j.integration_id, j.payload, j.attempt, j.max_attempts)
         for j in rows
     ]
-
-
-async def get_job(session: AsyncSession, job_id: str) -> Job | None:
-    """A job by id."""
-    return await session.get(Job, job_id)
