@@ -106,3 +106,22 @@ def test_unknown_routes_and_methods_use_the_error_envelope(stack: LiveStack) -> 
     assert stack.http.get("/healthz").json() == {"status": "ok"}
     assert stack.http.get("/readyz").status_code == 200
     assert "/v1/resident-charges/resman/" in stack.http.get("/openapi.json").json()["paths"]
+
+
+def test_our_propexo_paths_are_spelled_as_propexo_spells_them(stack: LiveStack) -> None:
+    from tests.support import _openapi
+
+    propexo_paths = set(_openapi()[0]["paths"])
+    ours = set(stack.http.get("/openapi.json").json()["paths"])
+    shared_prefixes = (
+        "/v1/properties/",
+        "/v1/residents/",
+        "/v1/leases/",
+        "/v1/charge-codes/",
+        "/v1/resident-charges/",
+        "/v1/resident-payments/",
+        "/v1/fees/",
+    )
+    ours_read = {p for p in ours if p.startswith(shared_prefixes) and not p.endswith("/resman/")}
+    assert ours_read <= propexo_paths, ours_read - propexo_paths
+    assert "/v1/admin/write-status/{root_job_id}" in ours & propexo_paths

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from propbridge.api.dependencies import read_session, require_scope
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
 from propbridge.auth.service import Principal
@@ -200,3 +201,56 @@ async def by_id_response(
     if row is None:
         raise not_found(f"{label} {record_id}")
     return {"meta": query.meta(1, 1), "results": (await present(session, [row]))[0]}
+
+
+Filters = Callable[[Request, Select[Any]], Select[Any]]
+
+
+def add_record_routes(
+    router: APIRouter,
+    path: str,
+    model: Any,
+    present: Presenter,
+    label: str,
+    id_name: str,
+    filters: Filters | None = None,
+) -> None:
+    """The list and by-ID routes of one synced model (read scope), with Propexo's path names.
+
+    Every record model is served the same way; only its extra filters and its presenter differ.
+    """
+    reader = require_scope("read")
+
+    async def list_records(
+        request: Request,
+        principal: Principal = Depends(reader),
+        session: AsyncSession = Depends(read_session),
+    ) -> dict[str, Any]:
+        statement = await scoped_list(session, request, model, principal)
+        if filters is not None:
+            statement = filters(request, statement)
+        return await list_response(request, session, model, statement, present)
+
+    async def get_record(
+        request: Request,
+        record_id: str = Path(alias=id_name),
+        principal: Principal = Depends(reader),
+        session: AsyncSession = Depends(read_session),
+    ) -> dict[str, Any]:
+        return await by_id_response(request, session, model, principal, record_id, present, label)
+
+    plural = f"{label.lower()}s"
+    router.add_api_route(
+        path,
+        list_records,
+        methods=["GET"],
+        name=f"list_{model.__tablename__}",
+        summary=f"Get all {plural}",
+    )
+    router.add_api_route(
+        f"{path}{{{id_name}}}",
+        get_record,
+        methods=["GET"],
+        name=f"get_{model.__tablename__}",
+        summary=f"Get a {label.lower()} by ID",
+    )

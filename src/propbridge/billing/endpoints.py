@@ -1,11 +1,11 @@
-"""Billing and Payments routes: charge codes (read), resident charges (write), write status.
+"""Billing and Payments routes: charge codes, resident charges and payments, fees (read),
+resident-charge writes, write status.
 
 Thin: validation is in `schemas.py`, rules in `service.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,13 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.api.dependencies import current_principal, get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError, not_found
 from propbridge.api.listing import parse_timestamp
-from propbridge.api.records import (
-    by_id_response,
-    core_fields,
-    list_response,
-    model_fields,
-    scoped_list,
-)
+from propbridge.api.records import Filters, add_record_routes
 from propbridge.auth.service import Principal
 from propbridge.billing.models import (
     ChargeCode,
@@ -33,6 +27,7 @@ from propbridge.billing.models import (
     WriteRequest,
 )
 from propbridge.billing.presenters import (
+    present_charge_codes,
     present_fees,
     present_resident_charges,
     present_resident_payments,
@@ -44,137 +39,32 @@ from propbridge.billing.write_status import present_write_status
 from propbridge.jobs.models import Job
 
 router = APIRouter(tags=["billing-and-payments"])
-reader = require_scope("read")
 writer = require_scope("write")
-CHARGE_CODE_FIELDS = ("debit_gl_account", "credit_gl_account", "name", "description")
 
 
-async def present_charge_codes(
-    _session: AsyncSession, rows: Sequence[ChargeCode]
-) -> list[dict[str, Any]]:
-    """ChargeCode objects; `code` (the ResMan abbreviation) is our extension."""
-    return [
-        {**core_fields(row), **model_fields(row, CHARGE_CODE_FIELDS), "code": row.code}
-        for row in rows
-    ]
-
-
-@router.get("/v1/charge-codes/")
-async def list_charge_codes(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Charge codes (ResMan transaction categories, per property)."""
-    statement = await scoped_list(session, request, ChargeCode, principal)
-    return await list_response(request, session, ChargeCode, statement, present_charge_codes)
-
-
-@router.get("/v1/charge-codes/{charge_code_id}")
-async def get_charge_code(
-    charge_code_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One charge code."""
-    return await by_id_response(
-        request, session, ChargeCode, principal, charge_code_id, present_charge_codes, "Charge code"
-    )
-
-
-def _ledger_filters(request: Request, model: Any, statement: Select[Any]) -> Select[Any]:
+def _ledger_filters(model: Any) -> Filters:
     """Propexo's ledger filters: resident, lease and an inclusive transaction-date range."""
+
+    def apply(request: Request, statement: Select[Any]) -> Select[Any]:
+        params = request.query_params
+        if params.get("resident_id"):
+            statement = statement.where(model.resident_id == params["resident_id"])
+        if params.get("lease_id"):
+            statement = statement.where(model.lease_id == params["lease_id"])
+        for name, op in (("transaction_date_start", "ge"), ("transaction_date_end", "le")):
+            if parse_timestamp(request, name) is not None:
+                day = params[name][:10]
+                statement = statement.where(
+                    model.transaction_date >= day if op == "ge" else model.transaction_date <= day
+                )
+        return statement
+
+    return apply
+
+
+def _fee_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+    """`charge_code_id`, and `x_floor_plan_id` (ours)."""
     params = request.query_params
-    if params.get("resident_id"):
-        statement = statement.where(model.resident_id == params["resident_id"])
-    if params.get("lease_id"):
-        statement = statement.where(model.lease_id == params["lease_id"])
-    for name, op in (("transaction_date_start", "ge"), ("transaction_date_end", "le")):
-        moment = parse_timestamp(request, name)
-        if moment is not None:
-            day = request.query_params[name][:10]
-            statement = statement.where(
-                model.transaction_date >= day if op == "ge" else model.transaction_date <= day
-            )
-    return statement
-
-
-@router.get("/v1/resident-charges/")
-async def list_resident_charges(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Resident charges (credits as negative charges), from the last syncs."""
-    statement = await scoped_list(session, request, ResidentCharge, principal)
-    statement = _ledger_filters(request, ResidentCharge, statement)
-    return await list_response(
-        request, session, ResidentCharge, statement, present_resident_charges
-    )
-
-
-@router.get("/v1/resident-charges/{resident_charge_id}")
-async def get_resident_charge(
-    resident_charge_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One resident charge."""
-    return await by_id_response(
-        request,
-        session,
-        ResidentCharge,
-        principal,
-        resident_charge_id,
-        present_resident_charges,
-        "Resident charge",
-    )
-
-
-@router.get("/v1/resident-payments/")
-async def list_resident_payments(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Resident payments, from the last syncs."""
-    statement = await scoped_list(session, request, ResidentPayment, principal)
-    statement = _ledger_filters(request, ResidentPayment, statement)
-    return await list_response(
-        request, session, ResidentPayment, statement, present_resident_payments
-    )
-
-
-@router.get("/v1/resident-payments/{resident_payment_id}")
-async def get_resident_payment(
-    resident_payment_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One resident payment."""
-    return await by_id_response(
-        request,
-        session,
-        ResidentPayment,
-        principal,
-        resident_payment_id,
-        present_resident_payments,
-        "Resident payment",
-    )
-
-
-@router.get("/v1/fees/")
-async def list_fees(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Fee schedules of the properties (ResMan marketing data)."""
-    params = request.query_params
-    statement = await scoped_list(session, request, Fee, principal)
     if params.get("charge_code_id"):
         statement = statement.where(Fee.charge_code_id == params["charge_code_id"])
     if params.get("x_floor_plan_id"):
@@ -182,18 +72,31 @@ async def list_fees(
     if params.get("floor_plan_id") or params.get("unit_id"):
         # Floor plans and units are not synced, so no fee carries their propbridge ids.
         statement = statement.where(false())
-    return await list_response(request, session, Fee, statement, present_fees)
+    return statement
 
 
-@router.get("/v1/fees/{fee_id}")
-async def get_fee(
-    fee_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One fee."""
-    return await by_id_response(request, session, Fee, principal, fee_id, present_fees, "Fee")
+add_record_routes(
+    router, "/v1/charge-codes/", ChargeCode, present_charge_codes, "Charge code", "charge_code_id"
+)
+add_record_routes(
+    router,
+    "/v1/resident-charges/",
+    ResidentCharge,
+    present_resident_charges,
+    "Resident charge",
+    "resident_charge_id",
+    _ledger_filters(ResidentCharge),
+)
+add_record_routes(
+    router,
+    "/v1/resident-payments/",
+    ResidentPayment,
+    present_resident_payments,
+    "Resident payment",
+    "resident_payment_id",
+    _ledger_filters(ResidentPayment),
+)
+add_record_routes(router, "/v1/fees/", Fee, present_fees, "Fee", "fee_id", _fee_filters)
 
 
 def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.records import core_fields, model_fields
-from propbridge.billing.models import Fee, ResidentCharge, ResidentPayment
+from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 
 LEDGER_FIELDS = (
     "x_gl_account_id",
@@ -94,5 +94,18 @@ async def present_fees(_session: AsyncSession, rows: Sequence[Fee]) -> list[dict
             "unit_id": None,
             "frequency": row.frequency,
         }
+        for row in rows
+    ]
+
+
+CHARGE_CODE_FIELDS = ("debit_gl_account", "credit_gl_account", "name", "description")
+
+
+async def present_charge_codes(
+    _session: AsyncSession, rows: Sequence[ChargeCode]
+) -> list[dict[str, Any]]:
+    """ChargeCode objects; `code` (the ResMan abbreviation) is our extension."""
+    return [
+        {**core_fields(row), **model_fields(row, CHARGE_CODE_FIELDS), "code": row.code}
         for row in rows
     ]

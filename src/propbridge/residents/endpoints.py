@@ -1,6 +1,6 @@
 """`/v1/properties/`, `/v1/residents/`, `/v1/leases/` and their by-ID routes (read scope).
 
-Thin: filters are parsed here, presentation is in `presenters.py`.
+Thin: the routes come from `add_record_routes`; here are only each model's own filters.
 """
 
 from __future__ import annotations
@@ -8,65 +8,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request
+from sqlalchemy import Select, select
 
-from propbridge.api.dependencies import read_session, require_scope
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.records import (
-    bool_param,
-    by_id_response,
-    date_param,
-    list_response,
-    scoped_list,
-)
-from propbridge.auth.service import Principal
+from propbridge.api.records import add_record_routes, bool_param, date_param
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
 from propbridge.residents.presenters import present_leases, present_properties, present_residents
 
 router = APIRouter(prefix="/v1", tags=["residents"])
-reader = require_scope("read")
 PHONE = re.compile(r"^[2-9]\d{9}$")
 LEASE_STATUSES = ("ACTIVE", "INACTIVE", "OTHER", "PENDING", "EVICTED")
 
 
-@router.get("/properties/")
-async def list_properties(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Properties discovered by syncs."""
-    statement = await scoped_list(session, request, Property, principal)
+def property_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+    """`is_active`."""
     is_active = bool_param(request, "is_active")
-    if is_active is not None:
-        statement = statement.where(Property.is_active.is_(is_active))
-    return await list_response(request, session, Property, statement, present_properties)
+    return statement if is_active is None else statement.where(Property.is_active.is_(is_active))
 
 
-@router.get("/properties/{property_id}")
-async def get_property(
-    property_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One property."""
-    return await by_id_response(
-        request, session, Property, principal, property_id, present_properties, "Property"
-    )
-
-
-@router.get("/residents/")
-async def list_residents(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Residents (people on leases)."""
+def resident_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+    """`lease_id`, `email_1`, `phone_1` (ten digits)."""
     params = request.query_params
-    statement = await scoped_list(session, request, Resident, principal)
     if params.get("lease_id"):
         statement = statement.where(
             Resident.id.in_(
@@ -84,31 +47,12 @@ async def list_residents(
                 [issue(["phone_1"], "Expected 10 digits, not starting with 0 or 1")],
             )
         statement = statement.where(Resident.phone_1 == params["phone_1"])
-    return await list_response(request, session, Resident, statement, present_residents)
+    return statement
 
 
-@router.get("/residents/{resident_id}")
-async def get_resident(
-    resident_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One resident."""
-    return await by_id_response(
-        request, session, Resident, principal, resident_id, present_residents, "Resident"
-    )
-
-
-@router.get("/leases/")
-async def list_leases(
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """Leases, with Propexo's lease filters."""
+def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+    """Propexo's lease filters: resident, statuses, unit number, move dates."""
     params = request.query_params
-    statement = await scoped_list(session, request, Lease, principal)
     if params.get("resident_id"):
         statement = statement.where(
             Lease.id.in_(
@@ -145,17 +89,13 @@ async def list_leases(
             statement = statement.where(column >= day if op == "ge" else column <= day)
     if bool_param(request, "only_null_move_outs"):
         statement = statement.where(Lease.realized_move_out_date.is_(None))
-    return await list_response(request, session, Lease, statement, present_leases)
+    return statement
 
 
-@router.get("/leases/{lease_id}")
-async def get_lease(
-    lease_id: str,
-    request: Request,
-    principal: Principal = Depends(reader),
-    session: AsyncSession = Depends(read_session),
-) -> dict[str, Any]:
-    """One lease."""
-    return await by_id_response(
-        request, session, Lease, principal, lease_id, present_leases, "Lease"
-    )
+add_record_routes(
+    router, "/properties/", Property, present_properties, "Property", "id", property_filters
+)
+add_record_routes(
+    router, "/residents/", Resident, present_residents, "Resident", "id", resident_filters
+)
+add_record_routes(router, "/leases/", Lease, present_leases, "Lease", "lease_id", lease_filters)
