@@ -6,25 +6,20 @@ Table definitions only.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin
-from propbridge.db.synced import SyncedRecordMixin
+from propbridge.db.synced import PropertyScopedMixin, SyncedRecordMixin
 
 
-class ChargeCode(SyncedRecordMixin, Base):
+class ChargeCode(PropertyScopedMixin, SyncedRecordMixin, Base):
     """A ResMan transaction category, copied once per property."""
 
     __tablename__ = "charge_codes"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-    )
 
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
     code: Mapped[str | None]
     kind: Mapped[str | None]
     name: Mapped[str | None]
@@ -92,58 +87,43 @@ class LedgerTransactionMixin:
     transaction_date: Mapped[str | None]
     post_month: Mapped[str | None]
     transaction_type: Mapped[str | None] = mapped_column(String(32))
+    extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("integration_id", "created_at", "id"),
+        ("integration_id", "transaction_date"),
+    )
+
+    @declared_attr
+    def lease_id(cls) -> Mapped[str | None]:
+        return mapped_column(String(36), ForeignKey("leases.id"), index=True)
+
+    @declared_attr
+    def resident_id(cls) -> Mapped[str | None]:
+        return mapped_column(String(36), ForeignKey("residents.id"), index=True)
+
+    @declared_attr
+    def charge_code_id(cls) -> Mapped[str | None]:
+        return mapped_column(String(36), ForeignKey("charge_codes.id"))
 
 
-class ResidentCharge(LedgerTransactionMixin, SyncedRecordMixin, Base):
+class ResidentCharge(LedgerTransactionMixin, PropertyScopedMixin, SyncedRecordMixin, Base):
     """A charge on a resident's ledger; credits are stored as negative charges."""
 
     __tablename__ = "resident_charges"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-        Index(None, "integration_id", "created_at", "id"),
-        Index(None, "integration_id", "transaction_date"),
-    )
-
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
-    lease_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("leases.id"), index=True)
-    resident_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("residents.id"), index=True
-    )
-    charge_code_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("charge_codes.id"))
 
 
-class ResidentPayment(LedgerTransactionMixin, SyncedRecordMixin, Base):
+class ResidentPayment(LedgerTransactionMixin, PropertyScopedMixin, SyncedRecordMixin, Base):
     """A payment on a resident's ledger."""
 
     __tablename__ = "resident_payments"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-        Index(None, "integration_id", "created_at", "id"),
-        Index(None, "integration_id", "transaction_date"),
-    )
-
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
-    lease_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("leases.id"), index=True)
-    resident_id: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("residents.id"), index=True
-    )
-    charge_code_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("charge_codes.id"))
     payment_method_raw: Mapped[str | None]
     payment_method_normalized: Mapped[str | None]
 
 
-class Fee(SyncedRecordMixin, Base):
+class Fee(PropertyScopedMixin, SyncedRecordMixin, Base):
     """An entry of a property's fee schedule (ResMan's marketing data)."""
 
     __tablename__ = "fees"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-    )
 
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
     charge_code_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("charge_codes.id"), index=True
     )

@@ -6,9 +6,9 @@ A mixin only: each synced model declares its own table and its own extra columns
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from propbridge.db.base import IdMixin, TimestampMixin
@@ -35,3 +35,22 @@ class SyncedRecordMixin(IdMixin, TimestampMixin):
     @declared_attr
     def integration_vendor(cls) -> Mapped[str]:
         return mapped_column(String(32))
+
+    # Extra indexes of a table, as tuples of column names (the listing orders, the filters).
+    extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            UniqueConstraint("integration_id", "x_property_id", "x_id"),
+            Index(None, "created_at"),
+            *(Index(None, *columns) for columns in cls.extra_indexes),
+        )
+
+
+class PropertyScopedMixin:
+    """A record that belongs to one of our properties."""
+
+    @declared_attr
+    def property_id(cls) -> Mapped[str]:
+        return mapped_column(String(36), ForeignKey("properties.id"), index=True)

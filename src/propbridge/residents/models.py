@@ -5,21 +5,17 @@ Table definitions only; queries live in `repository.py`.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base
-from propbridge.db.synced import SyncedRecordMixin
+from propbridge.db.synced import PropertyScopedMixin, SyncedRecordMixin
 
 
 class Property(SyncedRecordMixin, Base):
     """A ResMan property (one `propertyId`)."""
 
     __tablename__ = "properties"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-    )
 
     name: Mapped[str | None]
     code: Mapped[str | None]
@@ -38,16 +34,11 @@ class Property(SyncedRecordMixin, Base):
     number_of_units: Mapped[int | None]
 
 
-class Lease(SyncedRecordMixin, Base):
+class Lease(PropertyScopedMixin, SyncedRecordMixin, Base):
     """A lease; in ResMan its id is the MITS `CustomerID` that writes post to."""
 
     __tablename__ = "leases"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-    )
 
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
     x_unit_id: Mapped[str | None]
     x_billing_account_id: Mapped[str | None]
     unit_number: Mapped[str | None]
@@ -59,16 +50,11 @@ class Lease(SyncedRecordMixin, Base):
     status_normalized: Mapped[str | None] = mapped_column(index=True)
 
 
-class Resident(SyncedRecordMixin, Base):
+class Resident(PropertyScopedMixin, SyncedRecordMixin, Base):
     """A person on one or more leases of a property."""
 
     __tablename__ = "residents"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "x_property_id", "x_id"),
-        Index(None, "created_at"),
-    )
 
-    property_id: Mapped[str] = mapped_column(String(36), ForeignKey("properties.id"), index=True)
     x_lease_id: Mapped[str | None]
     first_name: Mapped[str | None]
     middle_name: Mapped[str | None]
