@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -53,6 +54,8 @@ def test_paging_is_exact(stack: LiveStack, synced: dict[str, Any]) -> None:
             break
         offset += 7
     assert len(seen) == len(set(seen)) == len(synced["residents"])
+    stamps = [r[k] for r in synced["residents"] for k in ("created_at", "updated_at", "last_seen")]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in stamps)
     names = [
         r["last_name"]
         for r in stack.http.get(
