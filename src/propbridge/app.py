@@ -23,6 +23,7 @@ from propbridge.integrations.endpoints import router as integrations_router
 from propbridge.residents.endpoints import router as residents_router
 from propbridge.runtime import Runtime
 from propbridge.sync.endpoints import router as sync_router
+from propbridge.units.endpoints import router as units_router
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -82,6 +83,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(integrations_router)
     app.include_router(residents_router)
+    app.include_router(units_router)
     app.include_router(billing_router)
     app.include_router(sync_router)
 

@@ -94,7 +94,18 @@ def test_leases_by_resident_and_residents_by_property(
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/residents/", "/v1/leases/", "/v1/properties/", "/v1/charge-codes/"]
+    "path",
+    [
+        "/v1/residents/",
+        "/v1/leases/",
+        "/v1/properties/",
+        "/v1/charge-codes/",
+        "/v1/resident-charges/",
+        "/v1/resident-payments/",
+        "/v1/fees/",
+        "/v1/units/",
+        "/v1/floor-plans/",
+    ],
 )
 def test_unknown_ids_are_404(stack: LiveStack, path: str) -> None:
     response = stack.http.get(f"{path}does-not-exist")
@@ -124,6 +135,8 @@ def test_our_propexo_paths_are_spelled_as_propexo_spells_them(stack: LiveStack) 
         "/v1/resident-charges/",
         "/v1/resident-payments/",
         "/v1/fees/",
+        "/v1/units/",
+        "/v1/floor-plans/",
     )
     ours_read = {p for p in ours if p.startswith(shared_prefixes) and not p.endswith("/resman/")}
     assert ours_read <= propexo_paths, ours_read - propexo_paths

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.dependencies import read_session, require_scope
+from propbridge.api.documents import Fields, Render, envelope, render_document, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
 from propbridge.auth.service import Principal
@@ -38,11 +41,12 @@ VENDORS = (
 )
 PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Propexo objects for a page of rows (may read related tables, e.g. resident-to-lease links).
 Presenter = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
 
 
 # Kept in the table but never served: reading them would cost JSON decoding on every row.
-UNSERVED_COLUMNS = frozenset({"raw", "content_hash"})
+UNSERVED_COLUMNS = frozenset({"raw", "content_hash", "document"})
 
 
 def served_columns(model: Any) -> list[Any]:
@@ -74,38 +78,66 @@ async def scoped(
     return select(*served_columns(model)).where(condition)
 
 
-def core_fields(row: Any) -> dict[str, Any]:
-    """The fields every synced record carries (`row` is a Row of `served_columns`)."""
+def core_fields(values: Fields) -> dict[str, Any]:
+    """The fields every synced record carries, from its column values."""
     return {
-        "id": row.id,
-        "created_at": isoformat_z(row.created_at),
-        "updated_at": isoformat_z(row.updated_at),
-        "last_seen": isoformat_z(row.last_seen),
-        "x_id": row.x_id,
-        "x_property_id": row.x_property_id,
+        "id": values["id"],
+        "created_at": isoformat_z(values["created_at"]),
+        "updated_at": isoformat_z(values["updated_at"]),
+        "last_seen": isoformat_z(values.get("last_seen")),
+        "x_id": values["x_id"],
+        "x_property_id": values["x_property_id"],
         "x_location_id": None,
-        "integration_id": row.integration_id,
-        "integration_vendor": row.integration_vendor,
-        "property_id": row.property_id if "property_id" in row._fields else row.id,
-        "custom_data": row.custom_data,
+        "integration_id": values["integration_id"],
+        "integration_vendor": values["integration_vendor"],
+        "property_id": values.get("property_id", values["id"]),
+        "custom_data": values.get("custom_data"),
     }
 
 
-def model_fields(row: Any, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
-    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown.
+def model_fields(values: Fields, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
+    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown."""
+    fields: dict[str, Any] = {name: values.get(name) for name in names}
+    fields.update({name: [] for name in lists})
+    return fields
 
-    Reads through the row's mapping: a missing attribute on a SQLAlchemy Row raises an
-    exception whose construction costs more than the whole row.
-    """
-    mapping = dict(row._mapping)
-    values: dict[str, Any] = {name: mapping.get(name) for name in names}
-    values.update({name: [] for name in lists})
-    return values
+
+@dataclass(frozen=True)
+class RecordView:
+    """How a model's records are served: `render`ed from their own row (and then stored as
+    documents at sync time), or `present`ed a page at a time (when other tables are needed)."""
+
+    render: Render | None = None
+    present: Presenter | None = None
+
+    def columns(self, model: Any) -> list[Any]:
+        """What a read selects: the stored document, or every served column."""
+        if self.render is not None:
+            return [model.id, model.document, model.last_seen]
+        return served_columns(model)
+
+    async def documents(self, session: AsyncSession, model: Any, rows: Sequence[Any]) -> list[str]:
+        """The serialised objects of a page of rows selected with `columns`."""
+        if self.render is None:
+            assert self.present is not None
+            return [orjson.dumps(obj).decode() for obj in await self.present(session, rows)]
+        # Rows written before documents existed are rendered from their columns.
+        missing = [row.id for row in rows if row.document is None]
+        rendered: dict[str, str] = {}
+        if missing:
+            full = await session.execute(
+                select(*served_columns(model)).where(model.id.in_(missing))
+            )
+            rendered = {row.id: render_document(self.render, row._mapping) for row in full}
+        stamps: dict[Any, str] = {}
+        return [
+            serve_document(row.document or rendered[row.id], row.last_seen, stamps) for row in rows
+        ]
 
 
 def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
     """Columns a client may order by: every stored public column."""
-    hidden = {"raw", "content_hash", "custom_data"}
+    hidden = UNSERVED_COLUMNS | {"custom_data"}
     return {
         column.key: getattr(model, column.key)
         for column in model.__table__.columns
@@ -174,15 +206,21 @@ def date_param(request: Request, name: str) -> str | None:
     return raw
 
 
+def json_response(body: bytes) -> Response:
+    """Bytes already serialised as JSON."""
+    return Response(body, media_type="application/json")
+
+
 async def list_response(
-    request: Request, session: AsyncSession, model: Any, statement: Select[Any], present: Presenter
-) -> dict[str, Any]:
+    request: Request, session: AsyncSession, model: Any, statement: Select[Any], view: RecordView
+) -> Response:
     """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
     columns = orderable_columns(model)
     query = parse_list_query(request, set(columns))
     counter = (request.app.state.count_cache, (model.__tablename__, "integrations"))
+    statement = statement.with_only_columns(*view.columns(model))
     rows, meta = await run_list(session, statement, query, columns, counter)
-    return {"meta": meta, "results": await present(session, rows)}
+    return json_response(envelope(meta, await view.documents(session, model, rows)))
 
 
 async def by_id_response(
@@ -191,16 +229,21 @@ async def by_id_response(
     model: Any,
     principal: Principal,
     record_id: str,
-    present: Presenter,
+    view: RecordView,
     label: str,
-) -> dict[str, Any]:
+) -> Response:
     """One record in the list envelope; 404 when absent or not the caller's to see."""
     query = parse_list_query(request, set(orderable_columns(model)))
-    statement = await scoped(session, model, principal)
+    statement = (await scoped(session, model, principal)).with_only_columns(*view.columns(model))
     row = (await session.execute(statement.where(model.id == record_id))).first()
     if row is None:
         raise not_found(f"{label} {record_id}")
-    return {"meta": query.meta(1, 1), "results": (await present(session, [row]))[0]}
+    document = (await view.documents(session, model, [row]))[0]
+    return json_response(
+        b"".join(
+            (b'{"meta":', orjson.dumps(query.meta(1, 1)), b',"results":', document.encode(), b"}")
+        )
+    )
 
 
 Filters = Callable[[Request, Select[Any]], Select[Any]]
@@ -210,7 +253,7 @@ def add_record_routes(
     router: APIRouter,
     path: str,
     model: Any,
-    present: Presenter,
+    view: RecordView | Render,
     label: str,
     id_name: str,
     filters: Filters | None = None,
@@ -220,24 +263,27 @@ def add_record_routes(
     Every record model is served the same way; only its extra filters and its presenter differ.
     """
     reader = require_scope("read")
+    record_view = view if isinstance(view, RecordView) else RecordView(render=view)
 
     async def list_records(
         request: Request,
         principal: Principal = Depends(reader),
         session: AsyncSession = Depends(read_session),
-    ) -> dict[str, Any]:
+    ) -> Response:
         statement = await scoped_list(session, request, model, principal)
         if filters is not None:
             statement = filters(request, statement)
-        return await list_response(request, session, model, statement, present)
+        return await list_response(request, session, model, statement, record_view)
 
     async def get_record(
         request: Request,
         record_id: str = Path(alias=id_name),
         principal: Principal = Depends(reader),
         session: AsyncSession = Depends(read_session),
-    ) -> dict[str, Any]:
-        return await by_id_response(request, session, model, principal, record_id, present, label)
+    ) -> Response:
+        return await by_id_response(
+            request, session, model, principal, record_id, record_view, label
+        )
 
     plural = f"{label.lower()}s"
     router.add_api_route(

@@ -27,10 +27,10 @@ from propbridge.billing.models import (
     WriteRequest,
 )
 from propbridge.billing.presenters import (
-    present_charge_codes,
-    present_fees,
-    present_resident_charges,
-    present_resident_payments,
+    render_charge_code,
+    render_fee,
+    render_resident_charge,
+    render_resident_payment,
 )
 from propbridge.billing.schemas import ResidentChargeCreate
 from propbridge.billing.service import AcceptedWrite, PendingWrite, resolve_resident_charge
@@ -63,26 +63,28 @@ def _ledger_filters(model: Any) -> Filters:
 
 
 def _fee_filters(request: Request, statement: Select[Any]) -> Select[Any]:
-    """`charge_code_id`, and `x_floor_plan_id` (ours)."""
+    """`charge_code_id`, `floor_plan_id`, `unit_id`, and `x_floor_plan_id` (ours)."""
     params = request.query_params
     if params.get("charge_code_id"):
         statement = statement.where(Fee.charge_code_id == params["charge_code_id"])
     if params.get("x_floor_plan_id"):
         statement = statement.where(Fee.x_floor_plan_id == params["x_floor_plan_id"])
-    if params.get("floor_plan_id") or params.get("unit_id"):
-        # Floor plans and units are not synced, so no fee carries their propbridge ids.
+    if params.get("floor_plan_id"):
+        statement = statement.where(Fee.floor_plan_id == params["floor_plan_id"])
+    if params.get("unit_id"):
+        # ResMan's fee schedule has no per-unit fees, so no fee carries a unit id.
         statement = statement.where(false())
     return statement
 
 
 add_record_routes(
-    router, "/v1/charge-codes/", ChargeCode, present_charge_codes, "Charge code", "charge_code_id"
+    router, "/v1/charge-codes/", ChargeCode, render_charge_code, "Charge code", "charge_code_id"
 )
 add_record_routes(
     router,
     "/v1/resident-charges/",
     ResidentCharge,
-    present_resident_charges,
+    render_resident_charge,
     "Resident charge",
     "resident_charge_id",
     _ledger_filters(ResidentCharge),
@@ -91,12 +93,12 @@ add_record_routes(
     router,
     "/v1/resident-payments/",
     ResidentPayment,
-    present_resident_payments,
+    render_resident_payment,
     "Resident payment",
     "resident_payment_id",
     _ledger_filters(ResidentPayment),
 )
-add_record_routes(router, "/v1/fees/", Fee, present_fees, "Fee", "fee_id", _fee_filters)
+add_record_routes(router, "/v1/fees/", Fee, render_fee, "Fee", "fee_id", _fee_filters)
 
 
 def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:

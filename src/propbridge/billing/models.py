@@ -77,6 +77,7 @@ class LedgerTransactionMixin:
     x_lease_id: Mapped[str | None] = mapped_column(String(128))
     x_resident_id: Mapped[str | None] = mapped_column(String(128))
     x_unit_id: Mapped[str | None] = mapped_column(String(128))
+    unit_id: Mapped[str | None] = mapped_column(String(36))
     x_charge_code_id: Mapped[str | None] = mapped_column(String(128))
     x_billing_account_id: Mapped[str | None] = mapped_column(String(128))
     amount_in_cents: Mapped[int | None] = mapped_column(BigInteger)
@@ -131,6 +132,7 @@ class Fee(PropertyScopedMixin, SyncedRecordMixin, Base):
     charge_code_code: Mapped[str | None] = mapped_column(String(32))
     charge_code_name: Mapped[str | None]
     x_floor_plan_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    floor_plan_id: Mapped[str | None] = mapped_column(String(36), index=True)
     x_unit_id: Mapped[str | None] = mapped_column(String(128))
     amount_in_cents: Mapped[int | None] = mapped_column(BigInteger)
     amount_raw: Mapped[str | None]

@@ -1,17 +1,15 @@
 """Propexo's ResidentCharge and ResidentPayment objects from our rows (every key present).
 
-Presentation only; no queries.
+Presentation only, from a record's column values: no queries, so the objects can be rendered
+once at sync time and stored (see `api/documents.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from propbridge.api.documents import Fields
 from propbridge.api.records import core_fields, model_fields
-from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 
 LEDGER_FIELDS = (
     "x_gl_account_id",
@@ -44,30 +42,20 @@ CHARGE_ONLY_FIELDS = (
 PAYMENT_ONLY_FIELDS = ("payment_method_normalized", "payment_method_raw")
 
 
-async def present_resident_charges(
-    _session: AsyncSession, rows: Sequence[ResidentCharge]
-) -> list[dict[str, Any]]:
-    """ResidentCharge objects; credits are negative amounts."""
-    return [
-        {
-            **core_fields(row),
-            **model_fields(row, LEDGER_FIELDS + CHARGE_ONLY_FIELDS, ("allocations",)),
-        }
-        for row in rows
-    ]
+def render_resident_charge(values: Fields) -> dict[str, Any]:
+    """A ResidentCharge object; credits are negative amounts."""
+    return {
+        **core_fields(values),
+        **model_fields(values, LEDGER_FIELDS + CHARGE_ONLY_FIELDS, ("allocations",)),
+    }
 
 
-async def present_resident_payments(
-    _session: AsyncSession, rows: Sequence[ResidentPayment]
-) -> list[dict[str, Any]]:
-    """ResidentPayment objects."""
-    return [
-        {
-            **core_fields(row),
-            **model_fields(row, LEDGER_FIELDS + PAYMENT_ONLY_FIELDS, ("allocations",)),
-        }
-        for row in rows
-    ]
+def render_resident_payment(values: Fields) -> dict[str, Any]:
+    """A ResidentPayment object."""
+    return {
+        **core_fields(values),
+        **model_fields(values, LEDGER_FIELDS + PAYMENT_ONLY_FIELDS, ("allocations",)),
+    }
 
 
 FEE_FIELDS = (
@@ -80,32 +68,28 @@ FEE_FIELDS = (
     "description",
     "name",
     "charge_code_id",
+    "floor_plan_id",
+    "unit_id",
 )
 
 
-async def present_fees(_session: AsyncSession, rows: Sequence[Fee]) -> list[dict[str, Any]]:
-    """Fee objects. propbridge syncs no floor plans or units, so their ids stay null; the PMS's
-    floor plan id is in `x_floor_plan_id`, and `frequency` is our extension."""
-    return [
-        {
-            **core_fields(row),
-            **model_fields(row, FEE_FIELDS),
-            "floor_plan_id": None,
-            "unit_id": None,
-            "frequency": row.frequency,
-        }
-        for row in rows
-    ]
+def render_fee(values: Fields) -> dict[str, Any]:
+    """A Fee object. ResMan's fee schedule is per property or per floor plan, never per unit,
+    so `unit_id` stays null; `frequency` is our extension."""
+    return {
+        **model_fields(values, FEE_FIELDS),
+        **core_fields(values),
+        "frequency": values.get("frequency"),
+    }
 
 
 CHARGE_CODE_FIELDS = ("debit_gl_account", "credit_gl_account", "name", "description")
 
 
-async def present_charge_codes(
-    _session: AsyncSession, rows: Sequence[ChargeCode]
-) -> list[dict[str, Any]]:
-    """ChargeCode objects; `code` (the ResMan abbreviation) is our extension."""
-    return [
-        {**core_fields(row), **model_fields(row, CHARGE_CODE_FIELDS), "code": row.code}
-        for row in rows
-    ]
+def render_charge_code(values: Fields) -> dict[str, Any]:
+    """A ChargeCode object; `code` (the ResMan abbreviation) is our extension."""
+    return {
+        **core_fields(values),
+        **model_fields(values, CHARGE_CODE_FIELDS),
+        "code": values.get("code"),
+    }

@@ -10,6 +10,7 @@ from propbridge.integrations import models as integration_models
 from propbridge.jobs import models as job_models
 from propbridge.residents import models as resident_models
 from propbridge.sync import models as sync_models
+from propbridge.units import models as unit_models
 
 __all__ = [
     "auth_models",
@@ -19,4 +20,5 @@ __all__ = [
     "resident_models",
     "sync_models",
     "table_versions",
+    "unit_models",
 ]

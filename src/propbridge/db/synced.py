@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from propbridge.db.base import IdMixin, TimestampMixin
@@ -27,6 +27,9 @@ class SyncedRecordMixin(IdMixin, TimestampMixin):
     custom_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The record's Propexo object as served, rendered when the record is written (see
+    # `api/documents.py`); null for models presented from several tables.
+    document: Mapped[str | None] = mapped_column(Text, default=None)
 
     @declared_attr
     def integration_id(cls) -> Mapped[str]:

@@ -33,6 +33,8 @@ SYNC_JOB = "sync"
 SYNCABLE_MODELS = (
     "properties",
     "charge_codes",
+    "floor_plans",
+    "units",
     "leases",
     "residents",
     "resident_charges",

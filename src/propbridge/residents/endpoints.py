@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Select, select
 
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.records import add_record_routes, bool_param, date_param
+from propbridge.api.records import RecordView, add_record_routes, bool_param, date_param
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
-from propbridge.residents.presenters import present_leases, present_properties, present_residents
+from propbridge.residents.presenters import present_leases, present_residents, render_property
 
 router = APIRouter(prefix="/v1", tags=["residents"])
 PHONE = re.compile(r"^[2-9]\d{9}$")
@@ -93,9 +93,23 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
 
 
 add_record_routes(
-    router, "/properties/", Property, present_properties, "Property", "id", property_filters
+    router, "/properties/", Property, render_property, "Property", "id", property_filters
 )
 add_record_routes(
-    router, "/residents/", Resident, present_residents, "Resident", "id", resident_filters
+    router,
+    "/residents/",
+    Resident,
+    RecordView(present=present_residents),
+    "Resident",
+    "id",
+    resident_filters,
 )
-add_record_routes(router, "/leases/", Lease, present_leases, "Lease", "lease_id", lease_filters)
+add_record_routes(
+    router,
+    "/leases/",
+    Lease,
+    RecordView(present=present_leases),
+    "Lease",
+    "lease_id",
+    lease_filters,
+)

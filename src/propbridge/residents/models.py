@@ -1,6 +1,6 @@
 """Tables for synced properties, leases, residents and the resident-to-lease links.
 
-Table definitions only; queries live in `repository.py`.
+Table definitions only; the sync engine writes them and the read routes serve them.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Lease(PropertyScopedMixin, SyncedRecordMixin, Base):
     __tablename__ = "leases"
 
     x_unit_id: Mapped[str | None]
+    unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
     x_billing_account_id: Mapped[str | None]
     unit_number: Mapped[str | None]
     start_date: Mapped[str | None]

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.api.documents import Fields
 from propbridge.api.records import core_fields, model_fields
-from propbridge.residents.models import Lease, Property, Resident, ResidentLease
+from propbridge.residents.models import ResidentLease
 
 PROPERTY_FIELDS = (
     "x_created_at",
@@ -119,24 +120,18 @@ UNKNOWN_PHONE_TYPES = {
 }
 
 
-async def present_properties(
-    _session: AsyncSession, rows: Sequence[Property]
-) -> list[dict[str, Any]]:
-    """Property objects."""
-    out = []
-    for row in rows:
-        values = {
-            **core_fields(row),
-            **model_fields(
-                row, PROPERTY_FIELDS, ("office_hours", "pet_types", "associated_owner_ids")
-            ),
-        }
-        values["street_address_1"] = row.address_1
-        values["street_address_2"] = row.address_2
-        values["type"] = row.type_raw
-        values.update(UNKNOWN_PHONE_TYPES["properties"])
-        out.append(values)
-    return out
+def render_property(values: Fields) -> dict[str, Any]:
+    """A Property object."""
+    return {
+        **core_fields(values),
+        **model_fields(
+            values, PROPERTY_FIELDS, ("office_hours", "pet_types", "associated_owner_ids")
+        ),
+        "street_address_1": values.get("address_1"),
+        "street_address_2": values.get("address_2"),
+        "type": values.get("type_raw"),
+        **UNKNOWN_PHONE_TYPES["properties"],
+    }
 
 
 async def _links(
@@ -165,15 +160,13 @@ def _meta(link: ResidentLease, key: str) -> dict[str, Any]:
     }
 
 
-async def present_residents(
-    session: AsyncSession, rows: Sequence[Resident]
-) -> list[dict[str, Any]]:
+async def present_residents(session: AsyncSession, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Resident objects with `leases_meta_data`."""
     links = await _links(session, ResidentLease.resident_id, [r.id for r in rows])
     return [
         {
-            **core_fields(row),
-            **model_fields(row, RESIDENT_FIELDS, ("pets", "vehicles")),
+            **core_fields(row._mapping),
+            **model_fields(row._mapping, RESIDENT_FIELDS, ("pets", "vehicles")),
             **UNKNOWN_PHONE_TYPES["residents"],
             "leases_meta_data": [_meta(link, "lease_id") for link in links[row.id]],
         }
@@ -181,14 +174,14 @@ async def present_residents(
     ]
 
 
-async def present_leases(session: AsyncSession, rows: Sequence[Lease]) -> list[dict[str, Any]]:
+async def present_leases(session: AsyncSession, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Lease objects with `residents_meta_data`."""
     links = await _links(session, ResidentLease.lease_id, [r.id for r in rows])
     out = []
     for row in rows:
         values = {
-            **core_fields(row),
-            **model_fields(row, LEASE_FIELDS, ("services",)),
+            **core_fields(row._mapping),
+            **model_fields(row._mapping, LEASE_FIELDS, ("services",)),
             "residents_meta_data": [_meta(link, "resident_id") for link in links[row.id]],
         }
         values["status"] = row.status_raw

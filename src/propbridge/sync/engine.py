@@ -35,6 +35,8 @@ log = structlog.get_logger(__name__)
 MODEL_SOURCES = {
     "properties": "properties",
     "charge_codes": "charge_codes",
+    "floor_plans": "floor_plans",
+    "units": "units",
     "leases": "leases",
     "residents": "leases",
     "resident_charges": "transactions",

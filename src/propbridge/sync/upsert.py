@@ -10,21 +10,33 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.api.documents import Render, render_document
 from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
+from propbridge.billing.presenters import (
+    render_charge_code,
+    render_fee,
+    render_resident_charge,
+    render_resident_payment,
+)
 from propbridge.connectors.base import RecordData
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
+from propbridge.residents.presenters import render_property
 from propbridge.sync.reconcile import reconcile
+from propbridge.units.models import FloorPlan, Unit
+from propbridge.units.presenters import render_floor_plan, render_unit
 
 MODEL_TABLES: dict[str, Any] = {
     "properties": Property,
     "charge_codes": ChargeCode,
+    "floor_plans": FloorPlan,
+    "units": Unit,
     "leases": Lease,
     "residents": Resident,
     "resident_charges": ResidentCharge,
@@ -35,12 +47,25 @@ MODEL_TABLES: dict[str, Any] = {
 UPSERT_ORDER = (
     "properties",
     "charge_codes",
+    "floor_plans",
+    "units",
     "leases",
     "residents",
     "resident_charges",
     "resident_payments",
     "fees",
 )
+# Models whose served object is stored as a document when the record is written (the others,
+# residents and leases, also show their links and are presented when read).
+RENDERERS: dict[Any, Render] = {
+    Property: render_property,
+    ChargeCode: render_charge_code,
+    FloorPlan: render_floor_plan,
+    Unit: render_unit,
+    ResidentCharge: render_resident_charge,
+    ResidentPayment: render_resident_payment,
+    Fee: render_fee,
+}
 IN_CHUNK = 500
 
 NaturalKey = tuple[str, str]  # (x_property_id, x_id)
@@ -88,11 +113,20 @@ def content_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class Stored(NamedTuple):
+    """What the upsert needs of a row already stored."""
+
+    id: str
+    content_hash: str
+    last_seen: datetime | None
+    created_at: datetime
+
+
 async def existing_rows(
     session: AsyncSession, table: Any, integration_id: str, keys: list[NaturalKey]
-) -> dict[NaturalKey, tuple[str, str, datetime | None]]:
-    """(id, content_hash, last_seen) of rows already stored, by natural key."""
-    found: dict[NaturalKey, tuple[str, str, datetime | None]] = {}
+) -> dict[NaturalKey, Stored]:
+    """The stored rows of these natural keys."""
+    found: dict[NaturalKey, Stored] = {}
     by_property: dict[str, list[str]] = {}
     for x_property_id, x_id in set(keys):
         by_property.setdefault(x_property_id, []).append(x_id)
@@ -101,14 +135,16 @@ async def existing_rows(
         x_ids.sort()
         for start in range(0, len(x_ids), IN_CHUNK):
             rows = await session.execute(
-                select(table.id, table.x_id, table.content_hash, table.last_seen).where(
+                select(
+                    table.x_id, table.id, table.content_hash, table.last_seen, table.created_at
+                ).where(
                     table.integration_id == integration_id,
                     table.x_property_id == x_property_id,
                     table.x_id.in_(x_ids[start : start + IN_CHUNK]),
                 )
             )
-            for row_id, x_id, digest, last_seen in rows:
-                found[(x_property_id, x_id)] = (row_id, digest, last_seen)
+            for x_id, *stored in rows:
+                found[(x_property_id, x_id)] = Stored(*stored)
     return found
 
 
@@ -141,10 +177,9 @@ async def upsert_page(
         table = MODEL_TABLES[model]
         if model != "properties" and properties is None:
             properties = await property_ids(session, integration_id)
-        if model in LINKED_MODELS:
-            await _resolve_links(session, integration_id, batch)
-        elif model == "fees":
-            await _resolve_fee_charge_codes(session, integration_id, batch)
+        resolve = LINK_RESOLVERS.get(model)
+        if resolve is not None:
+            await resolve(session, integration_id, batch)
         counts, ids, wrote = await _upsert_model(
             session, table, integration_id, vendor, batch, properties or {}, seen_at
         )
@@ -174,65 +209,105 @@ async def upsert_page(
     return result
 
 
-async def _resolve_links(
-    session: AsyncSession, integration_id: str, batch: list[RecordData]
-) -> None:
-    """Turn a ledger transaction's PMS ids (lease, resident, charge code) into ours."""
-    x_properties = sorted({r.x_property_id for r in batch})
-    leases: dict[NaturalKey, tuple[str, str | None]] = {}
-    residents: dict[NaturalKey, str] = {}
-    codes: dict[NaturalKey, str] = {}
-    for x_property_id in x_properties:
-        scope = (Lease.integration_id == integration_id, Lease.x_property_id == x_property_id)
-        for x_id, row_id, x_unit in await session.execute(
-            select(Lease.x_id, Lease.id, Lease.x_unit_id).where(*scope)
-        ):
-            leases[(x_property_id, x_id)] = (row_id, x_unit)
-        for x_id, row_id in await session.execute(
-            select(Resident.x_id, Resident.id).where(
-                Resident.integration_id == integration_id, Resident.x_property_id == x_property_id
-            )
-        ):
-            residents[(x_property_id, x_id)] = row_id
-        for x_id, row_id in await session.execute(
-            select(ChargeCode.x_id, ChargeCode.id).where(
-                ChargeCode.integration_id == integration_id,
-                ChargeCode.x_property_id == x_property_id,
-            )
-        ):
-            codes[(x_property_id, x_id)] = row_id
-    for record in batch:
-        links = record.links
-        lease = leases.get((record.x_property_id, links.get("lease") or ""))
-        record.fields["lease_id"] = lease[0] if lease else None
-        record.fields["x_unit_id"] = lease[1] if lease else None
-        record.fields["resident_id"] = residents.get(
-            (record.x_property_id, links.get("resident") or "")
-        )
-        record.fields["charge_code_id"] = codes.get(
-            (record.x_property_id, links.get("charge_code") or "")
-        )
-
-
-async def _resolve_fee_charge_codes(
-    session: AsyncSession, integration_id: str, batch: list[RecordData]
-) -> None:
-    """A fee names its charge code by abbreviation: find that code in the same property."""
-    codes: dict[tuple[str, str | None], tuple[str, str, str | None]] = {}
+async def _by_x_id(
+    session: AsyncSession,
+    integration_id: str,
+    batch: list[RecordData],
+    key: Any,
+    *columns: Any,
+) -> dict[NaturalKey, Any]:
+    """Rows of one model in the batch's properties, by (PMS property id, `key` column)."""
+    model = key.class_
+    found: dict[NaturalKey, Any] = {}
     for x_property_id in sorted({r.x_property_id for r in batch}):
         rows = await session.execute(
-            select(ChargeCode.code, ChargeCode.id, ChargeCode.x_id, ChargeCode.name).where(
-                ChargeCode.integration_id == integration_id,
-                ChargeCode.x_property_id == x_property_id,
+            select(key, *columns).where(
+                model.integration_id == integration_id, model.x_property_id == x_property_id
             )
         )
-        for code, row_id, x_id, name in rows:
-            codes[(x_property_id, code)] = (row_id, x_id, name)
+        for value, *rest in rows:
+            found[(x_property_id, value)] = rest
+    return found
+
+
+def _link(
+    found: dict[NaturalKey, Any], record: RecordData, name: str | None, index: int = 0
+) -> Any:
+    row = found.get((record.x_property_id, name or ""))
+    return None if row is None else row[index]
+
+
+async def _resolve_ledger_links(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """A ledger transaction's lease, unit, resident and charge code, by their PMS ids."""
+    leases = await _by_x_id(
+        session, integration_id, batch, Lease.x_id, Lease.id, Lease.x_unit_id, Lease.unit_id
+    )
+    residents = await _by_x_id(session, integration_id, batch, Resident.x_id, Resident.id)
+    codes = await _by_x_id(session, integration_id, batch, ChargeCode.x_id, ChargeCode.id)
     for record in batch:
-        found = codes.get((record.x_property_id, record.links.get("charge_code_code")))
-        record.fields["charge_code_id"] = found[0] if found else None
-        record.fields["x_charge_code_id"] = found[1] if found else None
-        record.fields["charge_code_name"] = found[2] if found else None
+        lease = record.links.get("lease")
+        record.fields["lease_id"] = _link(leases, record, lease)
+        record.fields["x_unit_id"] = _link(leases, record, lease, 1)
+        record.fields["unit_id"] = _link(leases, record, lease, 2)
+        record.fields["resident_id"] = _link(residents, record, record.links.get("resident"))
+        record.fields["charge_code_id"] = _link(codes, record, record.links.get("charge_code"))
+
+
+async def _resolve_fee_links(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """A fee names its charge code by abbreviation and its floor plan by code."""
+    codes = await _by_x_id(
+        session,
+        integration_id,
+        batch,
+        ChargeCode.code,
+        ChargeCode.id,
+        ChargeCode.x_id,
+        ChargeCode.name,
+    )
+    plans = await _by_x_id(session, integration_id, batch, FloorPlan.x_id, FloorPlan.id)
+    for record in batch:
+        code = record.links.get("charge_code_code")
+        record.fields["charge_code_id"] = _link(codes, record, code)
+        record.fields["x_charge_code_id"] = _link(codes, record, code, 1)
+        record.fields["charge_code_name"] = _link(codes, record, code, 2)
+        record.fields["floor_plan_id"] = _link(plans, record, record.fields.get("x_floor_plan_id"))
+
+
+async def _resolve_unit_links(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """A unit's floor plan, by code."""
+    plans = await _by_x_id(
+        session, integration_id, batch, FloorPlan.x_id, FloorPlan.id, FloorPlan.name
+    )
+    for record in batch:
+        plan = record.links.get("floor_plan")
+        record.fields["floor_plan_id"] = _link(plans, record, plan)
+        record.fields["floor_plan_name"] = _link(plans, record, plan, 1)
+
+
+async def _resolve_lease_links(
+    session: AsyncSession, integration_id: str, batch: list[RecordData]
+) -> None:
+    """A lease's unit, by the PMS unit id (residents on the page need nothing)."""
+    leases = [r for r in batch if r.model == "leases"]
+    units = await _by_x_id(session, integration_id, leases, Unit.x_id, Unit.id)
+    for record in leases:
+        x_unit = record.fields.get("x_unit_id")
+        record.fields["unit_id"] = _link(units, record, x_unit.lower() if x_unit else None)
+
+
+LINK_RESOLVERS = {
+    "units": _resolve_unit_links,
+    "leases": _resolve_lease_links,
+    "resident_charges": _resolve_ledger_links,
+    "resident_payments": _resolve_ledger_links,
+    "fees": _resolve_fee_links,
+}
 
 
 async def _upsert_model(
@@ -250,6 +325,7 @@ async def _upsert_model(
     inserts, updates, unchanged_ids = [], [], []
     ids: dict[NaturalKey, str] = {}
     has_property_column = "property_id" in table.__table__.columns
+    render = RENDERERS.get(table)
     for key, record in deduped.items():
         values = dict(record.fields)
         if has_property_column:
@@ -260,42 +336,35 @@ async def _upsert_model(
         raw = _jsonable(record.raw)
         digest = content_hash({"fields": values, "raw": raw})
         current = existing.get(key)
-        if current is None:
-            row_id = new_id()
-            inserts.append(
-                {
-                    **values,
-                    "id": row_id,
-                    "integration_id": integration_id,
-                    "integration_vendor": vendor,
-                    "x_id": record.x_id,
-                    "x_property_id": record.x_property_id,
-                    "raw": raw,
-                    "content_hash": digest,
-                    "last_seen": seen_at,
-                    "created_at": seen_at,
-                    "updated_at": seen_at,
-                }
-            )
-            counts.new += 1
-        elif current[1] != digest:
-            row_id = current[0]
-            updates.append(
-                {
-                    **values,
-                    "id": row_id,
-                    "raw": raw,
-                    "content_hash": digest,
-                    "last_seen": seen_at,
-                    "updated_at": seen_at,
-                }
-            )
-            counts.updated += 1
-        else:
-            row_id = current[0]
-            if current[2] is None or current[2] < seen_at - LAST_SEEN_RESOLUTION:
+        if current is not None and current.content_hash == digest:
+            row_id = current.id
+            if current.last_seen is None or current.last_seen < seen_at - LAST_SEEN_RESOLUTION:
                 unchanged_ids.append(row_id)
             counts.unchanged += 1
+            ids[key] = row_id
+            continue
+        row_id = new_id() if current is None else current.id
+        row = {
+            **values,
+            "id": row_id,
+            "integration_id": integration_id,
+            "integration_vendor": vendor,
+            "x_id": record.x_id,
+            "x_property_id": record.x_property_id,
+            "raw": raw,
+            "content_hash": digest,
+            "last_seen": seen_at,
+            "created_at": seen_at if current is None else current.created_at,
+            "updated_at": seen_at,
+        }
+        if render is not None:
+            row["document"] = render_document(render, row)
+        if current is None:
+            inserts.append(row)
+            counts.new += 1
+        else:
+            updates.append(row)
+            counts.updated += 1
         ids[key] = row_id
     if inserts:
         # Core executemany on the connection: the ORM's bulk path costs more per row here.
@@ -333,7 +402,7 @@ async def _link_residents(
         lease_ids = {
             **lease_ids,
             **{
-                k: v[0]
+                k: v.id
                 for k, v in (
                     await existing_rows(session, Lease, integration_id, list(missing_leases))
                 ).items()

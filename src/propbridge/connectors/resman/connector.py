@@ -22,9 +22,11 @@ from propbridge.connectors.resman.mapping import (
     map_account_transactions,
     map_charge_code,
     map_fees,
+    map_floor_plans,
     map_lease,
     map_property,
     map_residents,
+    map_units,
 )
 from propbridge.connectors.resman.mits import build_resident_transactions
 
@@ -32,6 +34,7 @@ from propbridge.connectors.resman.mits import build_resident_transactions
 V2_LOOKBACK = timedelta(days=364) - timedelta(hours=1)
 POST_METHOD = "MITS/PostResidentTransactions2_0"
 MARKETING_METHOD = "MITS/GetMarketing4_0"
+UNITS_METHOD = "Property/GetUnits"
 CHARGE_CODE_TYPES = "Charge,Credit"
 
 
@@ -44,7 +47,16 @@ class ResManConnector:
     """ResMan behind propbridge's connector interface."""
 
     vendor = "RESMAN"
-    sync_models: tuple[str, ...] = ("properties", "charge_codes", "leases", "transactions", "fees")
+    # Feeds in dependency order: each one's links point at records of the feeds before it.
+    sync_models: tuple[str, ...] = (
+        "properties",
+        "charge_codes",
+        "floor_plans",
+        "units",
+        "leases",
+        "transactions",
+        "fees",
+    )
     write_operations = frozenset({"resident_charge", "resident_payment", "resident_charge_batch"})
 
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:
@@ -70,6 +82,14 @@ class ResManConnector:
             categories = data.get("categories", [])
             for pid in await self._property_ids():
                 yield [map_charge_code(c, pid) for c in categories]
+        elif model == "floor_plans":
+            for pid in await self._property_ids():
+                envelope = await self._v1.read_document(MARKETING_METHOD, {"PropertyID": pid})
+                yield [] if envelope.response is None else map_floor_plans(envelope.response, pid)
+        elif model == "units":
+            for pid in await self._property_ids():
+                envelope = await self._v1.read_document(UNITS_METHOD, {"PropertyID": pid})
+                yield [] if envelope.response is None else map_units(envelope.response, pid)
         elif model == "leases":
             modified_since = rfc1123(self.window_start(since))
             for pid in await self._property_ids():

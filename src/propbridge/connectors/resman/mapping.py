@@ -8,6 +8,7 @@ people are its residents; the `isMainContact` person is the primary resident.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from propbridge.connectors.base import RecordData
@@ -309,4 +310,110 @@ def map_fees(document: Any, x_property_id: str) -> list[RecordData]:
                 links={"charge_code_code": code},
             )
         )
+    return records
+
+
+def _int(value: Any) -> int | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return int(Decimal(text))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _elements(document: Any, name: str) -> list[Any]:
+    return [e for e in document.iter() if isinstance(e.tag, str) and local_name(e) == name]
+
+
+def map_floor_plans(document: Any, x_property_id: str) -> list[RecordData]:
+    """Floor plans of a MITS marketing document (`Floorplan`, matched by local names)."""
+    records = []
+    for element in _elements(document, "Floorplan"):
+        code = _text(element.get("IDValue"))
+        if code is None:
+            continue
+        rooms = {
+            (room.get("RoomType") or "").lower(): _text(room.text)
+            for room in element
+            if isinstance(room.tag, str) and local_name(room) == "Room"
+        }
+        sizes = next(iter(_elements(element, "SquareFeet")), None)
+        rents = next(iter(_elements(element, "MarketRent")), None)
+        rent_min = _text(rents.get("Min")) if rents is not None else None
+        rent_max = _text(rents.get("Max")) if rents is not None else None
+        records.append(
+            RecordData(
+                "floor_plans",
+                code,
+                x_property_id,
+                {
+                    "name": _text(child_text(element, "Name")),
+                    "code": code,
+                    "bedrooms": _int(rooms.get("bedroom")),
+                    "bathrooms": rooms.get("bathroom"),
+                    "rentable_square_feet": _int(sizes.get("Max")) if sizes is not None else None,
+                    "rent_minimum_in_cents": dollars_to_cents(rent_min) if rent_min else None,
+                    "rent_maximum_in_cents": dollars_to_cents(rent_max) if rent_max else None,
+                    "unit_count": _int(child_text(element, "UnitCount")),
+                },
+                {
+                    "IDValue": code,
+                    "Rooms": rooms,
+                    "MarketRent": [rent_min, rent_max],
+                    **{
+                        local_name(c): c.text
+                        for c in element
+                        if isinstance(c.tag, str) and local_name(c) in ("Name", "UnitCount")
+                    },
+                },
+            )
+        )
+    return records
+
+
+def map_unit(item: dict[str, Any], x_property_id: str) -> RecordData | None:
+    """A v1 `Property/GetUnits` item (its `Units/Unit` element as a dict of child texts).
+
+    `UnitID` is assumed (ResMan documents the number, not the id; v2 leases name units by
+    `unitId`); without it the unit number is the id. `UnitType` is taken as the floor plan code.
+    """
+    x_id = _text(item.get("UnitID")) or _text(item.get("UnitNumber"))
+    if x_id is None:
+        return None
+    rent = _text(item.get("MarketRent"))
+    plan = _text(item.get("UnitType"))
+    return RecordData(
+        "units",
+        x_id.lower(),
+        x_property_id,
+        {
+            "number": _text(item.get("UnitNumber")),
+            "x_floor_plan_id": plan,
+            "floor_plan_code": plan,
+            "bedrooms": _text(item.get("Bedrooms")),
+            "bathrooms": _text(item.get("Bathrooms")),
+            "building_name": _text(item.get("Building")),
+            "floor": _text(item.get("Floor")),
+            "street_address_1": _text(item.get("StreetAddress")),
+            "city": _text(item.get("City")),
+            "state": _text(item.get("State")),
+            "zip": _text(item.get("Zip")),
+            "square_feet": _int(item.get("SquareFeet")),
+            "rent_amount_market_in_cents": dollars_to_cents(rent) if rent else None,
+        },
+        item,
+        links={"floor_plan": plan},
+    )
+
+
+def map_units(document: Any, x_property_id: str) -> list[RecordData]:
+    """Units of a `Property/GetUnits` reply."""
+    records = []
+    for element in _elements(document, "Unit"):
+        item = {local_name(c): c.text for c in element if isinstance(c.tag, str)}
+        record = map_unit(item, x_property_id)
+        if record is not None:
+            records.append(record)
     return records

@@ -176,7 +176,12 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
         assert pid is not None
         return {"_xml": marketing_document(*reads.marketing(store, pid))}
 
+    def get_units(_fields: dict[str, str], pid: str | None) -> dict[str, Any]:
+        assert pid is not None
+        return {"Units": reads.units(store, pid)}
+
     V1_METHODS = {
+        ("Property", "GetUnits"): (True, get_units),
         ("MITS", "GetMarketing4_0"): (True, get_marketing),
         ("Account", "GetProperties"): (False, get_properties),
         ("MITS", "GetResidentTransactions2_0"): (True, get_resident_transactions),

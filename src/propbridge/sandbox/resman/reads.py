@@ -252,14 +252,44 @@ def resident_accounts(store: SandboxStore, property_id: str) -> list[dict[str, A
     ]
 
 
+def units(store: SandboxStore, property_id: str) -> list[dict[str, Any]]:
+    """A property's units, v1 `Property/GetUnits` shape (documented names, plus the assumed
+    `UnitID`, `Bedrooms`, `Bathrooms`, `SquareFeet` and `MarketRent`)."""
+    prop = property_row(store, property_id)
+    rows = store.query(
+        "SELECT * FROM units WHERE property_id = ? ORDER BY unit_number", (property_id,)
+    )
+    return [
+        {
+            "UnitID": r["unit_id"],
+            "UnitNumber": r["unit_number"],
+            "Building": r["building"],
+            "Floor": r["unit_number"][:-2] or None,
+            "StreetAddress": f"{prop['street']} #{r['unit_number']}",
+            "City": prop["city"],
+            "State": prop["state"],
+            "Zip": prop["zip"],
+            "UnitType": r["floor_plan"],
+            "Bedrooms": r["bedrooms"],
+            "Bathrooms": r["bathrooms"],
+            "SquareFeet": r["square_feet"],
+            "MarketRent": f"{Decimal(r['market_rent_cents']) / 100:.2f}",
+        }
+        for r in rows
+    ]
+
+
 def marketing(store: SandboxStore, property_id: str) -> tuple[Any, list[dict[str, Any]], list[Any]]:
-    """The property, its floor plans with unit counts, and its fee schedule."""
+    """The property, its floor plans with unit counts, sizes and rents, and its fee schedule."""
     prop = property_row(store, property_id)
     plans = [
         dict(r)
         for r in store.query(
-            "SELECT floor_plan, floor_plan_name, bedrooms, COUNT(*) AS units FROM units "
-            "WHERE property_id = ? GROUP BY floor_plan, floor_plan_name, bedrooms ORDER BY floor_plan",
+            "SELECT floor_plan, floor_plan_name, bedrooms, bathrooms, square_feet, "
+            "COUNT(*) AS units, MIN(market_rent_cents) AS rent_min, "
+            "MAX(market_rent_cents) AS rent_max FROM units WHERE property_id = ? "
+            "GROUP BY floor_plan, floor_plan_name, bedrooms, bathrooms, square_feet "
+            "ORDER BY floor_plan",
             (property_id,),
         )
     ]

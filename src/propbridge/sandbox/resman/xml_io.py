@@ -223,6 +223,9 @@ def marketing_document(prop: Any, floor_plans: list[dict[str, Any]], fees: list[
         _plain(plan_el, "Name", plan["floor_plan_name"])
         _plain(plan_el, "UnitCount", str(plan["units"]))
         _plain(plan_el, "Room", RoomType="Bedroom").text = str(plan["bedrooms"])
+        _plain(plan_el, "Room", RoomType="Bathroom").text = str(plan["bathrooms"])
+        _plain(plan_el, "SquareFeet", Min=str(plan["square_feet"]), Max=str(plan["square_feet"]))
+        _plain(plan_el, "MarketRent", Min=dollars(plan["rent_min"]), Max=dollars(plan["rent_max"]))
     fees_el = _plain(prop_el, "Fees")
     for fee in fees:
         attributes = {"FeeID": fee["fee_id"], "ChargeCode": fee["abbreviation"]}

@@ -1,0 +1,45 @@
+"""Stored documents: each synced record's Propexo object, rendered once when it is written.
+
+A list page is then the concatenation of up to 250 stored strings instead of 250 objects built,
+converted and encoded per request. `last_seen` is left out of the stored text, because a sync
+stamps it on records that did not otherwise change; it is spliced in when the page is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from propbridge.db.base import isoformat_z
+
+Fields = Mapping[Any, Any]  # column name → value (a dict, or a Row's mapping)
+# One record's Propexo object from its column values (models whose objects need no other table).
+Render = Callable[[Fields], dict[str, Any]]
+
+
+def render_document(render: Render, values: Fields) -> str:
+    """The stored text of one record: its Propexo object without `last_seen`."""
+    body = render(values)
+    body.pop("last_seen", None)
+    return orjson.dumps(body).decode()
+
+
+def serve_document(document: str, last_seen: datetime | None, stamps: dict[Any, str]) -> str:
+    """A stored document with its `last_seen` spliced in (`stamps` memoises the formatting:
+    a sync gives all the records it saw the same stamp)."""
+    stamp = stamps.get(last_seen)
+    if stamp is None:
+        stamp = stamps[last_seen] = orjson.dumps(isoformat_z(last_seen)).decode()
+    if document == "{}":
+        return f'{{"last_seen":{stamp}}}'
+    return f'{document[:-1]},"last_seen":{stamp}}}'
+
+
+def envelope(meta: dict[str, Any], documents: Sequence[str]) -> bytes:
+    """Propexo's list envelope around serialised results."""
+    return b"".join(
+        (b'{"meta":', orjson.dumps(meta), b',"results":[', ",".join(documents).encode(), b"]}")
+    )

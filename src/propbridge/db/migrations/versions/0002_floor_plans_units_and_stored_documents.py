@@ -1,0 +1,197 @@
+"""floor plans, units and stored documents
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 00:28:38.497401
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import propbridge.db.base
+
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "floor_plans",
+        sa.Column("name", sa.String(), nullable=True),
+        sa.Column("code", sa.String(length=64), nullable=True),
+        sa.Column("bedrooms", sa.Integer(), nullable=True),
+        sa.Column("bathrooms", sa.String(length=16), nullable=True),
+        sa.Column("rentable_square_feet", sa.Integer(), nullable=True),
+        sa.Column("rent_minimum_in_cents", sa.BigInteger(), nullable=True),
+        sa.Column("rent_maximum_in_cents", sa.BigInteger(), nullable=True),
+        sa.Column("unit_count", sa.Integer(), nullable=True),
+        sa.Column("property_id", sa.String(length=36), nullable=False),
+        sa.Column("x_id", sa.String(length=128), nullable=False),
+        sa.Column("x_property_id", sa.String(length=128), nullable=False),
+        sa.Column("last_seen", propbridge.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("custom_data", sa.JSON(), nullable=True),
+        sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("document", sa.Text(), nullable=True),
+        sa.Column("integration_id", sa.String(length=36), nullable=False),
+        sa.Column("integration_vendor", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integrations.id"],
+            name=op.f("fk_floor_plans_integration_id_integrations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["property_id"], ["properties.id"], name=op.f("fk_floor_plans_property_id_properties")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_floor_plans")),
+        sa.UniqueConstraint(
+            "integration_id",
+            "x_property_id",
+            "x_id",
+            name=op.f("uq_floor_plans_integration_id_x_property_id_x_id"),
+        ),
+    )
+    with op.batch_alter_table("floor_plans", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_floor_plans_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_floor_plans_integration_id"), ["integration_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_floor_plans_property_id"), ["property_id"], unique=False
+        )
+
+    op.create_table(
+        "units",
+        sa.Column("number", sa.String(length=64), nullable=True),
+        sa.Column("x_floor_plan_id", sa.String(length=128), nullable=True),
+        sa.Column("floor_plan_id", sa.String(length=36), nullable=True),
+        sa.Column("floor_plan_code", sa.String(length=64), nullable=True),
+        sa.Column("floor_plan_name", sa.String(), nullable=True),
+        sa.Column("bedrooms", sa.String(length=16), nullable=True),
+        sa.Column("bathrooms", sa.String(length=16), nullable=True),
+        sa.Column("building_name", sa.String(), nullable=True),
+        sa.Column("floor", sa.String(length=32), nullable=True),
+        sa.Column("street_address_1", sa.String(), nullable=True),
+        sa.Column("city", sa.String(), nullable=True),
+        sa.Column("state", sa.String(), nullable=True),
+        sa.Column("zip", sa.String(), nullable=True),
+        sa.Column("square_feet", sa.Integer(), nullable=True),
+        sa.Column("rent_amount_market_in_cents", sa.BigInteger(), nullable=True),
+        sa.Column("property_id", sa.String(length=36), nullable=False),
+        sa.Column("x_id", sa.String(length=128), nullable=False),
+        sa.Column("x_property_id", sa.String(length=128), nullable=False),
+        sa.Column("last_seen", propbridge.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("custom_data", sa.JSON(), nullable=True),
+        sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("document", sa.Text(), nullable=True),
+        sa.Column("integration_id", sa.String(length=36), nullable=False),
+        sa.Column("integration_vendor", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integrations.id"],
+            name=op.f("fk_units_integration_id_integrations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["property_id"], ["properties.id"], name=op.f("fk_units_property_id_properties")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
+        sa.UniqueConstraint(
+            "integration_id",
+            "x_property_id",
+            "x_id",
+            name=op.f("uq_units_integration_id_x_property_id_x_id"),
+        ),
+    )
+    with op.batch_alter_table("units", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_units_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_units_floor_plan_id"), ["floor_plan_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_units_integration_id"), ["integration_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_units_property_id"), ["property_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_units_property_id_number"), ["property_id", "number"], unique=False
+        )
+
+    with op.batch_alter_table("charge_codes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+
+    with op.batch_alter_table("fees", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("floor_plan_id", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_fees_floor_plan_id"), ["floor_plan_id"], unique=False)
+
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_leases_unit_id"), ["unit_id"], unique=False)
+
+    with op.batch_alter_table("properties", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+
+    with op.batch_alter_table("resident_charges", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+
+    with op.batch_alter_table("resident_payments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+
+    with op.batch_alter_table("residents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("residents", schema=None) as batch_op:
+        batch_op.drop_column("document")
+
+    with op.batch_alter_table("resident_payments", schema=None) as batch_op:
+        batch_op.drop_column("document")
+        batch_op.drop_column("unit_id")
+
+    with op.batch_alter_table("resident_charges", schema=None) as batch_op:
+        batch_op.drop_column("document")
+        batch_op.drop_column("unit_id")
+
+    with op.batch_alter_table("properties", schema=None) as batch_op:
+        batch_op.drop_column("document")
+
+    with op.batch_alter_table("leases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_leases_unit_id"))
+        batch_op.drop_column("document")
+        batch_op.drop_column("unit_id")
+
+    with op.batch_alter_table("fees", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fees_floor_plan_id"))
+        batch_op.drop_column("document")
+        batch_op.drop_column("floor_plan_id")
+
+    with op.batch_alter_table("charge_codes", schema=None) as batch_op:
+        batch_op.drop_column("document")
+
+    with op.batch_alter_table("units", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_units_property_id_number"))
+        batch_op.drop_index(batch_op.f("ix_units_property_id"))
+        batch_op.drop_index(batch_op.f("ix_units_integration_id"))
+        batch_op.drop_index(batch_op.f("ix_units_floor_plan_id"))
+        batch_op.drop_index(batch_op.f("ix_units_created_at"))
+
+    op.drop_table("units")
+    with op.batch_alter_table("floor_plans", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_floor_plans_property_id"))
+        batch_op.drop_index(batch_op.f("ix_floor_plans_integration_id"))
+        batch_op.drop_index(batch_op.f("ix_floor_plans_created_at"))
+
+    op.drop_table("floor_plans")

@@ -1,0 +1,1 @@
+"""Floor plans and units: the places leases, charges and fees are attached to."""
