@@ -120,3 +120,54 @@ def test_sandbox_command_serves_resman(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_serve_with_several_processes_shares_one_port_and_stops_them_all(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {"PROPBRIDGE_DATA_DIR": str(tmp_path), "PROPBRIDGE_DATABASE_URL": ""}
+    process = subprocess.Popen(
+        [*PROPBRIDGE, "serve", "--no-worker", "--processes", "2", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, timeout=60)
+        children = wait_for(lambda: _children(process.pid), timeout=30)
+        assert len(children) == 1
+        # Both processes answer on the one port: fresh connections are spread between them.
+        assert all(healthy() for _ in range(20))
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "2 API processes" in stderr
+    assert not any(Path(f"/proc/{child}").exists() for child in children)
+
+
+def test_serve_refuses_a_bad_process_count(tmp_path: Path) -> None:
+    done = _run(["serve", "--processes", "0"], {"PROPBRIDGE_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2 and "processes" in done.stderr

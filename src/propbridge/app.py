@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from propbridge import __version__
 from propbridge.api.errors import error_body, install_error_handlers
 from propbridge.api.listing import CountCache
+from propbridge.api.records import VisibilityCache
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.db.ids import new_id
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.principal_cache = {}
     app.state.write_recorder = WriteRecorder(runtime.database)
     app.state.count_cache = CountCache()
+    app.state.visibility_cache = VisibilityCache()
     install_error_handlers(app)
     app.include_router(integrations_router)
     app.include_router(residents_router)

@@ -76,9 +76,28 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only: run workers elsewhere.")
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (one Python process uses one core).",
+        ),
+    ] = 1,
+    reuse_port: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-port", help="Share the port with other propbridge processes.", hidden=True
+        ),
+    ] = False,
 ) -> None:
     """Run the API (with a worker and the scheduler unless --no-worker)."""
-    from propbridge.serving import install_stop_signals, run_stack
+    from propbridge.serving import (
+        install_stop_signals,
+        run_stack,
+        start_api_processes,
+        stop_processes,
+    )
 
     runtime = _runtime()
     bind = (host or runtime.settings.host, port or runtime.settings.port)
@@ -87,8 +106,23 @@ def serve(
         await _migrated(runtime)
         stop = asyncio.Event()
         install_stop_signals(stop)
-        console.print(f"propbridge listening on http://{bind[0]}:{bind[1]}")
-        await run_stack(runtime, stop, api=bind, worker=not no_worker, scheduler=not no_worker)
+        children = start_api_processes(processes - 1, *bind) if processes > 1 else []
+        try:
+            if not reuse_port:
+                console.print(
+                    f"propbridge listening on http://{bind[0]}:{bind[1]}"
+                    + (f" ({processes} API processes)" if processes > 1 else "")
+                )
+            await run_stack(
+                runtime,
+                stop,
+                api=bind,
+                worker=not no_worker,
+                scheduler=not no_worker,
+                reuse_port=reuse_port or processes > 1,
+            )
+        finally:
+            stop_processes(children)
 
     run_async(main())
 

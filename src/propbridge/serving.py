@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +34,24 @@ class QuietServer(uvicorn.Server):
 
 @dataclass
 class HttpApp:
-    """An ASGI app and where to serve it."""
+    """An ASGI app and where to serve it (`reuse_port`: share the port with other processes,
+    the kernel spreading connections between them)."""
 
     app: Any
     host: str
     port: int
+    reuse_port: bool = False
+
+    def socket(self) -> socket.socket | None:
+        """A bound socket when the port is shared; None lets uvicorn bind it."""
+        if not self.reuse_port:
+            return None
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self.host, self.port))
+        sock.set_inheritable(True)
+        return sock
 
 
 def http_server(target: HttpApp, log_level: str = "warning") -> QuietServer:
@@ -68,12 +84,17 @@ async def run_stack(
     scheduler: bool,
     extra_apps: list[HttpApp] | None = None,
     started: asyncio.Event | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until `stop` is set, then shut down in order and release the runtime."""
-    servers = [http_server(a) for a in extra_apps or []]
+    targets = list(extra_apps or [])
     if api is not None:
-        servers.append(http_server(HttpApp(create_app(runtime), api[0], api[1])))
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
+        targets.append(HttpApp(create_app(runtime), api[0], api[1], reuse_port))
+    servers = [http_server(t) for t in targets]
+    tasks = []
+    for server, target in zip(servers, targets, strict=True):
+        sock = target.socket()
+        tasks.append(asyncio.create_task(server.serve(sockets=[sock] if sock else None)))
     for server in servers:
         while not server.started:
             if any(t.done() for t in tasks):
@@ -93,3 +114,46 @@ async def run_stack(
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await runtime.close()
+
+
+def _die_with_parent() -> None:
+    """In a child process: ask Linux to SIGTERM it when its parent dies (a crashed or killed
+    `serve` must not leave API processes behind)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start_api_processes(count: int, host: str, port: int) -> list[subprocess.Popen[bytes]]:
+    """`count` more API-only processes sharing `host:port` (SO_REUSEPORT)."""
+    command = [
+        sys.executable,
+        "-m",
+        "propbridge",
+        "serve",
+        "--no-worker",
+        "--reuse-port",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    return [
+        subprocess.Popen(command, preexec_fn=_die_with_parent)  # noqa: S603
+        for _ in range(count)
+    ]
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
+    """SIGTERM the processes and wait for them (SIGKILL after `timeout`)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -27,12 +27,14 @@ def render_document(render: Render, values: Fields) -> str:
     return orjson.dumps(body).decode()
 
 
-def serve_document(document: str, last_seen: datetime | None, stamps: dict[Any, str]) -> str:
-    """A stored document with its `last_seen` spliced in (`stamps` memoises the formatting:
-    a sync gives all the records it saw the same stamp)."""
+def serve_document(document: str, last_seen: datetime | str | None, stamps: dict[Any, str]) -> str:
+    """A stored document with its `last_seen` spliced in. `last_seen` is a datetime, or the text
+    SQLite stores (naive UTC); `stamps` memoises the formatting, since a sync gives all the
+    records it saw the same stamp."""
     stamp = stamps.get(last_seen)
     if stamp is None:
-        stamp = stamps[last_seen] = orjson.dumps(isoformat_z(last_seen)).decode()
+        moment = datetime.fromisoformat(last_seen) if isinstance(last_seen, str) else last_seen
+        stamp = stamps[last_seen] = orjson.dumps(isoformat_z(moment)).decode()
     if document == "{}":
         return f'{{"last_seen":{stamp}}}'
     return f'{document[:-1]},"last_seen":{stamp}}}'

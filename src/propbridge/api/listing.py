@@ -11,11 +11,10 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.errors import bad_request, issue
-from propbridge.db.table_versions import table_versions
 
 MAX_LIMIT = 250
 
@@ -99,8 +98,8 @@ class CountCache:
     """Exact `meta.total`s reused until the counted tables change.
 
     The key is the statement's SQLAlchemy cache key with its parameter values, plus the versions
-    of the tables it depends on, read from the database on each request so that every process
-    sees a sync's changes at once.
+    of the tables it depends on, which the caller reads from the database on each request so
+    that every process sees a sync's changes at once.
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
@@ -108,17 +107,16 @@ class CountCache:
         self._max_entries = max_entries
 
     async def total(
-        self, session: AsyncSession, statement: Select[Any], tables: tuple[str, ...]
+        self, db: AsyncSession | AsyncConnection, statement: Select[Any], versions: tuple[int, ...]
     ) -> int:
         """The number of rows `statement` selects."""
-        versions = await table_versions(session, tables)
         cache_key = statement._generate_cache_key()
         key = None
         if cache_key is not None:
             key = (cache_key.key, tuple(repr(p.value) for p in cache_key.bindparams), versions)
             if key in self._entries:
                 return self._entries[key]
-        total = await count_rows(session, statement)
+        total = await count_rows(db, statement)
         if key is not None:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()
@@ -126,34 +124,34 @@ class CountCache:
         return total
 
 
-async def count_rows(session: AsyncSession, statement: Select[Any]) -> int:
+async def count_rows(db: AsyncSession | AsyncConnection, statement: Select[Any]) -> int:
     """COUNT(*) over a SELECT."""
     return int(
         (
-            await session.execute(
-                select(func.count()).select_from(statement.order_by(None).subquery())
-            )
+            await db.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
         ).scalar_one()
     )
 
 
 async def run_list(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     statement: Select[Any],
     query: ListQuery,
     columns: dict[str, InstrumentedAttribute[Any]],
-    counter: tuple[CountCache, tuple[str, ...]] | None = None,
+    counter: tuple[CountCache, tuple[int, ...]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Count, order, page and run a SELECT of one entity; returns rows and `meta`."""
     if counter is None:
-        total = await count_rows(session, statement)
+        total = await count_rows(db, statement)
     else:
-        total = await counter[0].total(session, statement, counter[1])
+        total = await counter[0].total(db, statement, counter[1])
     ordered = statement
     for field, direction in query.order_by:
         column = columns[field]
         ordered = ordered.order_by(column.desc() if direction == "desc" else column.asc())
     id_column = columns["id"]
     ordered = ordered.order_by(id_column.desc()).offset(query.offset).limit(query.limit)
-    rows = list((await session.execute(ordered)).all())
+    # On a Core connection: plain rows, no ORM result machinery.
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    rows = list((await connection.execute(ordered)).all())
     return rows, query.meta(total, len(rows))

@@ -5,6 +5,7 @@ One scoped statement builder for every read, so no query can forget whose record
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -13,16 +14,16 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
-from propbridge.api.dependencies import read_session, require_scope
+from propbridge.api.dependencies import Reader, read_connection, require_scope
 from propbridge.api.documents import Fields, Render, envelope, render_document, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
 from propbridge.auth.service import Principal
 from propbridge.db.base import isoformat_z
+from propbridge.db.table_versions import table_versions
 from propbridge.integrations.models import Integration
 
 VENDORS = (
@@ -42,40 +43,72 @@ VENDORS = (
 PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Propexo objects for a page of rows (may read related tables, e.g. resident-to-lease links).
-Presenter = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
+Presenter = Callable[[Reader, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
 
 
 # Kept in the table but never served: reading them would cost JSON decoding on every row.
 UNSERVED_COLUMNS = frozenset({"raw", "content_hash", "document"})
 
 
+@functools.cache
 def served_columns(model: Any) -> list[Any]:
     """The columns a read endpoint selects (rows come back as plain Row objects, not ORM ones)."""
     return [column for column in model.__table__.columns if column.key not in UNSERVED_COLUMNS]
 
 
-async def visible_integrations(session: AsyncSession, principal: Principal) -> list[str]:
+class VisibilityCache:
+    """The live integrations each allow-list may see, reused until an integration changes
+    (every change of one bumps the `integrations` table version)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: dict[Any, list[str]] = {}
+        self._max_entries = max_entries
+
+    async def visible(self, db: Reader, principal: Principal, version: int) -> list[str]:
+        """Ids of the live integrations the principal may see."""
+        allowed = principal.integration_ids
+        key = (None if allowed is None else tuple(sorted(allowed)), version)
+        ids = self._entries.get(key)
+        if ids is None:
+            ids = await visible_integrations(db, principal)
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = ids
+        return ids
+
+
+async def visible_integrations(db: Reader, principal: Principal) -> list[str]:
     """Live integrations the principal may see."""
     statement = select(Integration.id).where(Integration.deleted_at.is_(None))
     if principal.integration_ids is not None:
         statement = statement.where(Integration.id.in_(principal.integration_ids))
-    return list((await session.execute(statement)).scalars())
+    return list((await db.execute(statement)).scalars())
 
 
 async def scoped(
-    session: AsyncSession, model: Any, principal: Principal, wanted: str | None = None
+    request: Request,
+    db: Reader,
+    model: Any,
+    principal: Principal,
+    columns: Sequence[Any],
+    wanted: str | None = None,
 ) -> Select[Any]:
-    """SELECT of a model limited to the integrations the principal may see (and, if given,
+    """SELECT of some columns of a model, limited to the integrations the principal may see (and, if given,
     to the one integration asked for).
 
-    The ids are resolved first and written into the query as plain values, so that both engines
-    can walk the `(integration_id, ...)` indexes instead of joining a subquery.
+    Reads the versions of the model's table and of `integrations` first (kept on
+    `request.state.table_versions` for the count cache). The ids are written into the query as
+    plain values, so that both engines can walk the `(integration_id, ...)` indexes instead of
+    joining a subquery.
     """
-    ids = await visible_integrations(session, principal)
+    versions = await table_versions(db, (model.__tablename__, "integrations"))
+    request.state.table_versions = versions
+    cache: VisibilityCache = request.app.state.visibility_cache
+    ids = await cache.visible(db, principal, versions[1])
     if wanted is not None:
         ids = [wanted] if wanted in ids else []
     condition = model.integration_id == ids[0] if len(ids) == 1 else model.integration_id.in_(ids)
-    return select(*served_columns(model)).where(condition)
+    return select(*columns).where(condition)
 
 
 def core_fields(values: Fields) -> dict[str, Any]:
@@ -102,6 +135,13 @@ def model_fields(values: Fields, names: Sequence[str], lists: Sequence[str] = ()
     return fields
 
 
+@functools.cache
+def document_columns(model: Any) -> list[Any]:
+    """A stored document and what is spliced into it: `last_seen` as stored (SQLite: text),
+    parsed once per distinct value when served."""
+    return [model.id, model.document, type_coerce(model.last_seen, String).label("seen")]
+
+
 @dataclass(frozen=True)
 class RecordView:
     """How a model's records are served: `render`ed from their own row (and then stored as
@@ -112,29 +152,24 @@ class RecordView:
 
     def columns(self, model: Any) -> list[Any]:
         """What a read selects: the stored document, or every served column."""
-        if self.render is not None:
-            return [model.id, model.document, model.last_seen]
-        return served_columns(model)
+        return document_columns(model) if self.render is not None else served_columns(model)
 
-    async def documents(self, session: AsyncSession, model: Any, rows: Sequence[Any]) -> list[str]:
+    async def documents(self, db: Reader, model: Any, rows: Sequence[Any]) -> list[str]:
         """The serialised objects of a page of rows selected with `columns`."""
         if self.render is None:
             assert self.present is not None
-            return [orjson.dumps(obj).decode() for obj in await self.present(session, rows)]
+            return [orjson.dumps(obj).decode() for obj in await self.present(db, rows)]
         # Rows written before documents existed are rendered from their columns.
         missing = [row.id for row in rows if row.document is None]
         rendered: dict[str, str] = {}
         if missing:
-            full = await session.execute(
-                select(*served_columns(model)).where(model.id.in_(missing))
-            )
+            full = await db.execute(select(*served_columns(model)).where(model.id.in_(missing)))
             rendered = {row.id: render_document(self.render, row._mapping) for row in full}
         stamps: dict[Any, str] = {}
-        return [
-            serve_document(row.document or rendered[row.id], row.last_seen, stamps) for row in rows
-        ]
+        return [serve_document(row.document or rendered[row.id], row.seen, stamps) for row in rows]
 
 
+@functools.cache
 def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
     """Columns a client may order by: every stored public column."""
     hidden = UNSERVED_COLUMNS | {"custom_data"}
@@ -146,12 +181,14 @@ def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
 
 
 async def scoped_list(
-    session: AsyncSession, request: Request, model: Any, principal: Principal
+    db: Reader, request: Request, model: Any, principal: Principal, columns: Sequence[Any]
 ) -> Select[Any]:
     """The principal's records of a model, with the filters every synced model takes:
     integration, vendor, property, x_id, timestamps."""
     params = request.query_params
-    statement = await scoped(session, model, principal, params.get("integration_id") or None)
+    statement = await scoped(
+        request, db, model, principal, columns, params.get("integration_id") or None
+    )
     vendor = params.get("integration_vendor")
     if vendor:
         if vendor not in VENDORS:
@@ -212,20 +249,19 @@ def json_response(body: bytes) -> Response:
 
 
 async def list_response(
-    request: Request, session: AsyncSession, model: Any, statement: Select[Any], view: RecordView
+    request: Request, db: Reader, model: Any, statement: Select[Any], view: RecordView
 ) -> Response:
     """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
     columns = orderable_columns(model)
     query = parse_list_query(request, set(columns))
-    counter = (request.app.state.count_cache, (model.__tablename__, "integrations"))
-    statement = statement.with_only_columns(*view.columns(model))
-    rows, meta = await run_list(session, statement, query, columns, counter)
-    return json_response(envelope(meta, await view.documents(session, model, rows)))
+    counter = (request.app.state.count_cache, request.state.table_versions)
+    rows, meta = await run_list(db, statement, query, columns, counter)
+    return json_response(envelope(meta, await view.documents(db, model, rows)))
 
 
 async def by_id_response(
     request: Request,
-    session: AsyncSession,
+    db: Reader,
     model: Any,
     principal: Principal,
     record_id: str,
@@ -234,11 +270,11 @@ async def by_id_response(
 ) -> Response:
     """One record in the list envelope; 404 when absent or not the caller's to see."""
     query = parse_list_query(request, set(orderable_columns(model)))
-    statement = (await scoped(session, model, principal)).with_only_columns(*view.columns(model))
-    row = (await session.execute(statement.where(model.id == record_id))).first()
+    statement = await scoped(request, db, model, principal, view.columns(model))
+    row = (await db.execute(statement.where(model.id == record_id))).first()
     if row is None:
         raise not_found(f"{label} {record_id}")
-    document = (await view.documents(session, model, [row]))[0]
+    document = (await view.documents(db, model, [row]))[0]
     return json_response(
         b"".join(
             (b'{"meta":', orjson.dumps(query.meta(1, 1)), b',"results":', document.encode(), b"}")
@@ -268,22 +304,20 @@ def add_record_routes(
     async def list_records(
         request: Request,
         principal: Principal = Depends(reader),
-        session: AsyncSession = Depends(read_session),
+        db: Reader = Depends(read_connection),
     ) -> Response:
-        statement = await scoped_list(session, request, model, principal)
+        statement = await scoped_list(db, request, model, principal, record_view.columns(model))
         if filters is not None:
             statement = filters(request, statement)
-        return await list_response(request, session, model, statement, record_view)
+        return await list_response(request, db, model, statement, record_view)
 
     async def get_record(
         request: Request,
         record_id: str = Path(alias=id_name),
         principal: Principal = Depends(reader),
-        session: AsyncSession = Depends(read_session),
+        db: Reader = Depends(read_connection),
     ) -> Response:
-        return await by_id_response(
-            request, session, model, principal, record_id, record_view, label
-        )
+        return await by_id_response(request, db, model, principal, record_id, record_view, label)
 
     plural = f"{label.lower()}s"
     router.add_api_route(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import String, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base
@@ -48,12 +48,14 @@ async def bump_table_versions(session: AsyncSession, tables: Iterable[str]) -> N
         )
 
 
-async def table_versions(session: AsyncSession, tables: Iterable[str]) -> tuple[int, ...]:
+async def table_versions(
+    db: AsyncSession | AsyncConnection, tables: Iterable[str]
+) -> tuple[int, ...]:
     """The current versions of some tables, in the order given (0 for never changed)."""
     names = list(tables)
     rows = dict(
         (
-            await session.execute(
+            await db.execute(
                 select(TableVersion.table_name, TableVersion.version).where(
                     TableVersion.table_name.in_(names)
                 )

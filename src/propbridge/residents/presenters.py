@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.api.dependencies import Reader
 from propbridge.api.documents import Fields
 from propbridge.api.records import core_fields, model_fields
 from propbridge.residents.models import ResidentLease
@@ -134,21 +134,19 @@ def render_property(values: Fields) -> dict[str, Any]:
     }
 
 
-async def _links(
-    session: AsyncSession, column: Any, ids: list[str]
-) -> dict[str, list[ResidentLease]]:
-    grouped: dict[str, list[ResidentLease]] = defaultdict(list)
+async def _links(db: Reader, column: Any, ids: list[str]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
     if ids:
-        for link in (
-            await session.execute(
-                select(ResidentLease).where(column.in_(ids)).order_by(ResidentLease.id)
-            )
-        ).scalars():
+        for link in await db.execute(
+            select(*ResidentLease.__table__.columns)
+            .where(column.in_(ids))
+            .order_by(ResidentLease.id)
+        ):
             grouped[getattr(link, column.key)].append(link)
     return grouped
 
 
-def _meta(link: ResidentLease, key: str) -> dict[str, Any]:
+def _meta(link: Any, key: str) -> dict[str, Any]:
     return {
         key: getattr(link, key),
         "x_resident_type": link.x_resident_type,
@@ -160,9 +158,9 @@ def _meta(link: ResidentLease, key: str) -> dict[str, Any]:
     }
 
 
-async def present_residents(session: AsyncSession, rows: Sequence[Any]) -> list[dict[str, Any]]:
+async def present_residents(db: Reader, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Resident objects with `leases_meta_data`."""
-    links = await _links(session, ResidentLease.resident_id, [r.id for r in rows])
+    links = await _links(db, ResidentLease.resident_id, [r.id for r in rows])
     return [
         {
             **core_fields(row._mapping),
@@ -174,9 +172,9 @@ async def present_residents(session: AsyncSession, rows: Sequence[Any]) -> list[
     ]
 
 
-async def present_leases(session: AsyncSession, rows: Sequence[Any]) -> list[dict[str, Any]]:
+async def present_leases(db: Reader, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Lease objects with `residents_meta_data`."""
-    links = await _links(session, ResidentLease.lease_id, [r.id for r in rows])
+    links = await _links(db, ResidentLease.lease_id, [r.id for r in rows])
     out = []
     for row in rows:
         values = {
