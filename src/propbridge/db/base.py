@@ -5,6 +5,7 @@ Defines no tables itself; domain packages declare their own models on `Base`.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def isoformat_z(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with a `Z` and milliseconds, as Propexo prints timestamps."""
+    """ISO-8601 UTC with a `Z` and milliseconds, as Propexo prints timestamps.
+
+    Memoised: a sync stamps thousands of records with one instant, and pages repeat them."""
     if value is None:
         return None
     if value.tzinfo is None:

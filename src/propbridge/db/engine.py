@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -49,6 +50,15 @@ def _prepare_sqlite(engine: AsyncEngine, begin_immediate: bool) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns' serialiser: orjson, with decimals (PMS amounts) as text."""
+    return orjson.dumps(value, default=str).decode()
+
+
+# Both engines share these: JSON columns are written on every synced record.
+JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 class Database:
     """The engines of one database and the sessions made from them.
 
@@ -64,14 +74,21 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.read_engine = create_async_engine(
-                url, echo=echo, pool_size=8, max_overflow=8, pool_reset_on_return=None
+                url,
+                echo=echo,
+                pool_size=8,
+                max_overflow=8,
+                pool_reset_on_return=None,
+                **JSON_OPTIONS,
             )
-            self.write_engine = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
+            self.write_engine = create_async_engine(
+                url, echo=echo, pool_size=4, max_overflow=4, **JSON_OPTIONS
+            )
             _prepare_sqlite(self.read_engine, begin_immediate=False)
             _prepare_sqlite(self.write_engine, begin_immediate=True)
         else:
             self.read_engine = create_async_engine(
-                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **JSON_OPTIONS
             )
             self.write_engine = self.read_engine
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None

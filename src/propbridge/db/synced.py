@@ -31,9 +31,10 @@ class SyncedRecordMixin(IdMixin, TimestampMixin):
     # `api/documents.py`); null for models presented from several tables.
     document: Mapped[str | None] = mapped_column(Text, default=None)
 
+    # No index of its own: the natural key's unique index starts with it.
     @declared_attr
     def integration_id(cls) -> Mapped[str]:
-        return mapped_column(String(36), ForeignKey("integrations.id"), index=True)
+        return mapped_column(String(36), ForeignKey("integrations.id"))
 
     @declared_attr
     def integration_vendor(cls) -> Mapped[str]:

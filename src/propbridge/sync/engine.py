@@ -6,9 +6,11 @@ interrupted sync keeps what it wrote and the next run resumes without duplicates
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy import update
@@ -45,6 +47,7 @@ MODEL_SOURCES = {
 }
 
 Progress = Callable[[str, int, int | None], None]
+T = TypeVar("T")
 
 
 def sources_for(models: list[str] | None, available: tuple[str, ...]) -> list[str]:
@@ -58,6 +61,25 @@ def sources_for(models: list[str] | None, available: tuple[str, ...]) -> list[st
 # Feeds read incrementally: the next read starts at the last completed one, minus a lookback
 # so that late-posted transactions are not missed. The others are small and read whole.
 INCREMENTAL_FEEDS = frozenset({"leases", "transactions"})
+
+
+async def prefetched(pages: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """The pages of `pages`, the next one being fetched while the caller writes this one (the
+    PMS builds its page while we upsert ours)."""
+    pending: asyncio.Future[T] = asyncio.ensure_future(anext(pages))
+    try:
+        while True:
+            try:
+                page = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(pages))
+            yield page
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
 
 
 async def _since(
@@ -116,18 +138,19 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
             done = 0
             fetch_started = utcnow()
             since = await _since(runtime, access.integration_id, feed, lookback)
-            async for page in connector.fetch(feed, since):
-                async with runtime.database.write() as session:
-                    result = await upsert_page(
-                        session, access.integration_id, vendor, page, utcnow()
-                    )
-                for model, model_counts in result.counts.items():
-                    counts.setdefault(model, ModelCounts()).add(model_counts)
-                reconciled += result.reconciled
-                done += len(page)
-                if progress:
-                    progress(feed, done, None)
-                await _save_counts(runtime, run.id, counts)
+            async with contextlib.aclosing(prefetched(connector.fetch(feed, since))) as pages:
+                async for page in pages:
+                    async with runtime.database.write() as session:
+                        result = await upsert_page(
+                            session, access.integration_id, vendor, page, utcnow()
+                        )
+                    for model, model_counts in result.counts.items():
+                        counts.setdefault(model, ModelCounts()).add(model_counts)
+                    reconciled += result.reconciled
+                    done += len(page)
+                    if progress:
+                        progress(feed, done, None)
+                    await _save_counts(runtime, run.id, counts)
             await _advance_checkpoint(runtime, access.integration_id, feed, fetch_started)
             bound.info("sync_feed_done", feed=feed, records=done, since=str(since))
     except RetryableError as error:

@@ -6,12 +6,11 @@ Database work for one page of records; the caller's transaction commits it.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,19 +97,11 @@ class PageResult:
     reconciled: int = 0
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def content_hash(values: dict[str, Any]) -> str:
-    """A stable digest of a record's normalised fields and raw payload."""
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+    """A stable digest of a record's normalised fields and raw payload (decimals as text)."""
+    return hashlib.sha256(
+        orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+    ).hexdigest()
 
 
 class Stored(NamedTuple):
@@ -333,7 +324,7 @@ async def _upsert_model(
             if property_id is None:
                 continue  # its property is not synced (yet); the next sync picks it up
             values["property_id"] = property_id
-        raw = _jsonable(record.raw)
+        raw = record.raw
         digest = content_hash({"fields": values, "raw": raw})
         current = existing.get(key)
         if current is not None and current.content_hash == digest:

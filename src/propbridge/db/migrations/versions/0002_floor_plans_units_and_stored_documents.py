@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 00:28:38.497401
+Create Date: 2026-11-24 00:42:36.341380
 """
 
 from collections.abc import Sequence
@@ -61,9 +61,6 @@ def upgrade() -> None:
     with op.batch_alter_table("floor_plans", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_floor_plans_created_at"), ["created_at"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_floor_plans_integration_id"), ["integration_id"], unique=False
-        )
-        batch_op.create_index(
             batch_op.f("ix_floor_plans_property_id"), ["property_id"], unique=False
         )
 
@@ -116,9 +113,6 @@ def upgrade() -> None:
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_units_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_units_floor_plan_id"), ["floor_plan_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_units_integration_id"), ["integration_id"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_units_property_id"), ["property_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_units_property_id_number"), ["property_id", "number"], unique=False
@@ -126,71 +120,97 @@ def upgrade() -> None:
 
     with op.batch_alter_table("charge_codes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_charge_codes_integration_id"))
 
     with op.batch_alter_table("fees", schema=None) as batch_op:
         batch_op.add_column(sa.Column("floor_plan_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_fees_integration_id"))
         batch_op.create_index(batch_op.f("ix_fees_floor_plan_id"), ["floor_plan_id"], unique=False)
 
     with op.batch_alter_table("leases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_leases_integration_id"))
         batch_op.create_index(batch_op.f("ix_leases_unit_id"), ["unit_id"], unique=False)
 
     with op.batch_alter_table("properties", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_properties_integration_id"))
 
     with op.batch_alter_table("resident_charges", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_resident_charges_integration_id"))
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_resident_payments_integration_id"))
 
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
+        batch_op.drop_index(batch_op.f("ix_residents_integration_id"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("residents", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_residents_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_resident_payments_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
         batch_op.drop_column("unit_id")
 
     with op.batch_alter_table("resident_charges", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_resident_charges_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
         batch_op.drop_column("unit_id")
 
     with op.batch_alter_table("properties", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_properties_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
 
     with op.batch_alter_table("leases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_leases_unit_id"))
+        batch_op.create_index(
+            batch_op.f("ix_leases_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
         batch_op.drop_column("unit_id")
 
     with op.batch_alter_table("fees", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fees_floor_plan_id"))
+        batch_op.create_index(
+            batch_op.f("ix_fees_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
         batch_op.drop_column("floor_plan_id")
 
     with op.batch_alter_table("charge_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_charge_codes_integration_id"), ["integration_id"], unique=False
+        )
         batch_op.drop_column("document")
 
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_units_property_id_number"))
         batch_op.drop_index(batch_op.f("ix_units_property_id"))
-        batch_op.drop_index(batch_op.f("ix_units_integration_id"))
         batch_op.drop_index(batch_op.f("ix_units_floor_plan_id"))
         batch_op.drop_index(batch_op.f("ix_units_created_at"))
 
     op.drop_table("units")
     with op.batch_alter_table("floor_plans", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_floor_plans_property_id"))
-        batch_op.drop_index(batch_op.f("ix_floor_plans_integration_id"))
         batch_op.drop_index(batch_op.f("ix_floor_plans_created_at"))
 
     op.drop_table("floor_plans")
