@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin
 from propbridge.db.synced import PropertyScopedMixin, SyncedRecordMixin
@@ -93,17 +93,12 @@ class LedgerTransactionMixin:
         ("integration_id", "transaction_date"),
     )
 
-    @declared_attr
-    def lease_id(cls) -> Mapped[str | None]:
-        return mapped_column(String(36), ForeignKey("leases.id"), index=True)
-
-    @declared_attr
-    def resident_id(cls) -> Mapped[str | None]:
-        return mapped_column(String(36), ForeignKey("residents.id"), index=True)
-
-    @declared_attr
-    def charge_code_id(cls) -> Mapped[str | None]:
-        return mapped_column(String(36), ForeignKey("charge_codes.id"))
+    # Links without foreign keys: only the sync writes them, from rows it has just read, and
+    # synced records are never deleted; the constraint checks cost as much as the indexes do
+    # on a first sync's hundreds of thousands of rows.
+    lease_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    resident_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    charge_code_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class ResidentCharge(LedgerTransactionMixin, PropertyScopedMixin, SyncedRecordMixin, Base):

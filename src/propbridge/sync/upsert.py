@@ -27,6 +27,7 @@ from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
 from propbridge.residents.presenters import render_property
+from propbridge.sync.bulk_insert import insert_rows
 from propbridge.sync.reconcile import reconcile
 from propbridge.units.models import FloorPlan, Unit
 from propbridge.units.presenters import render_floor_plan, render_unit
@@ -123,16 +124,16 @@ async def existing_rows(
         by_property.setdefault(x_property_id, []).append(x_id)
     # The whole natural key in the WHERE clause, so the unique index answers each lookup.
     for x_property_id, x_ids in by_property.items():
+        # A property seen for the first time (a first sync's pages) has nothing to look up.
+        scope = (table.integration_id == integration_id, table.x_property_id == x_property_id)
+        if (await session.execute(select(table.id).where(*scope).limit(1))).first() is None:
+            continue
         x_ids.sort()
         for start in range(0, len(x_ids), IN_CHUNK):
             rows = await session.execute(
                 select(
                     table.x_id, table.id, table.content_hash, table.last_seen, table.created_at
-                ).where(
-                    table.integration_id == integration_id,
-                    table.x_property_id == x_property_id,
-                    table.x_id.in_(x_ids[start : start + IN_CHUNK]),
-                )
+                ).where(*scope, table.x_id.in_(x_ids[start : start + IN_CHUNK]))
             )
             for x_id, *stored in rows:
                 found[(x_property_id, x_id)] = Stored(*stored)
@@ -358,9 +359,7 @@ async def _upsert_model(
             counts.updated += 1
         ids[key] = row_id
     if inserts:
-        # Core executemany on the connection: the ORM's bulk path costs more per row here.
-        connection = await session.connection()
-        await connection.execute(insert(table.__table__), inserts)
+        await insert_rows(await session.connection(), table.__table__, inserts)
     if updates:
         await session.execute(update(table), updates)
     for start in range(0, len(unchanged_ids), IN_CHUNK):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 00:42:36.341380
+Create Date: 2026-11-24 00:51:30.432921
 """
 
 from collections.abc import Sequence
@@ -142,11 +142,29 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_charges_integration_id"))
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
+        )
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_payments_integration_id"))
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_payments_resident_id_residents"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_payments_charge_code_id_charge_codes"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_payments_lease_id_leases"), type_="foreignkey"
+        )
 
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
@@ -161,6 +179,21 @@ def downgrade() -> None:
         batch_op.drop_column("document")
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_payments_lease_id_leases"), "leases", ["lease_id"], ["id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_payments_charge_code_id_charge_codes"),
+            "charge_codes",
+            ["charge_code_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_payments_resident_id_residents"),
+            "residents",
+            ["resident_id"],
+            ["id"],
+        )
         batch_op.create_index(
             batch_op.f("ix_resident_payments_integration_id"), ["integration_id"], unique=False
         )
@@ -168,6 +201,21 @@ def downgrade() -> None:
         batch_op.drop_column("unit_id")
 
     with op.batch_alter_table("resident_charges", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_lease_id_leases"), "leases", ["lease_id"], ["id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
+            "charge_codes",
+            ["charge_code_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_resident_id_residents"),
+            "residents",
+            ["resident_id"],
+            ["id"],
+        )
         batch_op.create_index(
             batch_op.f("ix_resident_charges_integration_id"), ["integration_id"], unique=False
         )
