@@ -22,8 +22,10 @@ from propbridge.db.base import UTCDateTime
 Convert = Callable[[Any], Any]
 
 
+@functools.lru_cache(maxsize=1024)
 def _sqlite_timestamp(value: datetime | None) -> str | None:
-    # SQLAlchemy's SQLite DATETIME storage format: naive UTC, microseconds, a space.
+    # SQLAlchemy's SQLite DATETIME storage format: naive UTC, microseconds, a space. Memoised:
+    # a page's rows share their created/updated/seen instant.
     if value is None:
         return None
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
