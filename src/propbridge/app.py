@@ -18,6 +18,7 @@ from propbridge.api.errors import error_body, install_error_handlers
 from propbridge.api.listing import CountCache
 from propbridge.api.records import VisibilityCache
 from propbridge.billing.endpoints import router as billing_router
+from propbridge.billing.write_endpoints import router as billing_writes_router
 from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.db.ids import new_id
 from propbridge.integrations.endpoints import router as integrations_router
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(residents_router)
     app.include_router(units_router)
     app.include_router(billing_router)
+    app.include_router(billing_writes_router)
     app.include_router(sync_router)
 
     app.add_middleware(RequestContextMiddleware)

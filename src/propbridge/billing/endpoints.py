@@ -1,45 +1,26 @@
-"""Billing and Payments routes: charge codes, resident charges and payments, fees (read),
-resident-charge writes, write status.
+"""Billing and Payments reads: charge codes, resident charges and payments, fees.
 
-Thin: validation is in `schemas.py`, rules in `service.py`.
+Thin: the routes come from `add_record_routes`; here are only each model's own filters.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import Select, false, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request
+from sqlalchemy import Select, false
 
-from propbridge.api.dependencies import current_principal, get_runtime, read_session, require_scope
-from propbridge.api.errors import ApiError, not_found
 from propbridge.api.listing import parse_timestamp
 from propbridge.api.records import Filters, add_record_routes
-from propbridge.auth.service import Principal
-from propbridge.billing.models import (
-    ChargeCode,
-    Fee,
-    ResidentCharge,
-    ResidentPayment,
-    WriteItem,
-    WriteRequest,
-)
+from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.billing.presenters import (
     render_charge_code,
     render_fee,
     render_resident_charge,
     render_resident_payment,
 )
-from propbridge.billing.schemas import ResidentChargeCreate
-from propbridge.billing.service import AcceptedWrite, PendingWrite, resolve_resident_charge
-from propbridge.billing.write_recorder import WriteRecorder
-from propbridge.billing.write_status import present_write_status
-from propbridge.jobs.models import Job
 
 router = APIRouter(tags=["billing-and-payments"])
-writer = require_scope("write")
 
 
 def _ledger_filters(model: Any) -> Filters:
@@ -99,53 +80,3 @@ add_record_routes(
     _ledger_filters(ResidentPayment),
 )
 add_record_routes(router, "/v1/fees/", Fee, render_fee, "Fee", "fee_id", _fee_filters)
-
-
-def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:
-    # A ready response: FastAPI then skips re-validating and re-encoding a dict it cannot type.
-    return JSONResponse({"meta": {"job_id": accepted.job_id}, "result": accepted.body})
-
-
-@router.post("/v1/resident-charges/resman/")
-async def create_resident_charge_resman(
-    body: ResidentChargeCreate, request: Request, principal: Principal = Depends(writer)
-) -> JSONResponse:
-    """Accept a charge for ResMan; answered once the request and its job are committed."""
-    runtime = get_runtime(request)
-    async with runtime.database.read_connection() as connection:
-        pending = await resolve_resident_charge(connection, principal, body)
-    accepted = await _record(request, pending)
-    return _vendor_response(accepted)
-
-
-async def _record(request: Request, pending: PendingWrite) -> AcceptedWrite:
-    """Commit the write and its job (group commit), then wake the worker."""
-    recorder: WriteRecorder = request.app.state.write_recorder
-    accepted = await recorder.record(pending)
-    get_runtime(request).notify_job_enqueued()
-    return accepted
-
-
-@router.get("/v1/admin/write-status/{root_job_id}")
-async def write_status(
-    root_job_id: str, request: Request, session: AsyncSession = Depends(read_session)
-) -> dict[str, Any]:
-    """What became of a write; for keys with the write or admin scope."""
-    principal = await current_principal(request)
-    if not principal.scopes & {"write", "admin"}:
-        raise ApiError(403, "forbidden", "This API key lacks the 'write' or 'admin' scope")
-    row = (
-        await session.execute(
-            select(WriteRequest, Job.state, Job.last_error)
-            .join(Job, Job.id == WriteRequest.job_id)
-            .where(WriteRequest.job_id == root_job_id)
-        )
-    ).first()
-    if row is None or not principal.may_use(row[0].integration_id):
-        raise not_found(f"Job {root_job_id}")
-    items = list(
-        (
-            await session.execute(select(WriteItem).where(WriteItem.write_request_id == row[0].id))
-        ).scalars()
-    )
-    return present_write_status(row[0], row[1], row[2], items)

@@ -47,6 +47,8 @@ class WriteRequest(IdMixin, TimestampMixin, Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The failed write this one re-sends (`POST /v1/admin/retry-write/{root_job_id}`).
+    retry_of: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class WriteItem(IdMixin, Base):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -57,3 +57,61 @@ class ResidentChargeCreate(BaseModel):
     notes: Text
     amount_in_cents: Cents
     reference_number: Identifier
+
+
+PAYMENT_TYPES = (
+    "ACH",
+    "Cash",
+    "Cashiers Check",
+    "Check",
+    "Credit Card",
+    "Debit Card",
+    "eCheck",
+    "Money Order",
+)
+PaymentType = Literal[
+    "ACH", "Cash", "Cashiers Check", "Check", "Credit Card", "Debit Card", "eCheck", "Money Order"
+]
+
+
+class ResidentPaymentCreate(BaseModel):
+    """`POST /v1/resident-payments/resman/`: as a charge, with `payment_type` for the code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    integration_id: Identifier
+    resident_id: Identifier
+    payment_type: PaymentType
+    batch_id: Identifier
+    transaction_date: DateTimeText
+    description: Text
+    notes: Text
+    amount_in_cents: Cents
+    reference_number: Identifier
+
+
+class BatchCharge(BaseModel):
+    """One charge of a batch: a single charge's fields without `integration_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: Identifier
+    charge_code_id: Identifier
+    batch_id: Identifier
+    transaction_date: DateTimeText
+    description: Text
+    notes: Text
+    amount_in_cents: Cents
+    reference_number: Identifier
+
+
+MAX_BATCH_CHARGES = 1000
+
+
+class ResidentChargeBatchCreate(BaseModel):
+    """`POST /v1/resident-charges/batch/resman/`: 1 to 1,000 charges of one property."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    integration_id: Identifier
+    charges: Annotated[list[BatchCharge], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]

@@ -127,6 +127,9 @@ async def conclude(
     """Record the outcome of every item and end the job, in the caller's one transaction."""
     now = utcnow()
     default_error = errors[0] if errors and status != "ACCEPTED" else None
+    if item_errors:
+        # The PMS named the culprits; the others were refused only because they were with them.
+        default_error = "Not posted: the document was rejected because of other transactions in it"
     await executor.execute(
         update(WriteItem)
         .where(WriteItem.write_request_id == request_id)

@@ -123,6 +123,7 @@ class WriteRecorder:
                         "dedupe_key": pending.dedupe_key,
                         "job_id": job_id,
                         "errors": [],
+                        "retry_of": pending.retry_of,
                         "created_at": now,
                         "updated_at": now,
                     }

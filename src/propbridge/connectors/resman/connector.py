@@ -5,6 +5,7 @@ Joins the clients, the MITS builder and the mapping; holds no database access.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -28,7 +29,7 @@ from propbridge.connectors.resman.mapping import (
     map_residents,
     map_units,
 )
-from propbridge.connectors.resman.mits import build_resident_transactions
+from propbridge.connectors.resman.mits import build_resident_transactions, document_order
 
 # ResMan's v2 rejects a modifiedSince more than 364 days back; keep a margin for clock skew.
 V2_LOOKBACK = timedelta(days=364) - timedelta(hours=1)
@@ -129,4 +130,27 @@ class ResManConnector:
         if not transactions:
             raise RejectedError("nothing to post")
         document = build_resident_transactions(x_property_id, transactions)
-        await self._v1.post_document(POST_METHOD, {"PropertyID": x_property_id, "Xml": document})
+        try:
+            await self._v1.post_document(
+                POST_METHOD, {"PropertyID": x_property_id, "Xml": document}
+            )
+        except RejectedError as error:
+            raise RejectedError(
+                error.message, blame_transactions(error.message, document_order(transactions))
+            ) from error
+
+
+# Assumption: a rejected document's ErrorDescription names its faulty transactions as
+# "Transaction N: reason" (1-based, document order), several joined by " | ", as the sandbox
+# does; ResMan's exact wording is not public. Anything else is blamed on the whole document.
+BLAME = re.compile(r"Transaction (\d+): (.*?)(?= \| Transaction \d+: |$)")
+
+
+def blame_transactions(description: str, order: list[int]) -> dict[int, str]:
+    """Which of our transactions (by index) a rejection names, with its reason."""
+    blamed = {}
+    for number, reason in BLAME.findall(description):
+        position = int(number) - 1
+        if 0 <= position < len(order):
+            blamed[order[position]] = reason
+    return blamed

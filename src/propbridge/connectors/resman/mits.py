@@ -23,6 +23,15 @@ def _add(parent: Any, name: str, text: str | None) -> None:
         etree.SubElement(parent, name).text = text
 
 
+def document_order(transactions: list[TransactionToPost]) -> list[int]:
+    """The index of each transaction in the order `build_resident_transactions` writes them
+    (grouped by lease, leases in first-seen order)."""
+    by_customer: dict[str, list[int]] = {}
+    for index, t in enumerate(transactions):
+        by_customer.setdefault(t.upstream["customer_id"], []).append(index)
+    return [index for indexes in by_customer.values() for index in indexes]
+
+
 def build_resident_transactions(x_property_id: str, transactions: list[TransactionToPost]) -> str:
     """One document for every transaction, one `RT_Customer` per lease in first-seen order."""
     root = etree.Element("ResidentTransactions")

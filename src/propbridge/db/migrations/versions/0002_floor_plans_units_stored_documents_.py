@@ -1,8 +1,8 @@
-"""floor plans, units and stored documents
+"""floor plans, units, stored documents, write retries
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 00:51:30.432921
+Create Date: 2026-11-24 00:57:43.738667
 """
 
 from collections.abc import Sequence
@@ -143,10 +143,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_charges_integration_id"))
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
         )
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
         )
         batch_op.drop_constraint(
             batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
@@ -170,8 +170,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_residents_integration_id"))
 
+    with op.batch_alter_table("write_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("retry_of", sa.String(length=36), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("write_requests", schema=None) as batch_op:
+        batch_op.drop_column("retry_of")
+
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_residents_integration_id"), ["integration_id"], unique=False
@@ -205,15 +211,15 @@ def downgrade() -> None:
             batch_op.f("fk_resident_charges_lease_id_leases"), "leases", ["lease_id"], ["id"]
         )
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
-            "charge_codes",
-            ["charge_code_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
             batch_op.f("fk_resident_charges_resident_id_residents"),
             "residents",
             ["resident_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
+            "charge_codes",
+            ["charge_code_id"],
             ["id"],
         )
         batch_op.create_index(
