@@ -113,3 +113,21 @@ def test_rows_without_a_stored_document_are_served_the_same(
         assert one["results"] == before["results"][0]
     finally:
         stack.call(forget(kept))
+
+
+@pytest.mark.parametrize("order", ["created_at:desc", "transaction_date:asc,amount_in_cents:desc"])
+def test_deep_pages_are_the_same_slice_as_walking_there(
+    stack: LiveStack, synced: dict[str, Any], order: str
+) -> None:
+    params = {"integration_id": synced["integration"]["id"], "order-by": order}
+    walked: list[str] = []
+    while len(walked) < 1600:
+        page = stack.http.get(
+            "/v1/resident-charges/", params={**params, "limit": 250, "offset": len(walked)}
+        ).json()
+        walked += [r["id"] for r in page["results"]]
+    deep = stack.http.get(
+        "/v1/resident-charges/", params={**params, "limit": 100, "offset": 1450}
+    ).json()
+    assert [r["id"] for r in deep["results"]] == walked[1450:1550]
+    assert deep["meta"]["offset"] == 1450 and deep["meta"]["hasMore"] is True

@@ -17,6 +17,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from propbridge.api.errors import bad_request, issue
 
 MAX_LIMIT = 250
+# From this offset on, pages are read ids first (see `run_list`).
+DEFERRED_JOIN_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,19 @@ async def run_list(
         total = await count_rows(db, statement)
     else:
         total = await counter[0].total(db, statement, counter[1])
-    ordered = statement
-    for field, direction in query.order_by:
-        column = columns[field]
-        ordered = ordered.order_by(column.desc() if direction == "desc" else column.asc())
+    order = [
+        columns[field].desc() if direction == "desc" else columns[field].asc()
+        for field, direction in query.order_by
+    ]
     id_column = columns["id"]
-    ordered = ordered.order_by(id_column.desc()).offset(query.offset).limit(query.limit)
+    order.append(id_column.desc())
+    ordered = statement.order_by(*order).offset(query.offset).limit(query.limit)
+    if query.offset >= DEFERRED_JOIN_OFFSET:
+        # A deep page: skip the offset over the ids alone (an index-only walk where an index
+        # covers the order), then read the full rows of just this page.
+        page_ids = statement.with_only_columns(id_column).order_by(*order)
+        page_ids = page_ids.offset(query.offset).limit(query.limit)
+        ordered = statement.where(id_column.in_(page_ids.scalar_subquery())).order_by(*order)
     # On a Core connection: plain rows, no ORM result machinery.
     connection = await db.connection() if isinstance(db, AsyncSession) else db
     rows = list((await connection.execute(ordered)).all())
