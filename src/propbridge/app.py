@@ -21,6 +21,7 @@ from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_endpoints import router as billing_writes_router
 from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.db.ids import new_id
+from propbridge.idempotency.middleware import IdempotencyMiddleware
 from propbridge.integrations.endpoints import router as integrations_router
 from propbridge.residents.endpoints import router as residents_router
 from propbridge.runtime import Runtime
@@ -91,6 +92,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(billing_writes_router)
     app.include_router(sync_router)
 
+    app.add_middleware(IdempotencyMiddleware, runtime=runtime, max_body=MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", include_in_schema=False)

@@ -346,7 +346,11 @@ async def resolve_charge_batch(
         resident = residents[charge.resident_id]
         target = Target(resident.x_property_id, resident.lease_x_id, resident.unit_number)
         items.append(_charge_item(index, charge, target, codes[charge.charge_code_id].code))
-    return PendingWrite(body.integration_id, operation, body.model_dump(), None, items)
+    # The batch's (batch_id, reference_number) pairs are its identity, as a single charge's are.
+    pairs = sorted("\x1e".join(key) for key in seen)
+    digest = hashlib.sha256("\x1f".join(pairs).encode()).hexdigest()
+    dedupe_key = "\x1f".join((body.integration_id, operation, digest))
+    return PendingWrite(body.integration_id, operation, body.model_dump(), dedupe_key, items)
 
 
 async def find_existing_write(session: AsyncSession, pending: PendingWrite) -> AcceptedWrite | None:
@@ -372,7 +376,7 @@ def duplicate_conflict(job_id: str) -> ApiError:
     return ApiError(
         409,
         "duplicate_reference",
-        "This batch_id and reference_number were already used with a different body",
+        "These batch_id and reference_number values were already used with a different body",
         {"job_id": job_id},
     )
 

@@ -6,6 +6,7 @@ Used by migrations and tests; defines nothing.
 from propbridge.auth import models as auth_models
 from propbridge.billing import models as billing_models
 from propbridge.db import table_versions
+from propbridge.idempotency import models as idempotency_models
 from propbridge.integrations import models as integration_models
 from propbridge.jobs import models as job_models
 from propbridge.residents import models as resident_models
@@ -15,6 +16,7 @@ from propbridge.units import models as unit_models
 __all__ = [
     "auth_models",
     "billing_models",
+    "idempotency_models",
     "integration_models",
     "job_models",
     "resident_models",

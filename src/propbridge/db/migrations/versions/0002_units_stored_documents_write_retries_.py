@@ -1,8 +1,8 @@
-"""floor plans, units, stored documents, write retries
+"""units, stored documents, write retries, idempotency keys
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 00:57:43.738667
+Create Date: 2026-11-24 01:04:06.746821
 """
 
 from collections.abc import Sequence
@@ -19,6 +19,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("owner", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("content_type", sa.String(length=100), nullable=True),
+        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
+        sa.UniqueConstraint("owner", "key", name=op.f("uq_idempotency_keys_owner_key")),
+    )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False
+        )
+
     op.create_table(
         "floor_plans",
         sa.Column("name", sa.String(), nullable=True),
@@ -143,10 +162,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_charges_integration_id"))
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
         )
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
         )
         batch_op.drop_constraint(
             batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
@@ -157,13 +176,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_payments_integration_id"))
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_payments_resident_id_residents"), type_="foreignkey"
-        )
-        batch_op.drop_constraint(
             batch_op.f("fk_resident_payments_charge_code_id_charge_codes"), type_="foreignkey"
         )
         batch_op.drop_constraint(
             batch_op.f("fk_resident_payments_lease_id_leases"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_resident_payments_resident_id_residents"), type_="foreignkey"
         )
 
     with op.batch_alter_table("residents", schema=None) as batch_op:
@@ -186,18 +205,18 @@ def downgrade() -> None:
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
         batch_op.create_foreign_key(
+            batch_op.f("fk_resident_payments_resident_id_residents"),
+            "residents",
+            ["resident_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
             batch_op.f("fk_resident_payments_lease_id_leases"), "leases", ["lease_id"], ["id"]
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_resident_payments_charge_code_id_charge_codes"),
             "charge_codes",
             ["charge_code_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_resident_payments_resident_id_residents"),
-            "residents",
-            ["resident_id"],
             ["id"],
         )
         batch_op.create_index(
@@ -211,15 +230,15 @@ def downgrade() -> None:
             batch_op.f("fk_resident_charges_lease_id_leases"), "leases", ["lease_id"], ["id"]
         )
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_charges_resident_id_residents"),
-            "residents",
-            ["resident_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
             batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
             "charge_codes",
             ["charge_code_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_resident_id_residents"),
+            "residents",
+            ["resident_id"],
             ["id"],
         )
         batch_op.create_index(
@@ -268,3 +287,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_floor_plans_created_at"))
 
     op.drop_table("floor_plans")
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
+
+    op.drop_table("idempotency_keys")

@@ -1,0 +1,1 @@
+"""`Idempotency-Key` on POSTs: the first response is kept and replayed for the same request."""
