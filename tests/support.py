@@ -66,6 +66,7 @@ class LiveStack:
             encryption_key=generate_key_text(),
             worker_poll_seconds=0.05,
             job_lease_seconds=30,
+            webhook_first_retry_seconds=0.05,
         )
         self.sandbox_config = SandboxConfig()
         self.sandbox_store = SandboxStore()

@@ -27,6 +27,7 @@ from propbridge.residents.endpoints import router as residents_router
 from propbridge.runtime import Runtime
 from propbridge.sync.endpoints import router as sync_router
 from propbridge.units.endpoints import router as units_router
+from propbridge.webhooks.endpoints import router as webhooks_router
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -91,6 +92,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(billing_router)
     app.include_router(billing_writes_router)
     app.include_router(sync_router)
+    app.include_router(webhooks_router)
 
     app.add_middleware(IdempotencyMiddleware, runtime=runtime, max_body=MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)

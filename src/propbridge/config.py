@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 60.0
     resman_timeout_seconds: float = 60.0
     sync_lookback_hours: float = 48.0
+    # The first webhook retry waits about this long; each next one twice as long (max an hour).
+    webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def effective_database_url(self) -> str:

@@ -24,6 +24,7 @@ class Runtime:
     cipher: CredentialCipher
     job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
     _http: httpx.AsyncClient | None = None
+    _webhook_http: httpx.AsyncClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -34,6 +35,16 @@ class Runtime:
     def notify_job_enqueued(self) -> None:
         """Tell an in-process worker that work is waiting."""
         self.job_enqueued.set()
+
+    def webhook_http(self) -> httpx.AsyncClient:
+        """The HTTP client for webhook deliveries: a 10-second timeout, no redirects followed."""
+        if self._webhook_http is None:
+            self._webhook_http = httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                follow_redirects=False,
+            )
+        return self._webhook_http
 
     def http(self) -> httpx.AsyncClient:
         """The shared HTTP client for PMS calls, with explicit timeouts and pooled connections."""
@@ -50,4 +61,7 @@ class Runtime:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._webhook_http is not None:
+            await self._webhook_http.aclose()
+            self._webhook_http = None
         await self.database.dispose()

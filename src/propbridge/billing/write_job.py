@@ -26,6 +26,7 @@ from propbridge.db.base import utcnow
 from propbridge.integrations.models import Integration
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
+from propbridge.webhooks.events import Event, emit, listeners
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -150,6 +151,35 @@ async def conclude(
         await queue.mark_succeeded(executor, job)
     else:
         await queue.mark_failed(executor, job, errors[0] if errors else status)
+    await _report(executor, job, request_id, status, errors)
+
+
+async def _report(
+    executor: Executor, job: queue.ClaimedJob, request_id: str, status: str, errors: list[str]
+) -> None:
+    """The write's outcome as a webhook event, in the transaction that records it."""
+    hooks = await listeners(executor)
+    if not hooks:
+        return
+    row = (
+        await executor.execute(
+            select(Integration.id, Integration.vendor, WriteRequest.operation)
+            .join(WriteRequest, WriteRequest.integration_id == Integration.id)
+            .where(WriteRequest.id == request_id)
+        )
+    ).one()
+    succeeded = status == "ACCEPTED"
+    trigger = "WRITE_OPERATION_SUCCESS" if succeeded else "WRITE_OPERATION_FAILURE"
+    payload = {
+        "event": trigger,
+        "integration_id": row.id,
+        "vendor": row.vendor,
+        "root_job_id": job.id,
+        "operation": row.operation,
+        "write_status": "SUCCESS" if succeeded else "FAILURE",
+        "errors": errors,
+    }
+    await emit(executor, [Event(trigger, row.id, payload)], hooks)
 
 
 class WriteJobHandler:

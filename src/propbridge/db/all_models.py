@@ -12,6 +12,7 @@ from propbridge.jobs import models as job_models
 from propbridge.residents import models as resident_models
 from propbridge.sync import models as sync_models
 from propbridge.units import models as unit_models
+from propbridge.webhooks import models as webhook_models
 
 __all__ = [
     "auth_models",
@@ -23,4 +24,5 @@ __all__ = [
     "sync_models",
     "table_versions",
     "unit_models",
+    "webhook_models",
 ]

@@ -25,6 +25,7 @@ from propbridge.jobs.scheduler import run_finished
 from propbridge.jobs.worker import RetryLater, fail_or_retry
 from propbridge.sync.models import SyncCheckpoint, SyncRun
 from propbridge.sync.upsert import MODEL_TABLES, ModelCounts, upsert_page
+from propbridge.webhooks.events import Event, emit
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,6 +126,8 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
             return
         run = SyncRun(integration_id=integration.id, job_id=job.id, models=[])
         session.add(run)
+        # Propexo sends no DATA_NEW / DATA_UPDATE during an integration's first sync.
+        first_sync = integration.last_completed_sync is None
         access = access_for(runtime.cipher, integration)
         vendor = integration.vendor
     connector = connector_for(vendor, access, runtime.http())
@@ -142,7 +145,12 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
                 async for page in pages:
                     async with runtime.database.write() as session:
                         result = await upsert_page(
-                            session, access.integration_id, vendor, page, utcnow()
+                            session,
+                            access.integration_id,
+                            vendor,
+                            page,
+                            utcnow(),
+                            notify=not first_sync,
                         )
                     for model, model_counts in result.counts.items():
                         counts.setdefault(model, ModelCounts()).add(model_counts)
@@ -154,14 +162,27 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
             await _advance_checkpoint(runtime, access.integration_id, feed, fetch_started)
             bound.info("sync_feed_done", feed=feed, records=done, since=str(since))
     except RetryableError as error:
-        await _end_run(runtime, run.id, "failed", error.message)
+        final = (access.integration_id, vendor) if job.attempt >= job.max_attempts else None
+        await _end_run(runtime, run.id, "failed", error.message, final)
         raise RetryLater(error.message, error.retry_after) from error
     except RejectedError as error:
-        await _end_run(runtime, run.id, "failed", error.message)
+        await _end_run(runtime, run.id, "failed", error.message, (access.integration_id, vendor))
         await fail_or_retry(runtime, _last_attempt(job), error.message)
         return
     async with runtime.database.write() as session:
         await _finish(session, run.id, access.integration_id, counts)
+        trigger = "FIRST_SYNC_COMPLETE" if first_sync else "SYNC_COMPLETE"
+        payload = {
+            "event": trigger,
+            "integration_id": access.integration_id,
+            "vendor": vendor,
+            "is_sync_finished": True,
+            "successful_job_count": 1,
+            "failed_job_count": 0,
+            "sync_run_id": run.id,
+            "counts": {m: vars(c) for m, c in counts.items()},
+        }
+        await emit(session, [Event(trigger, access.integration_id, payload)])
         await queue.mark_succeeded(
             session,
             job,
@@ -204,13 +225,30 @@ async def _finish(
     await run_finished(session, integration_id, SYNC_JOB)
 
 
-async def _end_run(runtime: Runtime, run_id: str, state: str, error: str) -> None:
+async def _end_run(
+    runtime: Runtime,
+    run_id: str,
+    state: str,
+    error: str,
+    final: tuple[str, str] | None = None,
+) -> None:
+    """Record how a run ended; a `final` failure (integration, vendor) is a JOB_FAILURE event."""
     async with runtime.database.write() as session:
         await session.execute(
             update(SyncRun)
             .where(SyncRun.id == run_id)
             .values(state=state, error=error, finished_at=utcnow())
         )
+        if final is not None:
+            payload = {
+                "event": "JOB_FAILURE",
+                "integration_id": final[0],
+                "vendor": final[1],
+                "job_type": "SYNC",
+                "sync_run_id": run_id,
+                "error": error,
+            }
+            await emit(session, [Event("JOB_FAILURE", final[0], payload)])
 
 
 class SyncJobHandler:

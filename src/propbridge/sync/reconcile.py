@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.billing.write_status import FAILED_ITEM_STATES
 from propbridge.db.base import utcnow
+from propbridge.webhooks.events import Event, emit, listeners
 
 OPEN_ITEM_STATES = ("ACCEPTED", "OUTCOME_UNKNOWN")
 KIND_OF_MODEL = {"resident_charges": "charge", "resident_payments": "payment"}
@@ -69,6 +70,7 @@ async def reconcile(
                 items.append(row)
     posted = 0
     touched_requests = set()
+    matched: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in sorted(items, key=lambda r: r.id):
         records = [
             r
@@ -87,6 +89,9 @@ async def reconcile(
             .values(status="POSTED", record_id=record_id, error=None)
         )
         touched_requests.add(item.write_request_id)
+        matched[item.write_request_id].append(
+            {"reference_number": item.reference_number, "record_id": record_id}
+        )
         posted += 1
     for request_id in touched_requests:
         states = set(
@@ -103,4 +108,36 @@ async def reconcile(
                 .where(WriteRequest.id == request_id)
                 .values(errors=[], updated_at=utcnow())
             )
+    await _report(session, integration_id, matched)
     return posted
+
+
+async def _report(
+    session: AsyncSession, integration_id: str, matched: dict[str, list[dict[str, Any]]]
+) -> None:
+    """WRITE_RECONCILED (ours) for each write whose transactions were just found."""
+    if not matched:
+        return
+    hooks = await listeners(session)
+    if not hooks:
+        return
+    rows = await session.execute(
+        select(WriteRequest.id, WriteRequest.job_id, WriteRequest.operation).where(
+            WriteRequest.id.in_(sorted(matched))
+        )
+    )
+    events = [
+        Event(
+            "WRITE_RECONCILED",
+            integration_id,
+            {
+                "event": "WRITE_RECONCILED",
+                "integration_id": integration_id,
+                "root_job_id": job_id,
+                "operation": operation,
+                "posted": matched[request_id],
+            },
+        )
+        for request_id, job_id, operation in rows
+    ]
+    await emit(session, events, hooks)

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.documents import Render, render_document
+from propbridge.api.records import served_columns
 from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.billing.presenters import (
     render_charge_code,
@@ -23,6 +24,7 @@ from propbridge.billing.presenters import (
     render_resident_payment,
 )
 from propbridge.connectors.base import RecordData
+from propbridge.db.base import isoformat_z
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
@@ -31,6 +33,7 @@ from propbridge.sync.bulk_insert import insert_rows
 from propbridge.sync.reconcile import reconcile
 from propbridge.units.models import FloorPlan, Unit
 from propbridge.units.presenters import render_floor_plan, render_unit
+from propbridge.webhooks.events import Event, Listener, emit, listeners
 
 MODEL_TABLES: dict[str, Any] = {
     "properties": Property,
@@ -154,14 +157,19 @@ async def upsert_page(
     vendor: str,
     records: list[RecordData],
     seen_at: datetime,
+    notify: bool = False,
 ) -> PageResult:
-    """Write one page: insert new records, update changed ones, stamp `last_seen` on all."""
+    """Write one page: insert new records, update changed ones, stamp `last_seen` on all.
+
+    With `notify` (any sync but an integration's first), new and changed records become
+    DATA_NEW / DATA_UPDATE webhook events in the same transaction, for whoever listens."""
     result = PageResult()
     by_model: dict[str, list[RecordData]] = {}
     for record in records:
         by_model.setdefault(record.model, []).append(record)
     properties: dict[str, str] | None = None
     changed_tables: set[str] = set()
+    hooks = await listeners(session) if notify else []
     for model in UPSERT_ORDER:
         batch = by_model.get(model)
         if not batch:
@@ -173,7 +181,7 @@ async def upsert_page(
         if resolve is not None:
             await resolve(session, integration_id, batch)
         counts, ids, wrote = await _upsert_model(
-            session, table, integration_id, vendor, batch, properties or {}, seen_at
+            session, table, integration_id, vendor, batch, properties or {}, seen_at, hooks
         )
         if wrote:
             changed_tables.add(table.__tablename__)
@@ -310,6 +318,7 @@ async def _upsert_model(
     batch: list[RecordData],
     properties: dict[str, str],
     seen_at: datetime,
+    hooks: list[Listener],
 ) -> tuple[ModelCounts, dict[NaturalKey, str], bool]:
     counts = ModelCounts()
     deduped = {(r.x_property_id, r.x_id): r for r in batch}
@@ -358,10 +367,12 @@ async def _upsert_model(
             updates.append(row)
             counts.updated += 1
         ids[key] = row_id
+    events = await _data_events(session, table, integration_id, vendor, inserts, updates, hooks)
     if inserts:
         await insert_rows(await session.connection(), table.__table__, inserts)
     if updates:
         await session.execute(update(table), updates)
+    await emit(session, events, hooks)
     for start in range(0, len(unchanged_ids), IN_CHUNK):
         await session.execute(
             update(table)
@@ -432,3 +443,87 @@ async def _link_residents(
     if new_rows:
         await session.execute(insert(ResidentLease), new_rows)
     return changed or bool(new_rows)
+
+
+# Not part of what a DATA_UPDATE reports: bookkeeping, not the record's data.
+UNREPORTED = frozenset({"created_at", "updated_at", "last_seen", "custom_data"})
+
+
+def _public(table: Any, row: dict[str, Any]) -> dict[str, Any]:
+    render = RENDERERS.get(table)
+    if render is not None:
+        return render(row)
+    return {
+        column.key: isoformat_z(value) if isinstance(value, datetime) else value
+        for column in served_columns(table)
+        for value in (row.get(column.key),)
+    }
+
+
+async def _data_events(
+    session: AsyncSession,
+    table: Any,
+    integration_id: str,
+    vendor: str,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    hooks: list[Listener],
+) -> list[Event]:
+    """DATA_NEW for new records, DATA_UPDATE (changed fields, before and after) for changed
+    ones; built only when a webhook listens for this model."""
+    name = table.__tablename__
+    hear_new = any(h.hears("DATA_NEW", integration_id, name) for h in hooks)
+    hear_update = any(h.hears("DATA_UPDATE", integration_id, name) for h in hooks)
+    common = {"object": name, "integration_id": integration_id, "vendor": vendor}
+    meta = {"integration_id": integration_id, "object": name}
+    events = []
+    if hear_new:
+        events += [
+            Event(
+                "DATA_NEW",
+                integration_id,
+                {
+                    "event": "DATA_NEW",
+                    **common,
+                    "record_id": row["id"],
+                    "meta": meta,
+                    "payload": _public(table, row),
+                },
+                name,
+                row["id"],
+            )
+            for row in inserts
+        ]
+    if hear_update and updates:
+        keys = [c.key for c in served_columns(table) if c.key not in UNREPORTED]
+        previous: dict[str, Any] = {}
+        ids = [row["id"] for row in updates]
+        for start in range(0, len(ids), IN_CHUNK):
+            for old in await session.execute(
+                select(*served_columns(table)).where(table.id.in_(ids[start : start + IN_CHUNK]))
+            ):
+                previous[old.id] = old._mapping
+        for row in updates:
+            old = previous.get(row["id"], {})
+            changed = [k for k in keys if old.get(k) != row.get(k)]
+            if not changed:
+                continue
+            events.append(
+                Event(
+                    "DATA_UPDATE",
+                    integration_id,
+                    {
+                        "event": "DATA_UPDATE",
+                        **common,
+                        "record_id": row["id"],
+                        "meta": meta,
+                        "diff": {
+                            "previous": {k: old.get(k) for k in changed},
+                            "new": {k: row.get(k) for k in changed},
+                        },
+                    },
+                    name,
+                    row["id"],
+                )
+            )
+    return events

@@ -1,8 +1,8 @@
-"""units, stored documents, write retries, idempotency keys
+"""units, documents, write retries, idempotency, webhooks
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 01:04:06.746821
+Create Date: 2026-11-24 01:09:05.618483
 """
 
 from collections.abc import Sequence
@@ -36,6 +36,64 @@ def upgrade() -> None:
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False
+        )
+
+    op.create_table(
+        "webhook_events",
+        sa.Column("trigger", sa.String(length=40), nullable=False),
+        sa.Column("integration_id", sa.String(length=36), nullable=True),
+        sa.Column("model", sa.String(length=64), nullable=True),
+        sa.Column("record_id", sa.String(length=36), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
+    )
+    op.create_table(
+        "webhooks",
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("triggers", sa.JSON(), nullable=False),
+        sa.Column("integration_ids", sa.JSON(), nullable=True),
+        sa.Column("deleted_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhooks")),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("webhook_id", sa.String(length=36), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_attempt_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["webhook_events.id"],
+            name=op.f("fk_webhook_deliveries_event_id_webhook_events"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"], ["webhooks.id"], name=op.f("fk_webhook_deliveries_webhook_id_webhooks")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "webhook_id", "event_id", name=op.f("uq_webhook_deliveries_webhook_id_event_id")
+        ),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_webhook_id_state_created_at_id"),
+            ["webhook_id", "state", "created_at", "id"],
+            unique=False,
         )
 
     op.create_table(
@@ -137,6 +195,26 @@ def upgrade() -> None:
             batch_op.f("ix_units_property_id_number"), ["property_id", "number"], unique=False
         )
 
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("delivery_id", sa.String(length=36), nullable=False),
+        sa.Column("attempted_at", propbridge.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Double(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
+    )
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False
+        )
+
     with op.batch_alter_table("charge_codes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_charge_codes_integration_id"))
@@ -162,13 +240,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_charges_integration_id"))
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
         )
         batch_op.drop_constraint(
             batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
         )
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
         )
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
@@ -176,13 +254,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_resident_payments_integration_id"))
         batch_op.drop_constraint(
+            batch_op.f("fk_resident_payments_resident_id_residents"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
             batch_op.f("fk_resident_payments_charge_code_id_charge_codes"), type_="foreignkey"
         )
         batch_op.drop_constraint(
             batch_op.f("fk_resident_payments_lease_id_leases"), type_="foreignkey"
-        )
-        batch_op.drop_constraint(
-            batch_op.f("fk_resident_payments_resident_id_residents"), type_="foreignkey"
         )
 
     with op.batch_alter_table("residents", schema=None) as batch_op:
@@ -205,18 +283,18 @@ def downgrade() -> None:
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_payments_resident_id_residents"),
-            "residents",
-            ["resident_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
             batch_op.f("fk_resident_payments_lease_id_leases"), "leases", ["lease_id"], ["id"]
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_resident_payments_charge_code_id_charge_codes"),
             "charge_codes",
             ["charge_code_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_payments_resident_id_residents"),
+            "residents",
+            ["resident_id"],
             ["id"],
         )
         batch_op.create_index(
@@ -227,7 +305,10 @@ def downgrade() -> None:
 
     with op.batch_alter_table("resident_charges", schema=None) as batch_op:
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_charges_lease_id_leases"), "leases", ["lease_id"], ["id"]
+            batch_op.f("fk_resident_charges_resident_id_residents"),
+            "residents",
+            ["resident_id"],
+            ["id"],
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
@@ -236,10 +317,7 @@ def downgrade() -> None:
             ["id"],
         )
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_charges_resident_id_residents"),
-            "residents",
-            ["resident_id"],
-            ["id"],
+            batch_op.f("fk_resident_charges_lease_id_leases"), "leases", ["lease_id"], ["id"]
         )
         batch_op.create_index(
             batch_op.f("ix_resident_charges_integration_id"), ["integration_id"], unique=False
@@ -275,6 +353,10 @@ def downgrade() -> None:
         )
         batch_op.drop_column("document")
 
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_attempts_delivery_id"))
+
+    op.drop_table("webhook_attempts")
     with op.batch_alter_table("units", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_units_property_id_number"))
         batch_op.drop_index(batch_op.f("ix_units_property_id"))
@@ -287,6 +369,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_floor_plans_created_at"))
 
     op.drop_table("floor_plans")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id_state_created_at_id"))
+
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhooks")
+    op.drop_table("webhook_events")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
 

@@ -1,0 +1,193 @@
+"""The webhook delivery job: send a webhook's pending deliveries, oldest first, one at a time.
+
+One job per webhook (its concurrency key) keeps deliveries in order: a delivery that fails
+holds back the ones after it until it succeeds or is given up on (about a day of retries with
+exponential backoff and jitter). Every attempt is recorded. Nothing is sent to a webhook that is
+disabled or deleted; its pending deliveries are cancelled instead.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import structlog
+from sqlalchemy import insert, select, update
+
+from propbridge.db.base import utcnow
+from propbridge.jobs import queue
+from propbridge.webhooks.events import ensure_delivery_job
+from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from propbridge.webhooks.signing import signed_headers
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from propbridge.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+GIVE_UP_AFTER = timedelta(hours=24)
+FIRST_RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 3600.0
+PAGE = 100
+
+
+def retry_delay(
+    attempts: int, first: float = FIRST_RETRY_SECONDS, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with jitter: 5 s, 10 s, 20 s … capped at an hour, each ×[0.5, 1]."""
+    ceiling = min(MAX_RETRY_SECONDS, first * 2 ** max(attempts - 1, 0))
+    return float(ceiling * (rng or random).uniform(0.5, 1.0))
+
+
+class WebhookDeliveryHandler:
+    """The `webhook_delivery` job kind."""
+
+    async def run(self, runtime: Runtime, job: queue.ClaimedJob, progress: Any) -> None:
+        webhook_id = job.payload["webhook_id"]
+        http = runtime.webhook_http()
+        while True:
+            async with runtime.database.read_connection() as db:
+                hook = (
+                    await db.execute(
+                        select(
+                            Webhook.url,
+                            Webhook.headers,
+                            Webhook.active,
+                            Webhook.deleted_at,
+                            Webhook.secret_ciphertext,
+                        ).where(Webhook.id == webhook_id)
+                    )
+                ).first()
+                due = list(
+                    await db.execute(
+                        select(
+                            WebhookDelivery.id,
+                            WebhookDelivery.attempts,
+                            WebhookDelivery.next_attempt_at,
+                            WebhookDelivery.first_attempt_at,
+                            WebhookEvent.payload,
+                        )
+                        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                        .where(
+                            WebhookDelivery.webhook_id == webhook_id,
+                            WebhookDelivery.state == "pending",
+                        )
+                        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+                        .limit(PAGE)
+                    )
+                )
+            if hook is None or not hook.active or hook.deleted_at is not None:
+                await self._cancel_all(runtime, job, webhook_id)
+                return
+            secret = runtime.cipher.decrypt(webhook_id, hook.secret_ciphertext)["secret"]
+            blocked_until: datetime | None = None
+            for delivery in due:
+                if delivery.next_attempt_at > utcnow():
+                    blocked_until = delivery.next_attempt_at
+                    break
+                if not await self._attempt(runtime, http, hook, secret, delivery):
+                    blocked_until = utcnow()  # retry scheduled: re-read its time below
+                    break
+            if await self._finished(runtime, job, webhook_id, bool(due) and blocked_until is None):
+                return
+
+    async def _attempt(
+        self, runtime: Runtime, http: httpx.AsyncClient, hook: Any, secret: str, delivery: Any
+    ) -> bool:
+        """Send one delivery and record the attempt; True when it was delivered (or dropped)."""
+        body = orjson.dumps(delivery.payload)
+        headers = {h["header"]: h["value"] for h in hook.headers or []}
+        headers.update(signed_headers(secret, delivery.id, int(time.time()), body))
+        started, status, error = time.perf_counter(), None, None
+        try:
+            response = await http.post(hook.url, content=body, headers=headers)
+            status = response.status_code
+        except httpx.HTTPError as failure:
+            error = f"{type(failure).__name__}: {failure}"[:500]
+        latency = (time.perf_counter() - started) * 1000
+        now = utcnow()
+        first = delivery.first_attempt_at or now
+        attempts = delivery.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "first_attempt_at": first,
+            "last_status_code": status,
+            "last_error": error
+            if error
+            else (None if status and status < 300 else f"HTTP {status}"),
+        }
+        delivered = status is not None and 200 <= status < 300
+        if delivered:
+            values.update(state="delivered", delivered_at=now)
+        elif now - first >= GIVE_UP_AFTER:
+            values.update(state="dead")
+        else:
+            first_retry = runtime.settings.webhook_first_retry_seconds
+            values.update(
+                next_attempt_at=now + timedelta(seconds=retry_delay(attempts, first_retry))
+            )
+        async with runtime.database.write_connection() as db:
+            await db.execute(
+                insert(WebhookAttempt).values(
+                    delivery_id=delivery.id,
+                    attempted_at=now,
+                    status_code=status,
+                    latency_ms=round(latency, 2),
+                    error=values["last_error"],
+                )
+            )
+            await db.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
+            )
+        if not delivered:
+            log.warning(
+                "webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error
+            )
+        return delivered or values.get("state") == "dead"
+
+    async def _finished(
+        self, runtime: Runtime, job: queue.ClaimedJob, webhook_id: str, more_now: bool
+    ) -> bool:
+        """End the job unless deliveries are due now; if some are due later, queue the next
+        job for then. Locks the webhook row, as `emit` does, so no new delivery is missed."""
+        if more_now:
+            return False
+        async with runtime.database.write_connection() as db:
+            await db.execute(select(Webhook.id).where(Webhook.id == webhook_id).with_for_update())
+            next_due = (
+                await db.execute(
+                    select(WebhookDelivery.next_attempt_at)
+                    .where(
+                        WebhookDelivery.webhook_id == webhook_id,
+                        WebhookDelivery.state == "pending",
+                    )
+                    .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if next_due is not None and next_due <= utcnow():
+                return False
+            await queue.mark_succeeded(db, job)
+            if next_due is not None:
+                await ensure_delivery_job(db, webhook_id, run_after=next_due)
+        return True
+
+    async def _cancel_all(self, runtime: Runtime, job: queue.ClaimedJob, webhook_id: str) -> None:
+        async with runtime.database.write_connection() as db:
+            await db.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.state == "pending")
+                .values(state="cancelled", last_error="webhook disabled or deleted")
+            )
+            await queue.mark_succeeded(db, job)
+
+    async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:
+        """A worker died mid-run: deliveries are rows, so running again resumes them."""
+        await queue.schedule_retry(session, job, "worker lost; deliveries resume", 0)

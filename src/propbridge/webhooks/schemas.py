@@ -1,0 +1,75 @@
+"""Bodies of the webhook routes, validated strictly. Validation only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from propbridge.integrations.service import SYNCABLE_MODELS
+
+Trigger = Literal[
+    "DATA_UPDATE",
+    "DATA_NEW",
+    "JOB_FAILURE",
+    "JOB_SUCCESS",
+    "SYNC_COMPLETE",
+    "FIRST_SYNC_COMPLETE",
+    "WRITE_OPERATION_FAILURE",
+    "WRITE_OPERATION_SUCCESS",
+    "WRITE_RECONCILED",
+]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http or https URL")
+    return value
+
+
+def _model(value: str) -> str:
+    if value not in SYNCABLE_MODELS:
+        raise ValueError(f"must be one of {', '.join(SYNCABLE_MODELS)}")
+    return value
+
+
+class Header(BaseModel):
+    """An extra header sent with every delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9-]+$")]
+    value: Annotated[StrictStr, Field(max_length=2000)]
+
+
+Url = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_http_url)]
+Secret = Annotated[StrictStr, Field(min_length=10, max_length=500)]
+Model = Annotated[StrictStr, AfterValidator(_model)]
+
+
+class WebhookCreate(BaseModel):
+    """`POST /v1/webhooks/`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url
+    triggers: Annotated[list[Trigger], Field(min_length=1)]
+    headers: list[Header] | None = None
+    active: StrictBool = False
+    secret: Secret | None = None
+    model: Model | None = None
+
+
+class WebhookUpdate(BaseModel):
+    """`PUT /v1/webhooks/{webhook_id}`: any of the fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url | None = None
+    triggers: Annotated[list[Trigger], Field(min_length=1)] | None = None
+    headers: list[Header] | None = None
+    active: StrictBool | None = None
+    secret: Secret | None = None
+    model: Model | None = None

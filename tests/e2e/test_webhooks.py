@@ -1,0 +1,236 @@
+"""Webhooks: the CRUD routes, signed deliveries, retries in order, events from syncs and writes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from examples.webhook_receiver import make_handler, verify
+from propbridge.webhooks.signing import signed_headers
+from tests.e2e.test_ledger_and_reconciliation import _status
+from tests.e2e.test_seed_path import _charge
+from tests.support import LiveStack, assert_matches_openapi, wait_for
+
+
+class Receiver:
+    """A client's endpoint: verifies signatures, can fail its first N deliveries."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.fail_first = 0
+        self.events: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler("", self._on_event))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _on_event(self, headers: dict[str, str], event: dict[str, Any]) -> int:
+        with self.lock:
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                return 500
+            self.events.append((headers, event))
+        return 204
+
+    def use(self, secret: str) -> None:
+        self.secret = secret
+        self.server.RequestHandlerClass = make_handler(secret, self._on_event)
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for _, e in self.events if e["event"] == event]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    live = Receiver()
+    yield live
+    live.server.shutdown()
+
+
+def _hook(stack: LiveStack, receiver: Receiver, **body: Any) -> dict[str, Any]:
+    created = stack.http.post("/v1/webhooks/", json={"url": receiver.url, "active": True, **body})
+    assert created.status_code == 200, created.text
+    receiver.use(created.json()["result"]["secret"])
+    return created.json()["result"]
+
+
+def test_crud_matches_propexo(stack: LiveStack, receiver: Receiver) -> None:
+    created = stack.http.post(
+        "/v1/webhooks/",
+        json={"url": receiver.url, "triggers": ["DATA_NEW", "SYNC_COMPLETE"], "model": "fees"},
+    )
+    assert created.status_code == 200, created.text
+    assert_matches_openapi("/v1/webhooks/", "post", created.json())
+    hook = created.json()["result"]
+    assert hook["active"] is False and len(hook["secret"]) >= 10 and hook["system"] == "PRODUCTION"
+    assert {(t["trigger"], t["model"]) for t in hook["triggers"]} == {
+        ("DATA_NEW", "fees"),
+        ("SYNC_COMPLETE", None),
+    }
+    one = stack.http.get(f"/v1/webhooks/{hook['id']}")
+    assert_matches_openapi("/v1/webhooks/{webhook_id}", "get", one.json())
+    assert one.json()["results"]["secret"] == hook["secret"]
+    inactive = stack.http.get("/v1/webhooks/", params={"active": "false"}).json()
+    assert hook["id"] in {h["id"] for h in inactive["results"]}
+    assert_matches_openapi("/v1/webhooks/", "get", inactive)
+    changed = stack.http.put(
+        f"/v1/webhooks/{hook['id']}",
+        json={
+            "active": True,
+            "secret": "s3cret-s3cret",
+            "headers": [{"header": "x-a", "value": "1"}],
+        },
+    )
+    assert changed.status_code == 200
+    assert_matches_openapi("/v1/webhooks/{webhook_id}", "put", changed.json())
+    assert changed.json()["result"]["secret"] == "s3cret-s3cret"
+    active = stack.http.get("/v1/webhooks/").json()
+    assert hook["id"] in {h["id"] for h in active["results"]}
+    deleted = stack.http.delete(f"/v1/webhooks/{hook['id']}")
+    assert deleted.json() == {"result": {"id": hook["id"]}}
+    assert stack.http.get(f"/v1/webhooks/{hook['id']}").status_code == 404
+    for bad in (
+        {"url": "ftp://x", "triggers": ["DATA_NEW"]},
+        {"url": receiver.url, "triggers": []},
+        {"url": receiver.url, "triggers": ["NOPE"]},
+        {"url": receiver.url, "triggers": ["DATA_NEW"], "secret": "short"},
+        {"url": receiver.url, "triggers": ["DATA_NEW"], "model": "spaceships"},
+    ):
+        assert stack.http.post("/v1/webhooks/", json=bad).status_code == 400, bad
+    read_only = stack.client(stack.new_token(scopes=["read"]))
+    assert read_only.get("/v1/webhooks/").status_code == 403
+
+
+def test_write_events_are_signed_retried_and_in_order(
+    stack: LiveStack, synced: dict[str, Any], receiver: Receiver
+) -> None:
+    hook = _hook(stack, receiver, triggers=["WRITE_OPERATION_SUCCESS", "WRITE_OPERATION_FAILURE"])
+    receiver.fail_first = 2
+    jobs = []
+    for _ in range(3):
+        response = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced))
+        jobs.append(response.json()["meta"]["job_id"])
+        _status(stack, jobs[-1])
+    wait_for(lambda: len(receiver.of("WRITE_OPERATION_SUCCESS")) >= 3, timeout=30)
+    events = receiver.of("WRITE_OPERATION_SUCCESS")
+    assert [e["root_job_id"] for e in events] == jobs  # in order, though the first failed twice
+    assert all(e["write_status"] == "SUCCESS" and e["vendor"] == "RESMAN" for e in events)
+    # Recorded only after `verify` accepted both signatures (see examples/webhook_receiver.py).
+    headers = [h for h, e in receiver.events]
+    assert len({h["webhook-id"] for h in headers}) == 3
+    assert all(h["propexo-signature"] and h["webhook-signature"].startswith("v1,") for h in headers)
+    deliveries = stack.http.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+    first = next(d for d in deliveries["results"] if d["payload"]["root_job_id"] == jobs[0])
+    assert first["state"] == "delivered" and first["attempts"] == 3
+    assert [a["status_code"] for a in first["attempt_log"]] == [500, 500, 204]
+    assert all(a["latency_ms"] >= 0 for a in first["attempt_log"])
+    again = stack.http.post(f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}/redeliver")
+    assert again.status_code == 200
+    wait_for(lambda: len(receiver.of("WRITE_OPERATION_SUCCESS")) >= 4, timeout=30)
+    assert receiver.events[-1][0]["webhook-id"] == first["id"]
+    stack.http.delete(f"/v1/webhooks/{hook['id']}")
+
+
+def test_signature_checks_fail_for_a_wrong_secret(
+    stack: LiveStack, synced: dict[str, Any], receiver: Receiver
+) -> None:
+    hook = _hook(stack, receiver, triggers=["WRITE_OPERATION_SUCCESS"])
+    receiver.use("not-the-secret-at-all")  # every delivery now fails verification: 401
+    job = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()
+    _status(stack, job["meta"]["job_id"])
+
+    def failed_twice() -> bool:
+        found = stack.http.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["results"]
+        return bool(found) and found[0]["attempts"] >= 2
+
+    wait_for(failed_twice, timeout=30)
+    assert receiver.of("WRITE_OPERATION_SUCCESS") == []
+    stack.http.put(f"/v1/webhooks/{hook['id']}", json={"active": False})
+    wait_for(
+        lambda: (
+            stack.http.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["results"][0]["state"]
+            == "cancelled"
+        ),
+        timeout=30,
+    )
+    stack.http.delete(f"/v1/webhooks/{hook['id']}")
+
+
+def test_sync_events_and_data_changes(
+    stack: LiveStack, synced: dict[str, Any], receiver: Receiver
+) -> None:
+    hook = _hook(
+        stack,
+        receiver,
+        triggers=["DATA_NEW", "DATA_UPDATE", "SYNC_COMPLETE", "FIRST_SYNC_COMPLETE"],
+        model="resident_charges",
+    )
+    integration_id = synced["integration"]["id"]
+    lease = stack.http.get(
+        "/v1/leases/", params={"integration_id": integration_id, "status_normalized": "ACTIVE"}
+    ).json()["results"][0]
+    posted = stack.sandbox.post(
+        "/_sandbox/ledger/transactions",
+        json={
+            "lease_id": lease["x_id"],
+            "charge_code": "UTIL",
+            "amount": "21.00",
+            "date": "2026-11-21",
+        },
+    ).json()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with stack.sandbox_store.transaction() as db:
+        changed_id = db.execute(
+            "SELECT transaction_id FROM transactions WHERE lease_id = ? AND transaction_id != ? "
+            "AND type = 'Charge' LIMIT 1",
+            (lease["x_id"], posted["transaction_id"]),
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE transactions SET description = 'Corrected', modified_at = ? "
+            "WHERE transaction_id = ?",
+            (stamp, changed_id),
+        )
+        db.execute("UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, lease["x_id"]))
+    stack.sync(integration_id)
+    wait_for(lambda: receiver.of("SYNC_COMPLETE"), timeout=30)
+    wait_for(lambda: receiver.of("DATA_UPDATE"), timeout=30)
+    [new] = [e for e in receiver.of("DATA_NEW") if e["payload"]["x_id"] == posted["transaction_id"]]
+    assert new["object"] == "resident_charges" and new["payload"]["amount_in_cents"] == 2100
+    assert new["record_id"] == new["payload"]["id"]
+    [update] = [e for e in receiver.of("DATA_UPDATE")]
+    assert update["diff"] == {
+        "previous": {"description": update["diff"]["previous"]["description"]},
+        "new": {"description": "Corrected"},
+    }
+    assert receiver.of("FIRST_SYNC_COMPLETE") == []
+    sync_event = receiver.of("SYNC_COMPLETE")[-1]
+    assert sync_event["integration_id"] == integration_id and sync_event["is_sync_finished"]
+    stack.http.delete(f"/v1/webhooks/{hook['id']}")
+
+
+def test_no_data_events_during_a_first_sync(stack: LiveStack, receiver: Receiver) -> None:
+    hook = _hook(stack, receiver, triggers=["DATA_NEW", "FIRST_SYNC_COMPLETE"])
+    integration = stack.create_integration()
+    stack.sync(integration["id"])
+    wait_for(lambda: receiver.of("FIRST_SYNC_COMPLETE"), timeout=30)
+    assert receiver.of("DATA_NEW") == []
+    stack.http.delete(f"/v1/webhooks/{hook['id']}")
+    stack.http.delete(f"/v1/admin/integrations/{integration['id']}/")
+
+
+def test_the_receiver_example_checks_both_signatures() -> None:
+    body = b'{"event":"DATA_NEW"}'
+    for secret in ("whsec_" + "a" * 43 + "=", "plain-secret-1"):
+        now = int(datetime.now(UTC).timestamp())
+        headers = signed_headers(secret, "msg_1", now, body)
+        assert verify(secret, headers, body)
+        assert not verify(secret, headers, body + b" ")
+        assert not verify("another-secret", headers, body)
+        assert not verify(secret, {**headers, "webhook-timestamp": str(now - 3600)}, body)
+        assert not verify(secret, {**headers, "webhook-id": "msg_2"}, body)
