@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: one command, two tables (writes, then sync and lists). Needs wrk (installed from
+# Benchmarks: one command, three tables (writes; sync and lists; batch and webhooks). Needs wrk (installed from
 # Debian's packages if missing). Engines may be named: `make bench` runs SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,3 +9,4 @@ fi
 source scripts/postgres.sh
 .venv/bin/python bench/bench_writes.py "$@"
 .venv/bin/python bench/bench_sync.py "$@"
+.venv/bin/python bench/bench_batch_webhooks.py "$@"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -36,6 +37,18 @@ GIVE_UP_AFTER = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 3600.0
 PAGE = 100
+# Attempts are recorded in groups of this many (one transaction each), and at every failure.
+RECORD_EVERY = 20
+
+
+@dataclass
+class Outcome:
+    """One attempt's result: the delivery's new values and the attempt's row."""
+
+    delivery_id: str
+    values: dict[str, Any]
+    attempt: dict[str, Any]
+    done: bool
 
 
 def retry_delay(
@@ -87,21 +100,30 @@ class WebhookDeliveryHandler:
                 await self._cancel_all(runtime, job, webhook_id)
                 return
             secret = runtime.cipher.decrypt(webhook_id, hook.secret_ciphertext)["secret"]
-            blocked_until: datetime | None = None
-            for delivery in due:
-                if delivery.next_attempt_at > utcnow():
-                    blocked_until = delivery.next_attempt_at
-                    break
-                if not await self._attempt(runtime, http, hook, secret, delivery):
-                    blocked_until = utcnow()  # retry scheduled: re-read its time below
-                    break
-            if await self._finished(runtime, job, webhook_id, bool(due) and blocked_until is None):
+            blocked = False
+            outcomes: list[Outcome] = []
+            try:
+                for delivery in due:
+                    if delivery.next_attempt_at > utcnow():
+                        blocked = True
+                        break
+                    outcome = await self._attempt(runtime, http, hook, secret, delivery)
+                    outcomes.append(outcome)
+                    if len(outcomes) >= RECORD_EVERY:
+                        await self._record(runtime, outcomes)
+                        outcomes = []
+                    if not outcome.done:
+                        blocked = True  # a retry is scheduled; later deliveries wait for it
+                        break
+            finally:
+                await self._record(runtime, outcomes)
+            if await self._finished(runtime, job, webhook_id, bool(due) and not blocked):
                 return
 
     async def _attempt(
         self, runtime: Runtime, http: httpx.AsyncClient, hook: Any, secret: str, delivery: Any
-    ) -> bool:
-        """Send one delivery and record the attempt; True when it was delivered (or dropped)."""
+    ) -> Outcome:
+        """Send one delivery; what became of it, to be recorded."""
         body = orjson.dumps(delivery.payload)
         headers = {h["header"]: h["value"] for h in hook.headers or []}
         headers.update(signed_headers(secret, delivery.id, int(time.time()), body))
@@ -115,15 +137,15 @@ class WebhookDeliveryHandler:
         now = utcnow()
         first = delivery.first_attempt_at or now
         attempts = delivery.attempts + 1
+        delivered = status is not None and 200 <= status < 300
+        if not delivered and error is None:
+            error = f"HTTP {status}"
         values: dict[str, Any] = {
             "attempts": attempts,
             "first_attempt_at": first,
             "last_status_code": status,
-            "last_error": error
-            if error
-            else (None if status and status < 300 else f"HTTP {status}"),
+            "last_error": error,
         }
-        delivered = status is not None and 200 <= status < 300
         if delivered:
             values.update(state="delivered", delivered_at=now)
         elif now - first >= GIVE_UP_AFTER:
@@ -133,24 +155,31 @@ class WebhookDeliveryHandler:
             values.update(
                 next_attempt_at=now + timedelta(seconds=retry_delay(attempts, first_retry))
             )
-        async with runtime.database.write_connection() as db:
-            await db.execute(
-                insert(WebhookAttempt).values(
-                    delivery_id=delivery.id,
-                    attempted_at=now,
-                    status_code=status,
-                    latency_ms=round(latency, 2),
-                    error=values["last_error"],
-                )
-            )
-            await db.execute(
-                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
-            )
-        if not delivered:
             log.warning(
                 "webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error
             )
-        return delivered or values.get("state") == "dead"
+        attempt = {
+            "delivery_id": delivery.id,
+            "attempted_at": now,
+            "status_code": status,
+            "latency_ms": round(latency, 2),
+            "error": error,
+        }
+        return Outcome(delivery.id, values, attempt, delivered or values.get("state") == "dead")
+
+    async def _record(self, runtime: Runtime, outcomes: list[Outcome]) -> None:
+        """Record attempts in one transaction (a crash before it re-sends them, with the same
+        `webhook-id`: delivery is at least once)."""
+        if not outcomes:
+            return
+        async with runtime.database.write_connection() as db:
+            await db.execute(insert(WebhookAttempt), [o.attempt for o in outcomes])
+            for outcome in outcomes:
+                await db.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id == outcome.delivery_id)
+                    .values(**outcome.values)
+                )
 
     async def _finished(
         self, runtime: Runtime, job: queue.ClaimedJob, webhook_id: str, more_now: bool
