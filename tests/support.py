@@ -59,11 +59,17 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
 class LiveStack:
     """propbridge and a seeded ResMan sandbox served on loopback from a background event loop."""
 
-    def __init__(self, database_url: str, data_dir: Path, seed: SeedSize | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        seed: SeedSize | None = None,
+        encryption_key: str | None = None,
+    ) -> None:
         self.settings = Settings(
             database_url=database_url,
             data_dir=data_dir,
-            encryption_key=generate_key_text(),
+            encryption_key=encryption_key or generate_key_text(),
             worker_poll_seconds=0.05,
             job_lease_seconds=30,
             webhook_first_retry_seconds=0.05,

@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from examples.webhook_receiver import make_handler, verify
+from propbridge.integrations.credentials import generate_key_text
+from propbridge.sandbox.resman.seed import SeedSize
 from propbridge.webhooks.signing import signed_headers
+from tests.conftest import fresh_postgres
 from tests.e2e.test_ledger_and_reconciliation import _status
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack, assert_matches_openapi, wait_for
+from tests.support import LiveStack, assert_matches_openapi, free_port, wait_for
 
 
 class Receiver:
     """A client's endpoint: verifies signatures, can fail its first N deliveries."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.secret = ""
         self.fail_first = 0
         self.events: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler("", self._on_event))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), make_handler("", self._on_event))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -234,3 +239,57 @@ def test_the_receiver_example_checks_both_signatures() -> None:
         assert not verify("another-secret", headers, body)
         assert not verify(secret, {**headers, "webhook-timestamp": str(now - 3600)}, body)
         assert not verify(secret, {**headers, "webhook-id": "msg_2"}, body)
+
+
+@pytest.fixture
+def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database of this test alone (a second stack on the session's would share its rows)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
+    else:
+        yield from fresh_postgres()
+
+
+def test_deliveries_survive_a_restart(own_database: str, tmp_path: Path) -> None:
+    """Events whose endpoint was down are delivered, once each, by the next process."""
+    port = free_port()
+    key = generate_key_text()
+    first = LiveStack(own_database, tmp_path / "data", SeedSize(1, 4, 1), key)
+    try:
+        integration = first.create_integration()
+        first.sync(integration["id"])
+        created = first.http.post(
+            "/v1/webhooks/",
+            json={
+                "url": f"http://127.0.0.1:{port}/hook",
+                "triggers": ["WRITE_OPERATION_SUCCESS"],
+                "active": True,
+            },
+        ).json()["result"]
+        residents = first.http.get("/v1/residents/").json()["results"]
+        codes = first.http.get("/v1/charge-codes/", params={"limit": 250}).json()["results"]
+        synced = {"integration": integration, "residents": residents, "charge_codes": codes}
+        jobs = [
+            first.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()["meta"][
+                "job_id"
+            ]
+            for _ in range(5)
+        ]
+        for job_id in jobs:
+            _status(first, job_id)
+        pending = first.http.get(f"/v1/webhooks/{created['id']}/deliveries").json()["results"]
+        assert len(pending) == 5 and {d["state"] for d in pending} == {"pending"}
+    finally:
+        first.close()
+    receiver = Receiver(port)
+    receiver.use(created["secret"])
+    second = LiveStack(own_database, tmp_path / "data", SeedSize(1, 4, 1), key)
+    try:
+        wait_for(lambda: len(receiver.of("WRITE_OPERATION_SUCCESS")) >= 5, timeout=30)
+        time.sleep(0.5)  # nothing more may come
+        events = receiver.of("WRITE_OPERATION_SUCCESS")
+        assert [e["root_job_id"] for e in events] == jobs
+        assert len({h["webhook-id"] for h, _ in receiver.events}) == 5
+    finally:
+        second.close()
+        receiver.server.shutdown()
