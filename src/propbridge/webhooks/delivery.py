@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, update
 
 from propbridge.db.base import utcnow
 from propbridge.jobs import queue
-from propbridge.webhooks.events import ensure_delivery_job
+from propbridge.webhooks.events import ensure_delivery_job, lock_webhooks
 from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from propbridge.webhooks.signing import signed_headers
 
@@ -189,7 +189,7 @@ class WebhookDeliveryHandler:
         if more_now:
             return False
         async with runtime.database.write_connection() as db:
-            await db.execute(select(Webhook.id).where(Webhook.id == webhook_id).with_for_update())
+            await lock_webhooks(db, [webhook_id])
             next_due = (
                 await db.execute(
                     select(WebhookDelivery.next_attempt_at)

@@ -20,7 +20,7 @@ from propbridge.auth.service import Principal
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.ids import new_id
 from propbridge.runtime import Runtime
-from propbridge.webhooks.events import DATA_TRIGGERS, ensure_delivery_job
+from propbridge.webhooks.events import DATA_TRIGGERS, ensure_delivery_job, lock_webhooks
 from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from propbridge.webhooks.schemas import WebhookCreate, WebhookUpdate
 from propbridge.webhooks.signing import new_secret
@@ -157,6 +157,7 @@ async def update_webhook(
             hook.triggers = _triggers([t["trigger"] for t in hook.triggers], body.model)
         hook.updated_at = utcnow()
         if hook.active:
+            await lock_webhooks(session, [hook.id])
             await ensure_delivery_job(session, hook.id)
     return {"result": present(runtime, hook)}
 
@@ -262,6 +263,7 @@ async def redeliver(
     runtime = get_runtime(request)
     async with runtime.database.write() as session:
         hook = await _get(session, principal, webhook_id)
+        await lock_webhooks(session, [hook.id])
         found = await session.get(WebhookDelivery, delivery_id)
         if found is None or found.webhook_id != hook.id:
             raise not_found(f"Delivery {delivery_id}")

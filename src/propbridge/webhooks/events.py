@@ -134,14 +134,21 @@ async def emit(db: Executor, events: list[Event], hooks: list[Listener] | None =
     if not delivery_rows:
         return 0
     webhook_ids = sorted({row["webhook_id"] for row in delivery_rows})
-    # Serialises with a delivery job deciding it is done (see `delivery.py`), so new
-    # deliveries never wait behind a job that has already looked and found nothing.
-    await db.execute(select(Webhook.id).where(Webhook.id.in_(webhook_ids)).with_for_update())
+    await lock_webhooks(db, webhook_ids)
     await db.execute(insert(WebhookEvent), event_rows)
     await db.execute(insert(WebhookDelivery), delivery_rows)
     for webhook_id in webhook_ids:
         await ensure_delivery_job(db, webhook_id)
     return len(delivery_rows)
+
+
+async def lock_webhooks(db: Executor, webhook_ids: list[str]) -> None:
+    """Lock webhook rows until the transaction ends (PostgreSQL; SQLite writers are serial).
+
+    Whoever adds pending deliveries and a delivery job deciding it has none left take this
+    lock first, so a delivery never waits behind a job that has already looked and found nothing.
+    """
+    await db.execute(select(Webhook.id).where(Webhook.id.in_(webhook_ids)).with_for_update())
 
 
 def delivery_job_key(webhook_id: str) -> str:
