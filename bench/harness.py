@@ -203,6 +203,10 @@ def running_stack(engine: Engine, workdir: Path, sandbox_args: list[str]) -> Ite
                 "name": "bench",
                 "base_url": sandbox_url,
                 "credentials": SANDBOX_CREDENTIALS,
+                # The sandbox is local: no request budget worth the name, one job per worker slot.
+                "max_request_frequency": 10_000,
+                "max_request_cadence": "SECOND",
+                "max_job_concurrency": 100,
             },
         )
         yield Stack(env, api_url, sandbox_url, token, created.json()["result"]["id"])

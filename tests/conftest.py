@@ -88,3 +88,12 @@ def synced(stack: LiveStack) -> dict[str, Any]:
         "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
     ).json()["results"]
     return {"integration": integration, "residents": residents, "charge_codes": codes}
+
+
+@pytest.fixture
+def own_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of one test alone, on the same engine (for stacks of its own)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"
+    else:
+        yield from fresh_postgres()

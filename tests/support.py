@@ -65,14 +65,18 @@ class LiveStack:
         data_dir: Path,
         seed: SeedSize | None = None,
         encryption_key: str | None = None,
+        **settings: Any,
     ) -> None:
         self.settings = Settings(
-            database_url=database_url,
-            data_dir=data_dir,
-            encryption_key=encryption_key or generate_key_text(),
-            worker_poll_seconds=0.05,
-            job_lease_seconds=30,
-            webhook_first_retry_seconds=0.05,
+            **{
+                "database_url": database_url,
+                "data_dir": data_dir,
+                "encryption_key": encryption_key or generate_key_text(),
+                "worker_poll_seconds": 0.05,
+                "job_lease_seconds": 30,
+                "webhook_first_retry_seconds": 0.05,
+                **settings,
+            }
         )
         self.sandbox_config = SandboxConfig()
         self.sandbox_store = SandboxStore()
@@ -124,13 +128,17 @@ class LiveStack:
         return runtime
 
     def new_token(
-        self, scopes: list[str] | None = None, integrations: list[str] | None = None
+        self,
+        scopes: list[str] | None = None,
+        integrations: list[str] | None = None,
+        rate_limit: int | None = None,
     ) -> str:
         async def make() -> str:
             async with self.runtime.database.write() as session:
-                return (await issue_api_key(session, "test", scopes or list(SCOPES), integrations))[
-                    1
-                ]
+                _key, token = await issue_api_key(
+                    session, "test", scopes or list(SCOPES), integrations, rate_limit
+                )
+                return token
 
         return self.call(make())
 
@@ -152,6 +160,10 @@ class LiveStack:
             "name": f"test {uuid.uuid4().hex[:8]}",
             "base_url": self.sandbox_url,
             "credentials": self.credentials(),
+            # The sandbox is local: the budget and concurrency tests set their own.
+            "max_request_frequency": 10_000,
+            "max_request_cadence": "SECOND",
+            "max_job_concurrency": 100,
             **overrides,
         }
         response = self.http.post("/v1/admin/integrations/", json=body)

@@ -60,6 +60,7 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
+                    *scope.get("state", {}).get("rate_limit_headers", []),
                 ]
             await send(message)
 

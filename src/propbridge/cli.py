@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -149,6 +150,67 @@ def keygen() -> None:
     typer.echo(generate_key_text())
 
 
+@app.command("rotate-key")
+def rotate_key(
+    new_key: Annotated[
+        str | None,
+        typer.Option(help="The new key (base64, 32 bytes); a random one when omitted."),
+    ] = None,
+) -> None:
+    """Re-encrypt every stored secret under a new encryption key, in one transaction.
+
+    Embedded mode (key file): the file is replaced. With PROPBRIDGE_ENCRYPTION_KEY: the new key
+    is printed, alone on the last line; set it before the next start (the old one no longer
+    opens anything).
+    """
+    from propbridge.integrations.credentials import (
+        CredentialCipher,
+        StaticKeyProvider,
+        decode_key,
+    )
+    from propbridge.integrations.key_rotation import reencrypt_all
+
+    runtime = _runtime()
+    text = new_key or generate_key_text()
+    try:
+        new_cipher = CredentialCipher(StaticKeyProvider(decode_key(text)))
+    except ConfigurationError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    key_file = (
+        None if runtime.settings.encryption_key else runtime.settings.data_dir / "encryption.key"
+    )
+    staged = key_file.with_suffix(".key.new") if key_file else None
+    if staged is not None:
+        # Written first: if the process dies after the commit, the new key is still on disk.
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+
+    async def main() -> dict[str, int]:
+        await _migrated(runtime)
+        try:
+            async with runtime.database.write() as session:
+                return await reencrypt_all(session, runtime.cipher, new_cipher)
+        finally:
+            await runtime.close()
+
+    try:
+        counts = run_async(main())
+    except ConfigurationError as error:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        console.print(f"[red]error:[/red] {error}; nothing was changed")
+        raise typer.Exit(1) from error
+    console.print("re-encrypted: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    if key_file is not None and staged is not None:
+        staged.replace(key_file)
+        console.print(f"new key written to {key_file}")
+    else:
+        console.print("set PROPBRIDGE_ENCRYPTION_KEY to the new key below before the next start")
+        typer.echo(text)
+
+
 @api_keys_app.command("create")
 def api_keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")],
@@ -159,6 +221,10 @@ def api_keys_create(
     integration: Annotated[
         list[str] | None,
         typer.Option(help="Limit the key to this integration id; repeat for several."),
+    ] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per minute for this key (Propexo's default is 150)."),
     ] = None,
 ) -> None:
     """Create an API key. The token is printed once, alone on the last line."""
@@ -178,10 +244,11 @@ def api_keys_create(
     async def main() -> str:
         await _migrated(runtime)
         async with runtime.database.write() as session:
-            key, token = await issue_api_key(session, name.strip(), scopes, integration)
+            key, token = await issue_api_key(session, name.strip(), scopes, integration, rate_limit)
             typer.echo(
                 f"key id: {key.id}  scopes: {', '.join(key.scopes)}  integrations: "
-                f"{', '.join(integration) if integration else 'all'}"
+                f"{', '.join(integration) if integration else 'all'}  rate limit: "
+                f"{f'{rate_limit}/min' if rate_limit else 'deployment default'}"
             )
         await runtime.close()
         return token
@@ -230,11 +297,40 @@ def sandbox_resman(
     state: Annotated[Path | None, typer.Option(help="SQLite file to keep state in.")] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
+    fault_latency_ms: Annotated[float, typer.Option(min=0, help="Delay every ResMan call.")] = 0,
+    fault_429: Annotated[float, typer.Option(min=0, max=1, help="Share answered 429.")] = 0,
+    fault_retry_after: Annotated[float, typer.Option(min=0, help="Retry-After of a 429.")] = 1,
+    fault_500: Annotated[float, typer.Option(min=0, max=1, help="Share answered 500.")] = 0,
+    fault_503: Annotated[float, typer.Option(min=0, max=1, help="Share answered 503.")] = 0,
+    fault_timeout_before_store: Annotated[
+        float, typer.Option(min=0, max=1, help="Share held past the timeout, not stored.")
+    ] = 0,
+    fault_timeout_after_store: Annotated[
+        float, typer.Option(min=0, max=1, help="Share stored, then held past the timeout.")
+    ] = 0,
+    fault_drop_connection: Annotated[
+        float, typer.Option(min=0, max=1, help="Share cut off mid-response.")
+    ] = 0,
+    fault_malformed_xml: Annotated[
+        float, typer.Option(min=0, max=1, help="Share answered with broken XML.")
+    ] = 0,
+    fault_status_error: Annotated[
+        float, typer.Option(min=0, max=1, help="Share answered Status=Error.")
+    ] = 0,
+    fault_hostile_xml: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Share answered with an XML bomb or external entity."),
+    ] = 0,
+    fault_hold_seconds: Annotated[
+        float, typer.Option(min=0, help="How long a timeout fault holds the call.")
+    ] = 35,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws.")] = None,
 ) -> None:
-    """Run the ResMan sandbox, seeded deterministically."""
+    """Run the ResMan sandbox, seeded deterministically (faults off unless asked for)."""
     import uvicorn
 
     from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
+    from propbridge.sandbox.resman.faults import FaultSettings
     from propbridge.sandbox.resman.seed import SeedSize, seed_store
     from propbridge.sandbox.resman.store import SandboxStore
 
@@ -242,7 +338,28 @@ def sandbox_resman(
     if not store.is_seeded():
         counts = seed_store(store, SeedSize(properties, units, months, seed))
         console.print(f"seeded: {json.dumps(counts)}")
-    config = SandboxConfig(partner_id, api_key, account_id, auto_approve)
+    try:
+        faults = FaultSettings.from_dict(
+            {
+                "latency_ms": fault_latency_ms,
+                "rate_429": fault_429,
+                "retry_after_seconds": fault_retry_after,
+                "rate_500": fault_500,
+                "rate_503": fault_503,
+                "timeout_before_store": fault_timeout_before_store,
+                "timeout_after_store": fault_timeout_after_store,
+                "drop_connection": fault_drop_connection,
+                "malformed_xml": fault_malformed_xml,
+                "status_error": fault_status_error,
+                "hostile_xml": fault_hostile_xml,
+                "hold_seconds": fault_hold_seconds,
+                "seed": fault_seed,
+            }
+        )
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    config = SandboxConfig(partner_id, api_key, account_id, auto_approve, faults)
     console.print(
         f"ResMan sandbox on http://{host}:{port}  (Partner Transactions: "
         f"http://{host}:{port}/partner-transactions)"

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.25
     job_lease_seconds: float = 60.0
     resman_timeout_seconds: float = 60.0
+    # Requests per minute per API key (a key's own limit wins); None: no limit.
+    rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    # The first retry of a failed job waits up to this long (full jitter), doubling each time.
+    retry_base_seconds: float = Field(default=1.0, gt=0)
     sync_lookback_hours: float = 48.0
     # The first webhook retry waits about this long; each next one twice as long (max an hour).
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)

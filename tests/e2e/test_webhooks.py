@@ -16,7 +16,6 @@ from examples.webhook_receiver import make_handler, verify
 from propbridge.integrations.credentials import generate_key_text
 from propbridge.sandbox.resman.seed import SeedSize
 from propbridge.webhooks.signing import signed_headers
-from tests.conftest import fresh_postgres
 from tests.e2e.test_ledger_and_reconciliation import _status
 from tests.e2e.test_seed_path import _charge
 from tests.support import LiveStack, assert_matches_openapi, free_port, wait_for
@@ -239,15 +238,6 @@ def test_the_receiver_example_checks_both_signatures() -> None:
         assert not verify("another-secret", headers, body)
         assert not verify(secret, {**headers, "webhook-timestamp": str(now - 3600)}, body)
         assert not verify(secret, {**headers, "webhook-id": "msg_2"}, body)
-
-
-@pytest.fixture
-def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database of this test alone (a second stack on the session's would share its rows)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
-    else:
-        yield from fresh_postgres()
 
 
 def test_deliveries_survive_a_restart(own_database: str, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.api.errors import ApiError
+from propbridge.auth.rate_limit import count_request
 from propbridge.auth.service import Principal, authenticate, hash_token
 from propbridge.runtime import Runtime
 
@@ -70,7 +71,28 @@ async def current_principal(request: Request) -> Principal:
     if principal is None:
         raise _unauthorised("Unknown or revoked API key")
     request.state.principal = principal
+    if not getattr(request.state, "rate_counted", False):
+        request.state.rate_counted = True
+        await _apply_rate_limit(request, principal)
     return principal
+
+
+async def _apply_rate_limit(request: Request, principal: Principal) -> None:
+    """Count the request against its key's limit, if one applies; 429 past it."""
+    runtime = get_runtime(request)
+    limit = principal.rate_limit or runtime.settings.rate_limit_per_minute
+    if not limit:
+        return
+    state = await count_request(runtime.database, principal.key_id, limit)
+    # The request-context middleware puts these on the response, whatever the route returns.
+    request.state.rate_limit_headers = state.headers()
+    if state.exceeded:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"This API key is limited to {limit} requests per minute",
+            headers={"Retry-After": str(state.reset_seconds)},
+        )
 
 
 def require_scope(scope: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:

@@ -25,3 +25,5 @@ class ApiKey(IdMixin, Base):
     integration_ids: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Requests per minute for this key; None: the deployment's setting (off by default).
+    rate_limit: Mapped[int | None] = mapped_column(default=None)

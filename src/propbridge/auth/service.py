@@ -25,6 +25,7 @@ class Principal:
     key_id: str
     scopes: frozenset[str]
     integration_ids: frozenset[str] | None
+    rate_limit: int | None = None
 
     def may_use(self, integration_id: str) -> bool:
         """True when the key's allow-list admits this integration."""
@@ -37,7 +38,11 @@ def hash_token(token: str) -> str:
 
 
 async def issue_api_key(
-    session: AsyncSession, name: str, scopes: list[str], integration_ids: list[str] | None
+    session: AsyncSession,
+    name: str,
+    scopes: list[str],
+    integration_ids: list[str] | None,
+    rate_limit: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the token is returned once and stored only as a hash."""
     unknown = set(scopes) - set(SCOPES)
@@ -50,6 +55,7 @@ async def issue_api_key(
         token_hash=hash_token(token),
         scopes=sorted(set(scopes)),
         integration_ids=integration_ids or None,
+        rate_limit=rate_limit,
     )
     session.add(key)
     await session.flush()
@@ -64,4 +70,4 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     if key is None or key.revoked_at is not None:
         return None
     allowed = frozenset(key.integration_ids) if key.integration_ids else None
-    return Principal(key.id, frozenset(key.scopes), allowed)
+    return Principal(key.id, frozenset(key.scopes), allowed, key.rate_limit)

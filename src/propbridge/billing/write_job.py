@@ -24,6 +24,7 @@ from propbridge.connectors.base import (
 from propbridge.connectors.registry import connector_for
 from propbridge.db.base import utcnow
 from propbridge.integrations.models import Integration
+from propbridge.integrations.request_budget import RequestBudget
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
 from propbridge.webhooks.events import Event, emit, listeners
@@ -59,6 +60,8 @@ LOAD_REQUEST = (
         Integration.base_url,
         Integration.credentials_ciphertext,
         Integration.deleted_at,
+        Integration.max_request_frequency,
+        Integration.max_request_cadence,
     )
     .join(Integration, Integration.id == WriteRequest.integration_id)
     .where(WriteRequest.id == bindparam("request_id"))
@@ -83,6 +86,8 @@ class WriteToSend:
     ciphertext: bytes
     deleted: bool
     items: list[Any]
+    request_frequency: int = 1
+    request_cadence: str = "SECOND"
 
 
 async def _load(executor: Executor, request_id: str) -> WriteToSend:
@@ -100,6 +105,8 @@ async def _load(executor: Executor, request_id: str) -> WriteToSend:
         row[5],
         row[6] is not None,
         items,
+        row[7],
+        row[8],
     )
 
 
@@ -197,6 +204,12 @@ class WriteJobHandler:
             write.integration_id,
             write.base_url,
             runtime.cipher.decrypt(write.integration_id, write.ciphertext),
+            RequestBudget(
+                runtime.database,
+                write.integration_id,
+                write.request_frequency,
+                write.request_cadence,
+            ),
         )
         connector = connector_for(write.vendor, access, runtime.http())
         async with runtime.database.write_connection() as connection:
@@ -281,7 +294,12 @@ class WriteJobHandler:
             )
             if job.attempt < job.max_attempts:
                 await queue.schedule_retry(
-                    connection, job, error.message, backoff_seconds(job.attempt, error.retry_after)
+                    connection,
+                    job,
+                    error.message,
+                    backoff_seconds(
+                        job.attempt, error.retry_after, base=runtime.settings.retry_base_seconds
+                    ),
                 )
             else:
                 await conclude(

@@ -6,7 +6,7 @@ particular PMS; a second PMS is a new package beside `resman/`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,11 +42,13 @@ class OutcomeUnknownError(ConnectorError):
 
 @dataclass(frozen=True)
 class IntegrationAccess:
-    """What a connector needs to reach one customer's PMS."""
+    """What a connector needs to reach one customer's PMS; `budget` is awaited before every
+    request (the integration's request budget; None: unlimited)."""
 
     integration_id: str
     base_url: str | None
     credentials: dict[str, str]
+    budget: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ Used by migrations and tests; defines nothing.
 
 from propbridge.auth import models as auth_models
 from propbridge.billing import models as billing_models
-from propbridge.db import table_versions
+from propbridge.db import table_versions, usage_windows
 from propbridge.idempotency import models as idempotency_models
 from propbridge.integrations import models as integration_models
 from propbridge.jobs import models as job_models
@@ -24,5 +24,6 @@ __all__ = [
     "sync_models",
     "table_versions",
     "unit_models",
+    "usage_windows",
     "webhook_models",
 ]

@@ -141,14 +141,17 @@ class Database:
         """Let the query planner see how tables grew (after a sync wrote many rows).
 
         Without it PostgreSQL plans from the statistics of an almost empty table and sorts a
-        whole integration's rows to serve one page.
+        whole integration's rows to serve one page. VACUUM (outside a transaction) also marks
+        the new pages all-visible, so deep pages can skip rows by index alone.
         """
-        async with self.write_engine.connect() as connection:
-            if self.dialect == "postgresql":
+        if self.dialect == "postgresql":
+            async with self.write_engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 for table in tables:
-                    await connection.execute(text(f'ANALYZE "{table}"'))
-            else:
-                await connection.execute(text("PRAGMA optimize"))
+                    await autocommit.execute(text(f'VACUUM (ANALYZE) "{table}"'))
+            return
+        async with self.write_engine.connect() as connection:
+            await connection.execute(text("PRAGMA optimize"))
             await connection.commit()
 
     async def dispose(self) -> None:

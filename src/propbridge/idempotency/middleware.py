@@ -8,6 +8,7 @@ the first is still running. A 5xx or a crash frees the key so that the client ca
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 from typing import Any
@@ -147,7 +148,11 @@ class IdempotencyMiddleware:
                     "request_in_progress",
                     "A request with this Idempotency-Key is still being processed; retry later",
                 )
-            return _Replay(found.status_code, found.content_type, found.response_body or b"")
+            body = b""
+            if found.response_body:
+                sealed = self.runtime.cipher.decrypt(owner, found.response_body)
+                body = base64.b64decode(sealed["body"])
+            return _Replay(found.status_code, found.content_type, body)
         return _conflict("request_in_progress", "The Idempotency-Key is contended; retry later")
 
     async def _run(self, scope: Scope, body: bytes, send: Send, owner: str, key: str) -> None:
@@ -192,7 +197,10 @@ class IdempotencyMiddleware:
                     state="done",
                     status_code=status,
                     content_type=content_type,
-                    response_body=b"".join(chunks),
+                    # Encrypted: a response may hold a secret (a new webhook's, for one).
+                    response_body=self.runtime.cipher.encrypt(
+                        owner, {"body": base64.b64encode(b"".join(chunks)).decode()}
+                    ),
                 )
             )
 

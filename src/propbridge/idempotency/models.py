@@ -11,7 +11,7 @@ from propbridge.db.base import Base, utcnow
 
 
 class IdempotencyKey(Base):
-    """A client's key for one POST, with the first response once there is one.
+    """A client's key for one POST, with the first response (encrypted) once there is one.
 
     Keys are per API key (`owner` is the hash of the bearer token, as stored for API keys), so
     two clients cannot collide or read each other's responses.

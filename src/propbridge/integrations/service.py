@@ -15,10 +15,12 @@ from propbridge.auth.service import Principal
 from propbridge.connectors.base import IntegrationAccess
 from propbridge.connectors.registry import supported_vendors
 from propbridge.db.base import isoformat_z, utcnow
+from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.integrations.credentials import CredentialCipher
 from propbridge.integrations.models import Integration
+from propbridge.integrations.request_budget import RequestBudget
 from propbridge.integrations.schemas import (
     CADENCE_SECONDS,
     IntegrationCreate,
@@ -188,12 +190,24 @@ async def running_sync_ids(session: AsyncSession, integration_ids: list[str]) ->
     return {r[0] for r in rows if r[0] is not None}
 
 
-def access_for(cipher: CredentialCipher, integration: Integration) -> IntegrationAccess:
-    """Decrypted credentials for a connector (never logged, never returned)."""
+def access_for(
+    cipher: CredentialCipher, integration: Integration, database: Database | None = None
+) -> IntegrationAccess:
+    """Decrypted credentials for a connector (never logged, never returned), and, given the
+    database, the integration's request budget."""
+    budget = None
+    if database is not None:
+        budget = RequestBudget(
+            database,
+            integration.id,
+            integration.max_request_frequency,
+            integration.max_request_cadence,
+        )
     return IntegrationAccess(
         integration.id,
         integration.base_url,
         cipher.decrypt(integration.id, integration.credentials_ciphertext),
+        budget,
     )
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
+from propbridge.integrations.models import Integration
 from propbridge.jobs.models import ACTIVE_STATES, Job, JobAttempt
 
 
@@ -109,24 +110,40 @@ async def active_job(session: AsyncSession, concurrency_key: str) -> Job | None:
     ).scalar_one_or_none()
 
 
+# Any fixed number: the advisory lock that makes claims count running jobs one at a time.
+CLAIM_LOCK = 7_140_001
+
+
 async def claim(
     session: AsyncSession, worker: str, limit: int, lease: timedelta, only_id: str | None = None
 ) -> list[ClaimedJob]:
-    """Take up to `limit` due jobs, mark them running under a lease, and log an attempt each."""
+    """Take up to `limit` due jobs, mark them running under a lease, and log an attempt each.
+
+    An integration never has more jobs running than its `max_job_concurrency`, counted over
+    every worker process: on PostgreSQL claims take a transaction-level advisory lock, so they
+    count one after the other (SQLite writers are serial anyway).
+    """
     now = utcnow()
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if postgres:
+        await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
     candidates = (
-        select(Job.id)
+        select(Job.id, Job.integration_id)
         .where(Job.state == "queued", Job.run_after <= now)
         .order_by(Job.run_after, Job.id)
-        .limit(limit)
+        .limit(limit * 4)
     )
     if only_id is not None:
         candidates = candidates.where(Job.id == only_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
+    rows = list(await session.execute(candidates))
+    chosen = await _within_concurrency(session, rows, limit)
+    if not chosen:
+        return []
     result = await session.execute(
         update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()))
+        .where(Job.id.in_(chosen))
         .values(
             state="running",
             attempt=Job.attempt + 1,
@@ -141,6 +158,40 @@ async def claim(
     for job in claimed:
         session.add(JobAttempt(job_id=job.id, attempt=job.attempt, worker=worker, started_at=now))
     return claimed
+
+
+async def _within_concurrency(session: AsyncSession, rows: list[Any], limit: int) -> list[str]:
+    """The candidates that fit their integration's free job slots, oldest first."""
+    integration_ids = sorted({row.integration_id for row in rows if row.integration_id})
+    running: dict[str, int] = {}
+    caps: dict[str, int] = {}
+    if integration_ids:
+        counted = await session.execute(
+            select(Job.integration_id, func.count())
+            .where(Job.state == "running", Job.integration_id.in_(integration_ids))
+            .group_by(Job.integration_id)
+        )
+        running = {str(integration_id): int(n) for integration_id, n in counted}
+        caps = dict(
+            (
+                await session.execute(
+                    select(Integration.id, Integration.max_job_concurrency).where(
+                        Integration.id.in_(integration_ids)
+                    )
+                )
+            ).all()
+        )
+    chosen: list[str] = []
+    for row in rows:
+        if row.integration_id:
+            used = running.get(row.integration_id, 0)
+            if used >= caps.get(row.integration_id, used + 1):
+                continue
+            running[row.integration_id] = used + 1
+        chosen.append(row.id)
+        if len(chosen) == limit:
+            break
+    return chosen
 
 
 async def _close_attempt(

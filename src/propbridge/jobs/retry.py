@@ -12,9 +12,12 @@ CAP_SECONDS = 300.0
 
 
 def backoff_seconds(
-    attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    attempt: int,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+    base: float = BASE_SECONDS,
 ) -> float:
     """Delay before attempt `attempt + 1`: uniform in [0, min(cap, base·2^attempt)], ≥ retry_after."""
-    ceiling = min(CAP_SECONDS, BASE_SECONDS * 2 ** max(attempt, 0))
+    ceiling = min(CAP_SECONDS, base * 2 ** max(attempt, 0))
     delay = (rng or random).uniform(0, ceiling)
     return max(delay, retry_after or 0.0)

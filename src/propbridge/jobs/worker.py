@@ -65,9 +65,10 @@ async def fail_or_retry(
     """The default ending of a job that raised: try again with backoff until attempts run out."""
     async with runtime.database.write() as session:
         if job.attempt < job.max_attempts:
-            await queue.schedule_retry(
-                session, job, error, backoff_seconds(job.attempt, retry_after)
+            delay = backoff_seconds(
+                job.attempt, retry_after, base=runtime.settings.retry_base_seconds
             )
+            await queue.schedule_retry(session, job, error, delay)
         else:
             await queue.mark_failed(session, job, error)
 

@@ -128,7 +128,7 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
         session.add(run)
         # Propexo sends no DATA_NEW / DATA_UPDATE during an integration's first sync.
         first_sync = integration.last_completed_sync is None
-        access = access_for(runtime.cipher, integration)
+        access = access_for(runtime.cipher, integration, runtime.database)
         vendor = integration.vendor
     connector = connector_for(vendor, access, runtime.http())
     feeds = sources_for(job.payload.get("models"), connector.sync_models)

@@ -57,6 +57,7 @@ class ResManV1Client:
 
     def __init__(self, http: httpx.AsyncClient, access: IntegrationAccess) -> None:
         self._http = http
+        self._budget = access.budget
         self._base = _base_urls(access)[0]
         creds = access.credentials
         self._auth = {
@@ -68,6 +69,8 @@ class ResManV1Client:
     async def post_document(self, method: str, fields: dict[str, str]) -> Envelope:
         """Send a write; classify every failure by whether ResMan could have acted on it."""
         url = f"{self._base}/{method}"
+        if self._budget is not None:
+            await self._budget()
         try:
             response = await self._http.post(
                 url, data={**self._auth, **fields}, headers={"Accept": "application/xml"}
@@ -86,6 +89,8 @@ class ResManV1Client:
 
     async def read_document(self, method: str, fields: dict[str, str]) -> Envelope:
         """A read: safe to repeat, so every transient failure is retryable."""
+        if self._budget is not None:
+            await self._budget()
         try:
             response = await self._http.post(
                 f"{self._base}/{method}",
@@ -102,7 +107,10 @@ class ResManV1Client:
         try:
             envelope = parse_envelope(response.content)
         except UnsafeXmlError as error:
-            raise RejectedError(f"ResMan read {method} returned unreadable XML: {error}") from error
+            # A read is safe to repeat: a garbled or hostile answer is retried, never parsed.
+            raise RetryableError(
+                f"ResMan read {method} returned unreadable XML: {error}"
+            ) from error
         if not envelope.succeeded:
             raise RejectedError(envelope.error_description or f"ResMan read {method} failed")
         return envelope
@@ -139,6 +147,7 @@ class ResManV2Client:
 
     def __init__(self, http: httpx.AsyncClient, access: IntegrationAccess) -> None:
         self._http = http
+        self._budget = access.budget
         self._base = _base_urls(access)[1]
         creds = access.credentials
         self._auth = httpx.BasicAuth(creds["integrationPartnerId"], creds["apiKey"])
@@ -146,6 +155,8 @@ class ResManV2Client:
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """One JSON resource; amounts parsed as Decimal."""
+        if self._budget is not None:
+            await self._budget()
         try:
             response = await self._http.get(
                 f"{self._base}{path}", params=params, auth=self._auth, headers=self._headers

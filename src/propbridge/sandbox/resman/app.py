@@ -11,7 +11,7 @@ import contextlib
 import html
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from propbridge.sandbox.resman import partner_transactions as partner
 from propbridge.sandbox.resman import reads
+from propbridge.sandbox.resman.faults import FaultMiddleware, FaultSettings, FaultState
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import (
     dict_to_xml,
@@ -40,6 +41,7 @@ class SandboxConfig:
     api_key: str = "0123456789abcdef0123456789abcdef"
     account_id: str = "400"
     auto_approve: bool = False
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 class V1Error(Exception):
@@ -60,6 +62,36 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
     app = FastAPI(title="ResMan sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.config = config
+    faults = FaultState()
+    faults.configure(config.faults)
+    app.state.faults = faults
+    app.add_middleware(
+        FaultMiddleware,
+        state=faults,
+        envelope_error=envelope(
+            "PostResidentTransactions2_0",
+            config.account_id,
+            None,
+            "Error",
+            "The request could not be processed at this time",
+        ),
+    )
+
+    # Before the v1 catch-all `POST /{area}/{method}`, which would take this path.
+    @app.get("/_sandbox/faults")
+    def fault_report() -> dict[str, Any]:
+        return faults.report()
+
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> JSONResponse:
+        try:
+            data = json.loads(await request.body() or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("the body must be a JSON object of fault settings")
+            faults.configure(FaultSettings.from_dict(data))
+        except (ValueError, TypeError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse(faults.report())
 
     # ---------------------------------------------------------------- v1
     def v1_reply(

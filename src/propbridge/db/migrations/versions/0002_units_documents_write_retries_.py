@@ -1,8 +1,8 @@
-"""units, documents, write retries, idempotency, webhooks
+"""units, documents, write retries, idempotency, webhooks, usage windows
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 01:09:05.618483
+Create Date: 2026-11-24 01:30:48.554923
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,13 @@ def upgrade() -> None:
             batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False
         )
 
+    op.create_table(
+        "usage_windows",
+        sa.Column("subject", sa.String(length=80), nullable=False),
+        sa.Column("window", sa.BigInteger(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("subject", "window", name=op.f("pk_usage_windows")),
+    )
     op.create_table(
         "webhook_events",
         sa.Column("trigger", sa.String(length=40), nullable=False),
@@ -215,6 +222,9 @@ def upgrade() -> None:
             batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False
         )
 
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rate_limit", sa.Integer(), nullable=True))
+
     with op.batch_alter_table("charge_codes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_charge_codes_integration_id"))
@@ -243,10 +253,10 @@ def upgrade() -> None:
             batch_op.f("fk_resident_charges_lease_id_leases"), type_="foreignkey"
         )
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
         )
         batch_op.drop_constraint(
-            batch_op.f("fk_resident_charges_resident_id_residents"), type_="foreignkey"
+            batch_op.f("fk_resident_charges_charge_code_id_charge_codes"), type_="foreignkey"
         )
 
     with op.batch_alter_table("resident_payments", schema=None) as batch_op:
@@ -305,15 +315,15 @@ def downgrade() -> None:
 
     with op.batch_alter_table("resident_charges", schema=None) as batch_op:
         batch_op.create_foreign_key(
-            batch_op.f("fk_resident_charges_resident_id_residents"),
-            "residents",
-            ["resident_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
             batch_op.f("fk_resident_charges_charge_code_id_charge_codes"),
             "charge_codes",
             ["charge_code_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_resident_charges_resident_id_residents"),
+            "residents",
+            ["resident_id"],
             ["id"],
         )
         batch_op.create_foreign_key(
@@ -353,6 +363,9 @@ def downgrade() -> None:
         )
         batch_op.drop_column("document")
 
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("rate_limit")
+
     with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_attempts_delivery_id"))
 
@@ -375,6 +388,7 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhooks")
     op.drop_table("webhook_events")
+    op.drop_table("usage_windows")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
 
