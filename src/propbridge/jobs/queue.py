@@ -123,10 +123,10 @@ async def claim(
     every worker process: on PostgreSQL claims take a transaction-level advisory lock, so they
     count one after the other (SQLite writers are serial anyway).
     """
-    now = utcnow()
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     if postgres:
         await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+    now = utcnow()  # after the lock: a claim that waited starts its lease when it gets the jobs
     candidates = (
         select(Job.id, Job.integration_id)
         .where(Job.state == "queued", Job.run_after <= now)
