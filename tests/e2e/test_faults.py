@@ -29,7 +29,7 @@ from propbridge.sandbox.resman.seed import SeedSize
 from tests.e2e.test_ledger_and_reconciliation import _all
 from tests.support import LiveStack, wait_for
 
-CHARGES = 600
+CHARGES = 1000
 MIXED_FAULTS = {
     "only_posts": True,
     "rate_429": 0.08,

@@ -72,7 +72,7 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
         "PROPBRIDGE_ENCRYPTION_KEY": generate_key_text(),
         "PROPBRIDGE_DATA_DIR": str(tmp_path),
         "PROPBRIDGE_WORKER_POLL_SECONDS": "0.05",
-        "PROPBRIDGE_LOG_LEVEL": "WARNING",
+        "PROPBRIDGE_LOG_LEVEL": "INFO",
     }
     subprocess.run([*PROPBRIDGE, "migrate"], env=env, check=True, capture_output=True)
     token = (
@@ -221,3 +221,13 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
             assert finished is not None and finished <= later["started_at"]
         for api in apis:
             api.close()
+    # Every log line of the run (API, workers, sandbox): no secret in any of them.
+    secrets = [
+        token,
+        env["PROPBRIDGE_ENCRYPTION_KEY"],
+        "0123456789abcdef0123456789abcdef",  # the PMS API key
+    ]
+    logs = "".join(log.read_text(errors="replace") for log in tmp_path.glob("*.log"))
+    assert "write_accepted" in logs and "sync_finished" in logs  # the logs are real
+    for secret in secrets:
+        assert secret not in logs
