@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: one command, four tables (writes; sync and lists; batch and webhooks; scale-out). Needs wrk (installed from
+# Benchmarks: one command, five tables (writes; sync and lists; batch and webhooks; scale-out; faults). Needs wrk (installed from
 # Debian's packages if missing). Engines may be named: `make bench` runs SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +11,4 @@ source scripts/postgres.sh
 .venv/bin/python bench/bench_sync.py "$@"
 .venv/bin/python bench/bench_batch_webhooks.py "$@"
 .venv/bin/python bench/bench_scale_out.py
+.venv/bin/python bench/bench_faults.py "$@"

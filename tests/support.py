@@ -44,6 +44,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def http_up(url: str) -> bool:
+    """Whether something answers `url` without a server error (for waiting on processes)."""
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.05) -> T:
     """Poll until `predicate` returns something truthy (bounded; this is not a timing assertion)."""
     deadline = time.monotonic() + timeout

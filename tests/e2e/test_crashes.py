@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 
 from propbridge.integrations.credentials import generate_key_text
-from tests.support import free_port, wait_for
+from tests.support import free_port, http_up, wait_for
 
 
 class Processes:
@@ -59,13 +59,6 @@ class Processes:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code < 500
-    except httpx.TransportError:
-        return False
 
 
 def _query(database_url: str, sql: str) -> list[Any]:
@@ -138,8 +131,8 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
     sandbox, api_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{api_port}"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        wait_for(lambda: _up(f"{sandbox}/_sandbox/info"), timeout=60)
-        wait_for(lambda: _up(f"{api_url}/readyz"), timeout=60)
+        wait_for(lambda: http_up(f"{sandbox}/_sandbox/info"), timeout=60)
+        wait_for(lambda: http_up(f"{api_url}/readyz"), timeout=60)
         api = httpx.Client(base_url=api_url, headers=headers, timeout=10)
         integration = api.post(
             "/v1/admin/integrations/",
@@ -216,7 +209,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
                     f"{api_url}/v1/admin/integrations/{integration['id']}/manual-sync",
                     headers=headers,
                     timeout=5,
-                ) if _up(f"{api_url}/readyz") else None
+                ) if http_up(f"{api_url}/readyz") else None
                 time.sleep(rng.uniform(0.05, 0.5))  # ... and kill it mid-sync
             procs.kill(victim)
             kills += 1
@@ -226,7 +219,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
                 break
         poster.join(120)
         assert done.is_set()
-        wait_for(lambda: _up(f"{api_url}/readyz"), timeout=60)
+        wait_for(lambda: http_up(f"{api_url}/readyz"), timeout=60)
 
         def settled() -> bool:
             rows = _query(

@@ -11,6 +11,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import pytest
 
 from propbridge.integrations.credentials import generate_key_text
 from tests.conftest import fresh_postgres
-from tests.support import free_port, wait_for
+from tests.support import free_port, http_up, wait_for
 
 PROPBRIDGE = [sys.executable, "-m", "propbridge"]
 
@@ -42,13 +43,6 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code < 500
-    except httpx.TransportError:
-        return False
 
 
 async def _rows(url: str, sql: str) -> list[Any]:
@@ -123,9 +117,9 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
             )
             for port in api_ports
         ]
-        wait_for(lambda: _up(f"{sandbox}/_sandbox/info"), timeout=60)
+        wait_for(lambda: http_up(f"{sandbox}/_sandbox/info"), timeout=60)
         for api in apis:
-            wait_for(lambda api=api: _up(f"{api.base_url}/readyz"), timeout=60)
+            wait_for(lambda api=api: http_up(f"{api.base_url}/readyz"), timeout=60)
         integration = (
             apis[0]
             .post(
@@ -142,8 +136,9 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
                     "active": True,
                     "sync_frequency": 2,
                     "sync_cadence": "SECOND",
-                    "max_request_frequency": 10_000,
-                    "max_job_concurrency": 50,
+                    "max_request_frequency": 40,
+                    "max_request_cadence": "SECOND",
+                    "max_job_concurrency": 3,
                 },
             )
             .json()["result"]
@@ -162,6 +157,26 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
             for c in apis[0].get("/v1/charge-codes/", params={"limit": 250}).json()["results"]
             if c["code"] == "PETF"
         )
+        running_samples: list[int] = []
+        sampling = threading.Event()
+
+        async def sample() -> None:
+            connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+            try:
+                while not sampling.is_set():
+                    running_samples.append(
+                        await connection.fetchval(
+                            "SELECT count(*) FROM jobs WHERE state = 'running' "
+                            "AND integration_id = $1",
+                            integration["id"],
+                        )
+                    )
+                    await asyncio.sleep(0.01)
+            finally:
+                await connection.close()
+
+        sampler = threading.Thread(target=lambda: asyncio.run(sample()))
+        sampler.start()
         batch = f"scale-{uuid.uuid4().hex[:6]}"
         references = [f"S-{i}-{uuid.uuid4().hex[:6]}" for i in range(200)]
         for i, reference in enumerate(references):
@@ -191,7 +206,11 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
             )
             return rows[0][0] == 0
 
-        wait_for(all_final, timeout=120, interval=0.5)
+        try:
+            wait_for(all_final, timeout=120, interval=0.5)
+        finally:
+            sampling.set()
+            sampler.join(10)
         attempts = asyncio.run(
             _rows(
                 url,
@@ -206,6 +225,18 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
         pending = httpx.get(f"{sandbox}/_sandbox/partner-transactions").json()["results"]
         held = Counter(p["reference"] for p in pending)
         assert all(held[reference] == 1 for reference in references)
+        # The integration's budget (40 requests a second) held across both workers: 200 posts
+        # took at least four seconds to arrive, and no second saw more than two windows' worth
+        # (a window is counted where the request leaves, the second where it arrives).
+        arrivals = sorted(
+            datetime.fromisoformat(p["received_at"].replace("Z", "+00:00")) for p in pending
+        )
+        assert (arrivals[-1] - arrivals[0]).total_seconds() >= 200 / 40 - 1
+        per_second = Counter(p["received_at"][:19] for p in pending)
+        assert max(per_second.values()) <= 80, per_second.most_common(3)
+        # ... and so did its job concurrency (3), counted over both (sampled while they ran).
+        assert max(running_samples) <= 3, max(running_samples)
+        assert max(running_samples) >= 2  # the sampler did see them work in parallel
 
         # The 2-second schedule, seen by two schedulers, never runs two syncs at once.
         runs = asyncio.run(

@@ -118,18 +118,27 @@ def test_database_holds_no_credential_in_clear(stack: LiveStack) -> None:
     stack.create_integration()
     if not stack.settings.effective_database_url.startswith("sqlite"):
         pytest.skip("the file check applies to the embedded engine")
+    # A webhook secret, also in a stored idempotent response (the create answer shows it).
+    webhook_secret = "w3bh00k-s3cret-in-clear?"
+    created = stack.http.post(
+        "/v1/webhooks/",
+        json={"url": "http://127.0.0.1:9/", "triggers": ["JOB_FAILURE"], "secret": webhook_secret},
+        headers={"Idempotency-Key": "grep-me"},
+    )
+    assert created.json()["result"]["secret"] == webhook_secret
     path = Path(stack.settings.effective_database_url.split("///", 1)[1])
     files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     assert files
     # Read in another process: closing any descriptor of a SQLite file in this process would
     # drop the live stack's POSIX locks on it (a classic SQLite pitfall).
-    found = subprocess.run(
-        ["grep", "-c", "-F", stack.sandbox_config.api_key, *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert found.returncode == 1, found.stdout
+    for secret in (stack.sandbox_config.api_key, webhook_secret):
+        found = subprocess.run(
+            ["grep", "-c", "-F", secret, *map(str, files)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert found.returncode == 1, (secret, found.stdout)
 
 
 def test_sync_runs_are_recorded_and_incremental(stack: LiveStack) -> None:

@@ -40,7 +40,8 @@ class ListQuery:
         }
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+def int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    """An integer query parameter within bounds; 400 otherwise."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -60,8 +61,8 @@ def parse_list_query(
     request: Request, orderable: set[str], default: str = "created_at:desc"
 ) -> ListQuery:
     """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown."""
-    offset = _int_param(request, "offset", 0, 0, None)
-    limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
+    offset = int_param(request, "offset", 0, 0, None)
+    limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
     raw_order = request.query_params.get("order-by") or default
     order: list[tuple[str, str]] = []
     for part in raw_order.split(","):

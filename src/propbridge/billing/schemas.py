@@ -43,12 +43,11 @@ DateTimeText = Annotated[StrictStr, AfterValidator(_date_time)]
 Cents = Annotated[StrictInt, Field(gt=0, le=99_999_999_999)]
 
 
-class ResidentChargeCreate(BaseModel):
-    """`POST /v1/resident-charges/resman/`: every field required and non-empty."""
+class BatchCharge(BaseModel):
+    """One charge of a batch: a single charge's fields without `integration_id`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    integration_id: Identifier
     resident_id: Identifier
     charge_code_id: Identifier
     batch_id: Identifier
@@ -57,6 +56,12 @@ class ResidentChargeCreate(BaseModel):
     notes: Text
     amount_in_cents: Cents
     reference_number: Identifier
+
+
+class ResidentChargeCreate(BatchCharge):
+    """`POST /v1/resident-charges/resman/`: every field required and non-empty."""
+
+    integration_id: Identifier
 
 
 PAYMENT_TYPES = (
@@ -82,21 +87,6 @@ class ResidentPaymentCreate(BaseModel):
     integration_id: Identifier
     resident_id: Identifier
     payment_type: PaymentType
-    batch_id: Identifier
-    transaction_date: DateTimeText
-    description: Text
-    notes: Text
-    amount_in_cents: Cents
-    reference_number: Identifier
-
-
-class BatchCharge(BaseModel):
-    """One charge of a batch: a single charge's fields without `integration_id`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resident_id: Identifier
-    charge_code_id: Identifier
     batch_id: Identifier
     transaction_date: DateTimeText
     description: Text

@@ -13,7 +13,7 @@ from sqlalchemy import case, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.listing import count_rows
+from propbridge.api.listing import count_rows, int_param
 from propbridge.auth.service import Principal
 from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.db.base import isoformat_z, utcnow
@@ -53,27 +53,12 @@ def _choice(request: Request, name: str, allowed: Any) -> str | None:
     return value
 
 
-def _int(request: Request, name: str, default: int, high: int | None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(
-            f"{name} must be an integer", [issue([name], "Expected an integer")]
-        ) from None
-    if value < (1 if name == "limit" else 0) or (high is not None and value > high):
-        raise bad_request(f"{name} is out of range", [issue([name], "Out of range")])
-    return value
-
-
 async def write_logs(
     session: AsyncSession, request: Request, principal: Principal
 ) -> dict[str, Any]:
     """The latest state of each finished write the principal may see."""
-    limit = _int(request, "limit", 100, 100)
-    offset = _int(request, "offset", 0, None)
+    limit = int_param(request, "limit", 100, 1, 100)
+    offset = int_param(request, "offset", 0, 0, None)
     time_range = _choice(request, "time_range", TIME_RANGES)
     status = _choice(request, "status", ("SUCCESS", "FAILURE"))
     category = _choice(request, "write_category", CATEGORIES)

@@ -21,17 +21,6 @@ from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 Executor = AsyncSession | AsyncConnection
 
 DELIVERY_JOB = "webhook_delivery"
-PROPEXO_TRIGGERS = (
-    "DATA_UPDATE",
-    "DATA_NEW",
-    "JOB_FAILURE",
-    "JOB_SUCCESS",
-    "SYNC_COMPLETE",
-    "FIRST_SYNC_COMPLETE",
-    "WRITE_OPERATION_FAILURE",
-)
-OUR_TRIGGERS = ("WRITE_OPERATION_SUCCESS", "WRITE_RECONCILED")
-TRIGGERS = PROPEXO_TRIGGERS + OUR_TRIGGERS
 DATA_TRIGGERS = frozenset({"DATA_NEW", "DATA_UPDATE"})
 
 
