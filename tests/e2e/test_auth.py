@@ -51,6 +51,19 @@ def test_read_only_key_cannot_write_or_administer(stack: LiveStack, synced: dict
     with stack.client(stack.new_token(["read"])) as client:
         assert client.get("/v1/residents/").status_code == 200
         assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
+        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
+        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
+        payment["payment_type"] = "ACH"
+        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
+        batch = _charge(synced)
+        integration_id = batch.pop("integration_id")
+        assert (
+            client.post(
+                "/v1/resident-charges/batch/resman/",
+                json={"integration_id": integration_id, "charges": [batch]},
+            ).status_code
+            == 403
+        )
         assert client.get("/v1/admin/integrations/").status_code == 403
         assert client.get("/v1/admin/write-status/x").status_code == 403
 
@@ -71,6 +84,35 @@ def test_allow_list_hides_other_integrations(stack: LiveStack, synced: dict[str,
         )
         assert listing.json()["meta"]["total"] == 0
         assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
+        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
+        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
+        payment["payment_type"] = "ACH"
+        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
+        batch = _charge(synced)
+        integration_id = batch.pop("integration_id")
+        batch_body = {"integration_id": integration_id, "charges": [batch]}
+        assert client.post("/v1/resident-charges/batch/resman/", json=batch_body).status_code == 403
+        other_charge = stack.http.get(
+            "/v1/resident-charges/", params={"integration_id": integration_id, "limit": 1}
+        ).json()["results"][0]
+        assert client.get(f"/v1/resident-charges/{other_charge['id']}").status_code == 404
+        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
+        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
+        payment["payment_type"] = "ACH"
+        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
+        batch = _charge(synced)
+        integration_id = batch.pop("integration_id")
+        assert (
+            client.post(
+                "/v1/resident-charges/batch/resman/",
+                json={"integration_id": integration_id, "charges": [batch]},
+            ).status_code
+            == 403
+        )
+        other_charge = stack.http.get(
+            "/v1/resident-charges/", params={"integration_id": integration_id, "limit": 1}
+        ).json()["results"][0]
+        assert client.get(f"/v1/resident-charges/{other_charge['id']}").status_code == 404
         assert (
             client.get(f"/v1/admin/integrations/{synced['integration']['id']}/").status_code == 403
         )
