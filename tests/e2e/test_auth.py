@@ -47,23 +47,23 @@ def test_write_without_token_is_401(stack: LiveStack, synced: dict[str, Any]) ->
         assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 401
 
 
+def _every_write_refused(client: Any, synced: dict[str, Any]) -> None:
+    """Charges, payments, batches and generic writes to the synced integration: all 403."""
+    assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
+    assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
+    payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
+    payment["payment_type"] = "ACH"
+    assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
+    assert client.post("/v1/resident-payments/", json=payment).status_code == 403
+    batch = _charge(synced)
+    batch_body = {"integration_id": batch.pop("integration_id"), "charges": [batch]}
+    assert client.post("/v1/resident-charges/batch/resman/", json=batch_body).status_code == 403
+
+
 def test_read_only_key_cannot_write_or_administer(stack: LiveStack, synced: dict[str, Any]) -> None:
     with stack.client(stack.new_token(["read"])) as client:
         assert client.get("/v1/residents/").status_code == 200
-        assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
-        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
-        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
-        payment["payment_type"] = "ACH"
-        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
-        batch = _charge(synced)
-        integration_id = batch.pop("integration_id")
-        assert (
-            client.post(
-                "/v1/resident-charges/batch/resman/",
-                json={"integration_id": integration_id, "charges": [batch]},
-            ).status_code
-            == 403
-        )
+        _every_write_refused(client, synced)
         assert client.get("/v1/admin/integrations/").status_code == 403
         assert client.get("/v1/admin/write-status/x").status_code == 403
 
@@ -83,34 +83,10 @@ def test_allow_list_hides_other_integrations(stack: LiveStack, synced: dict[str,
             "/v1/residents/", params={"integration_id": synced["integration"]["id"]}
         )
         assert listing.json()["meta"]["total"] == 0
-        assert client.post("/v1/resident-charges/resman/", json=_charge(synced)).status_code == 403
-        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
-        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
-        payment["payment_type"] = "ACH"
-        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
-        batch = _charge(synced)
-        integration_id = batch.pop("integration_id")
-        batch_body = {"integration_id": integration_id, "charges": [batch]}
-        assert client.post("/v1/resident-charges/batch/resman/", json=batch_body).status_code == 403
+        _every_write_refused(client, synced)
         other_charge = stack.http.get(
-            "/v1/resident-charges/", params={"integration_id": integration_id, "limit": 1}
-        ).json()["results"][0]
-        assert client.get(f"/v1/resident-charges/{other_charge['id']}").status_code == 404
-        assert client.post("/v1/resident-charges/", json=_charge(synced)).status_code == 403
-        payment = {k: v for k, v in _charge(synced).items() if k != "charge_code_id"}
-        payment["payment_type"] = "ACH"
-        assert client.post("/v1/resident-payments/resman/", json=payment).status_code == 403
-        batch = _charge(synced)
-        integration_id = batch.pop("integration_id")
-        assert (
-            client.post(
-                "/v1/resident-charges/batch/resman/",
-                json={"integration_id": integration_id, "charges": [batch]},
-            ).status_code
-            == 403
-        )
-        other_charge = stack.http.get(
-            "/v1/resident-charges/", params={"integration_id": integration_id, "limit": 1}
+            "/v1/resident-charges/",
+            params={"integration_id": synced["integration"]["id"], "limit": 1},
         ).json()["results"][0]
         assert client.get(f"/v1/resident-charges/{other_charge['id']}").status_code == 404
         assert (
