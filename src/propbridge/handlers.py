@@ -1,9 +1,13 @@
-"""The job kinds this build of propbridge runs, and who runs them."""
+"""The job kinds this build of propbridge runs, who runs them, and their per-integration caps."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from propbridge.billing.service import WRITE_JOB
 from propbridge.billing.write_job import WriteJobHandler
+from propbridge.integrations.models import Integration
 from propbridge.integrations.service import SYNC_JOB
 from propbridge.jobs.worker import JobHandler
 from propbridge.sync.engine import SyncJobHandler
@@ -18,3 +22,15 @@ def job_handlers() -> dict[str, JobHandler]:
         WRITE_JOB: WriteJobHandler(),
         DELIVERY_JOB: WebhookDeliveryHandler(),
     }
+
+
+async def integration_job_limits(
+    session: AsyncSession, integration_ids: list[str]
+) -> dict[str, int]:
+    """Each integration's `max_job_concurrency` (the queue's concurrency limits)."""
+    rows = await session.execute(
+        select(Integration.id, Integration.max_job_concurrency).where(
+            Integration.id.in_(integration_ids)
+        )
+    )
+    return {integration_id: int(cap) for integration_id, cap in rows}

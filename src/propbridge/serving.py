@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from propbridge.app import create_app
-from propbridge.handlers import job_handlers
+from propbridge.handlers import integration_job_limits, job_handlers
 from propbridge.jobs.scheduler import run_scheduler
 from propbridge.jobs.worker import Worker
 from propbridge.runtime import Runtime
@@ -104,7 +104,8 @@ async def run_stack(
                 raise SystemExit("a server could not start (is the port in use?)")
             await asyncio.sleep(0.02)
     if worker:
-        tasks.append(asyncio.create_task(Worker(runtime, job_handlers()).run(stop)))
+        worker_loop = Worker(runtime, job_handlers(), limits=integration_job_limits)
+        tasks.append(asyncio.create_task(worker_loop.run(stop)))
     if scheduler:
         tasks.append(asyncio.create_task(run_scheduler(runtime, stop)))
     if started is not None:

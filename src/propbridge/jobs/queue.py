@@ -6,6 +6,7 @@ SKIP LOCKED). Never commits: callers pass the session of their own unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
-from propbridge.integrations.models import Integration
 from propbridge.jobs.models import ACTIVE_STATES, Job, JobAttempt
 
 
@@ -114,14 +114,24 @@ async def active_job(session: AsyncSession, concurrency_key: str) -> Job | None:
 CLAIM_LOCK = 7_140_001
 
 
+# Each integration's cap on running jobs (by integration id); the queue itself knows no
+# integrations, the application supplies this.
+ConcurrencyLimits = Callable[[AsyncSession, list[str]], Awaitable[dict[str, int]]]
+
+
 async def claim(
-    session: AsyncSession, worker: str, limit: int, lease: timedelta, only_id: str | None = None
+    session: AsyncSession,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    only_id: str | None = None,
+    limits: ConcurrencyLimits | None = None,
 ) -> list[ClaimedJob]:
     """Take up to `limit` due jobs, mark them running under a lease, and log an attempt each.
 
-    An integration never has more jobs running than its `max_job_concurrency`, counted over
-    every worker process: on PostgreSQL claims take a transaction-level advisory lock, so they
-    count one after the other (SQLite writers are serial anyway).
+    With `limits`, an integration never has more jobs running than its cap, counted over every
+    worker process: on PostgreSQL claims take a transaction-level advisory lock, so they count
+    one after the other (SQLite writers are serial anyway).
     """
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     if postgres:
@@ -138,7 +148,7 @@ async def claim(
     if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
     rows = list(await session.execute(candidates))
-    chosen = await _within_concurrency(session, rows, limit)
+    chosen = await _within_concurrency(session, rows, limit, limits)
     if not chosen:
         return []
     result = await session.execute(
@@ -160,8 +170,12 @@ async def claim(
     return claimed
 
 
-async def _within_concurrency(session: AsyncSession, rows: list[Any], limit: int) -> list[str]:
+async def _within_concurrency(
+    session: AsyncSession, rows: list[Any], limit: int, limits: ConcurrencyLimits | None
+) -> list[str]:
     """The candidates that fit their integration's free job slots, oldest first."""
+    if limits is None:
+        return [row.id for row in rows][:limit]
     integration_ids = sorted({row.integration_id for row in rows if row.integration_id})
     running: dict[str, int] = {}
     caps: dict[str, int] = {}
@@ -172,15 +186,7 @@ async def _within_concurrency(session: AsyncSession, rows: list[Any], limit: int
             .group_by(Job.integration_id)
         )
         running = {str(integration_id): int(n) for integration_id, n in counted}
-        caps = dict(
-            (
-                await session.execute(
-                    select(Integration.id, Integration.max_job_concurrency).where(
-                        Integration.id.in_(integration_ids)
-                    )
-                )
-            ).all()
-        )
+        caps = await limits(session, integration_ids)
     chosen: list[str] = []
     for row in rows:
         if row.integration_id:

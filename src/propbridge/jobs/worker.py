@@ -83,9 +83,11 @@ class Worker:
         *,
         concurrency: int | None = None,
         name: str | None = None,
+        limits: queue.ConcurrencyLimits | None = None,
     ) -> None:
         self.runtime = runtime
         self.handlers = handlers
+        self.limits = limits
         self.concurrency = concurrency or runtime.settings.worker_concurrency
         self.name = name or worker_name()
         self.lease = timedelta(seconds=runtime.settings.job_lease_seconds)
@@ -138,7 +140,7 @@ class Worker:
         if not due:
             return []
         async with self.runtime.database.write() as session:
-            return await queue.claim(session, self.name, free, self.lease)
+            return await queue.claim(session, self.name, free, self.lease, limits=self.limits)
 
     async def run_one(self, job_id: str, progress: ProgressCallback | None) -> bool:
         """Claim one given job and run it here (the CLI's `sync` does this); False if taken."""
