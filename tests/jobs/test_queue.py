@@ -104,3 +104,26 @@ def test_backoff_grows_and_honours_retry_after() -> None:
     assert all(0 <= backoff_seconds(1, rng=rng) <= 2 for _ in range(50))
     assert all(backoff_seconds(20, rng=rng) <= 300 for _ in range(50))
     assert backoff_seconds(1, retry_after=30, rng=rng) >= 30
+
+
+async def test_claims_keep_each_integration_under_its_cap(database: Database) -> None:
+    async def caps(_session: object, ids: list[str]) -> dict[str, int]:
+        return {i: 2 for i in ids if i == "capped"}
+
+    async def claim(worker: str) -> list[queue.ClaimedJob]:
+        async with database.write() as session:
+            claimed = await queue.claim(session, worker, 10, LEASE, limits=caps)
+            for other in claimed:
+                if other.kind != "capped-kind":  # tests share one database: hand them back
+                    await queue.schedule_retry(session, other, "not mine", 0)
+        return [j for j in claimed if j.kind == "capped-kind"]
+
+    for _ in range(4):
+        await _enqueue(database, "capped-kind", integration_id="capped")
+    await _enqueue(database, "capped-kind", integration_id="free")
+    first = await claim("w1")
+    assert sorted(str(j.integration_id) for j in first) == ["capped", "capped", "free"]
+    assert await claim("w2") == []  # the cap's two still run
+    async with database.write() as session:
+        await queue.mark_succeeded(session, next(j for j in first if j.integration_id == "capped"))
+    assert [j.integration_id for j in await claim("w3")] == ["capped"]
