@@ -26,22 +26,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import PROPBRIDGE, Engine, process, running_stack
 
+from propbridge.sandbox.resman.faults import MIXED_POST_FAULTS
+
 COUNT = 1000
-FAULTS = {
-    "only_posts": True,
-    "rate_429": 0.08,
-    "retry_after_seconds": 1,
-    "rate_500": 0.04,
-    "rate_503": 0.08,
-    "timeout_before_store": 0.03,
-    "timeout_after_store": 0.03,
-    "drop_connection": 0.05,
-    "malformed_xml": 0.04,
-    "status_error": 0.03,
-    "hostile_xml": 0.03,
-    "hold_seconds": 1.5,
-    "seed": 5,
-}
+FAULTS = {**MIXED_POST_FAULTS, "seed": 5}
 
 
 async def _post(api_url: str, token: str, bodies: list[dict[str, Any]]) -> list[str]:

@@ -40,3 +40,10 @@ def test_models_match_migrations_on_sqlite(tmp_path: Path) -> None:
 
 def test_models_match_migrations_on_postgresql(postgres_url: str) -> None:
     assert _differences(postgres_url) == []
+
+
+def test_every_syncable_model_is_upserted_in_link_order() -> None:
+    from propbridge.integrations.service import SYNCABLE_MODELS
+    from propbridge.sync.upsert import MODEL_TABLES
+
+    assert tuple(MODEL_TABLES) == SYNCABLE_MODELS

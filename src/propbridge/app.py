@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
-from propbridge.api.errors import error_body, install_error_handlers
+from propbridge.api.errors import install_error_handlers, too_large
 from propbridge.api.listing import CountCache
 from propbridge.api.records import VisibilityCache
 from propbridge.billing.endpoints import router as billing_router
@@ -46,13 +46,7 @@ class RequestContextMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or new_id()
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response = JSONResponse(
-                error_body(
-                    "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes"
-                ),
-                status_code=413,
-            )
-            await response(scope, receive, send)
+            await too_large(MAX_BODY_BYTES)(scope, receive, send)
             return
 
         async def send_with_id(message: Message) -> None:

@@ -24,27 +24,17 @@ from sqlalchemy import func, select
 from propbridge.connectors.resman.envelope import parse_envelope
 from propbridge.connectors.resman.xml_safety import UnsafeXmlError
 from propbridge.jobs.models import ACTIVE_STATES, Job
-from propbridge.sandbox.resman.faults import billion_laughs, external_entity
+from propbridge.sandbox.resman.faults import (
+    MIXED_POST_FAULTS,
+    billion_laughs,
+    external_entity,
+)
 from propbridge.sandbox.resman.seed import SeedSize
 from tests.e2e.test_ledger_and_reconciliation import _all
 from tests.support import LiveStack, wait_for
 
 CHARGES = 1000
-MIXED_FAULTS = {
-    "only_posts": True,
-    "rate_429": 0.08,
-    "retry_after_seconds": 1,
-    "rate_500": 0.04,
-    "rate_503": 0.08,
-    "timeout_before_store": 0.03,
-    "timeout_after_store": 0.03,
-    "drop_connection": 0.05,
-    "malformed_xml": 0.04,
-    "status_error": 0.03,
-    "hostile_xml": 0.03,
-    "hold_seconds": 1.5,
-    "seed": 11,
-}
+MIXED_FAULTS = {**MIXED_POST_FAULTS, "seed": 11}
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from propbridge.integrations.credentials import generate_key_text
 from propbridge.sandbox.resman.seed import SeedSize
 from propbridge.webhooks.signing import signed_headers
 from tests.e2e.test_ledger_and_reconciliation import _status
-from tests.e2e.test_seed_path import _charge
+from tests.e2e.test_payments_batches_generic import _charge_code_unknown_to_resman
+from tests.e2e.test_seed_path import _charge, _pending
 from tests.support import LiveStack, assert_matches_openapi, free_port, wait_for
 
 
@@ -129,7 +130,13 @@ def test_write_events_are_signed_retried_and_in_order(
     headers = [h for h, e in receiver.events]
     assert len({h["webhook-id"] for h in headers}) == 3
     assert all(h["propexo-signature"] and h["webhook-signature"].startswith("v1,") for h in headers)
-    deliveries = stack.http.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+
+    def recorded() -> list[dict[str, Any]]:
+        # Attempts are recorded in groups, just after they are sent: wait for the record.
+        found = stack.http.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["results"]
+        return found if all(d["state"] == "delivered" for d in found) else []
+
+    deliveries = {"results": wait_for(recorded, timeout=30)}
     first = next(d for d in deliveries["results"] if d["payload"]["root_job_id"] == jobs[0])
     assert first["state"] == "delivered" and first["attempts"] == 3
     assert [a["status_code"] for a in first["attempt_log"]] == [500, 500, 204]
@@ -286,3 +293,41 @@ def test_deliveries_survive_a_restart(own_database: str, tmp_path: Path) -> None
     finally:
         second.close()
         receiver.server.shutdown()
+
+
+def test_failures_and_reconciliations_are_reported(
+    stack: LiveStack, synced: dict[str, Any], receiver: Receiver
+) -> None:
+    hook = _hook(
+        stack, receiver, triggers=["WRITE_OPERATION_FAILURE", "WRITE_RECONCILED", "JOB_FAILURE"]
+    )
+    integration_id = synced["integration"]["id"]
+    # A charge ResMan refuses: WRITE_OPERATION_FAILURE with its errors.
+    with _charge_code_unknown_to_resman(stack, "PETF"):
+        refused = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()
+        refused_job = refused["meta"]["job_id"]
+        assert _status(stack, refused_job)["write_status"] == "FAILURE"
+    [failure] = wait_for(lambda: receiver.of("WRITE_OPERATION_FAILURE"), timeout=30)
+    assert failure["root_job_id"] == refused_job and failure["write_status"] == "FAILURE"
+    assert "ChargeCode PETF" in failure["errors"][0] and failure["integration_id"] == integration_id
+    # A charge approved and found by a sync: WRITE_RECONCILED with the record it became.
+    body = _charge(synced)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+    _status(stack, job_id)
+    [item] = _pending(stack, body["reference_number"])
+    stack.sandbox.post(f"/_sandbox/partner-transactions/{item['id']}/approve", json={})
+    stack.sync(integration_id)
+    [reconciled] = wait_for(lambda: receiver.of("WRITE_RECONCILED"), timeout=30)
+    status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
+    assert reconciled["root_job_id"] == job_id
+    assert reconciled["posted"] == [
+        {"reference_number": body["reference_number"], "record_id": status["created_record_id"]}
+    ]
+    # A sync that cannot succeed (ResMan refuses the credentials): JOB_FAILURE.
+    broken = stack.create_integration(
+        credentials={**stack.credentials(), "apiKey": "not-the-key-0123456789abcdef0123"}
+    )
+    assert stack.sync(broken["id"])["state"] == "failed"
+    [job_failure] = wait_for(lambda: receiver.of("JOB_FAILURE"), timeout=30)
+    assert job_failure["integration_id"] == broken["id"] and job_failure["job_type"] == "SYNC"
+    stack.http.delete(f"/v1/webhooks/{hook['id']}")

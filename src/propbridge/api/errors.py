@@ -60,6 +60,16 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": error}
 
 
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """The error envelope as a ready response (for middleware, outside the route handlers)."""
+    return JSONResponse(error_body(code, message), status_code=status)
+
+
+def too_large(limit: int) -> JSONResponse:
+    """413 for a request body over `limit` bytes."""
+    return error_response(413, "payload_too_large", f"Request bodies are limited to {limit} bytes")
+
+
 def _validation_issues(error: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     issues = []
     for problem in error.errors():

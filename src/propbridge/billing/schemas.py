@@ -64,16 +64,6 @@ class ResidentChargeCreate(BatchCharge):
     integration_id: Identifier
 
 
-PAYMENT_TYPES = (
-    "ACH",
-    "Cash",
-    "Cashiers Check",
-    "Check",
-    "Credit Card",
-    "Debit Card",
-    "eCheck",
-    "Money Order",
-)
 PaymentType = Literal[
     "ACH", "Cash", "Cashiers Check", "Check", "Credit Card", "Debit Card", "eCheck", "Money Order"
 ]

@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from propbridge.api.errors import error_body
+from propbridge.api.errors import error_response, too_large
 from propbridge.auth.service import hash_token
 from propbridge.db.base import utcnow
 from propbridge.idempotency.models import IdempotencyKey
@@ -30,10 +29,6 @@ MAX_KEY_LENGTH = 255
 KEY_TTL = timedelta(hours=48)
 # A claim this old whose request never finished (the process died) may be taken over.
 STALE_CLAIM = timedelta(minutes=5)
-
-
-def _conflict(code: str, message: str) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=409)
 
 
 class IdempotencyMiddleware:
@@ -54,23 +49,14 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH:
-            response = JSONResponse(
-                error_body(
-                    "bad_request", f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters"
-                ),
-                status_code=400,
+            response = error_response(
+                400, "bad_request", f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters"
             )
             await response(scope, receive, send)
             return
         body = await self._read_body(receive)
         if body is None:
-            response = JSONResponse(
-                error_body(
-                    "payload_too_large", f"Request bodies are limited to {self.max_body} bytes"
-                ),
-                status_code=413,
-            )
-            await response(scope, receive, send)
+            await too_large(self.max_body)(scope, receive, send)
             return
         token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")[2].strip()
         owner = hash_token(token)
@@ -139,12 +125,14 @@ class IdempotencyMiddleware:
                     )
                     continue
             if found.fingerprint != fingerprint:
-                return _conflict(
+                return error_response(
+                    409,
                     "idempotency_key_reused",
                     "This Idempotency-Key was used with another request (method, path or body)",
                 )
             if found.state == "processing":
-                return _conflict(
+                return error_response(
+                    409,
                     "request_in_progress",
                     "A request with this Idempotency-Key is still being processed; retry later",
                 )
@@ -153,7 +141,9 @@ class IdempotencyMiddleware:
                 sealed = self.runtime.cipher.decrypt(owner, found.response_body)
                 body = base64.b64decode(sealed["body"])
             return _Replay(found.status_code, found.content_type, body)
-        return _conflict("request_in_progress", "The Idempotency-Key is contended; retry later")
+        return error_response(
+            409, "request_in_progress", "The Idempotency-Key is contended; retry later"
+        )
 
     async def _run(self, scope: Scope, body: bytes, send: Send, owner: str, key: str) -> None:
         delivered = False

@@ -35,6 +35,7 @@ from propbridge.units.models import FloorPlan, Unit
 from propbridge.units.presenters import render_floor_plan, render_unit
 from propbridge.webhooks.events import Event, Listener, emit, listeners
 
+# In upsert order: within a page, parents before children, so links resolve.
 MODEL_TABLES: dict[str, Any] = {
     "properties": Property,
     "charge_codes": ChargeCode,
@@ -46,18 +47,6 @@ MODEL_TABLES: dict[str, Any] = {
     "resident_payments": ResidentPayment,
     "fees": Fee,
 }
-# Within a page, parents before children, so links resolve.
-UPSERT_ORDER = (
-    "properties",
-    "charge_codes",
-    "floor_plans",
-    "units",
-    "leases",
-    "residents",
-    "resident_charges",
-    "resident_payments",
-    "fees",
-)
 # Models whose served object is stored as a document when the record is written (the others,
 # residents and leases, also show their links and are presented when read).
 RENDERERS: dict[Any, Render] = {
@@ -170,7 +159,7 @@ async def upsert_page(
     properties: dict[str, str] | None = None
     changed_tables: set[str] = set()
     hooks = await listeners(session) if notify else []
-    for model in UPSERT_ORDER:
+    for model in MODEL_TABLES:
         batch = by_model.get(model)
         if not batch:
             continue

@@ -38,6 +38,23 @@ BEFORE = frozenset(
 )
 
 
+# A mix of every fault on half of the posts, reads untouched (the fault test and benchmark use it).
+MIXED_POST_FAULTS: dict[str, Any] = {
+    "only_posts": True,
+    "rate_429": 0.08,
+    "retry_after_seconds": 1,
+    "rate_500": 0.04,
+    "rate_503": 0.08,
+    "timeout_before_store": 0.03,
+    "timeout_after_store": 0.03,
+    "drop_connection": 0.05,
+    "malformed_xml": 0.04,
+    "status_error": 0.03,
+    "hostile_xml": 0.03,
+    "hold_seconds": 1.5,
+}
+
+
 def billion_laughs() -> bytes:
     """The classic entity-expansion bomb, as a `<ResMan>` envelope."""
     entities = ['<!ENTITY lol0 "lol">'] + [
