@@ -9,7 +9,10 @@ import socket
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +25,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from propbridge.auth.service import SCOPES, issue_api_key
+from propbridge.clock import Clock, using
 from propbridge.config import Settings
 from propbridge.db.migrate import upgrade_database
 from propbridge.integrations.credentials import generate_key_text
@@ -36,6 +40,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 OPENAPI = SHARED / "reference" / "propexo-openapi.yml"
 SAMPLES = SHARED / "reference" / "resman-samples"
 IN_CI = os.environ.get("CI") == "true"
+# The day a stack lives on unless a test picks another: no test depends on the calendar.
+DEFAULT_NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -65,7 +71,8 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
 
 
 class LiveStack:
-    """propbridge and a seeded ResMan sandbox served on loopback from a background event loop."""
+    """propbridge and a seeded ResMan sandbox served on loopback from a background event loop,
+    all on one clock that starts at `now`."""
 
     def __init__(
         self,
@@ -73,8 +80,10 @@ class LiveStack:
         data_dir: Path,
         seed: SeedSize | None = None,
         encryption_key: str | None = None,
+        now: datetime = DEFAULT_NOW,
         **settings: Any,
     ) -> None:
+        self.clock = Clock.starting_at(now)
         self.settings = Settings(
             **{
                 "database_url": database_url,
@@ -86,9 +95,9 @@ class LiveStack:
                 **settings,
             }
         )
-        self.sandbox_config = SandboxConfig()
+        self.sandbox_config = SandboxConfig(clock=self.clock.now)
         self.sandbox_store = SandboxStore()
-        seed_store(self.sandbox_store, seed or SeedSize())
+        seed_store(self.sandbox_store, seed or SeedSize(), self.clock.today())
         self.port, self.sandbox_port = free_port(), free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
@@ -105,11 +114,16 @@ class LiveStack:
         self.sandbox = httpx.Client(base_url=self.sandbox_url, timeout=30)
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the stack's loop and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
+        """Run a coroutine on the stack's loop, on the stack's clock, and wait for it."""
+
+        async def on_clock() -> T:
+            with using(self.clock):
+                return await coroutine
+
+        return asyncio.run_coroutine_threadsafe(on_clock(), self.loop).result(timeout=120)
 
     async def _start(self) -> Runtime:
-        runtime = Runtime.from_settings(self.settings)
+        runtime = Runtime.from_settings(self.settings, self.clock)
         await upgrade_database(runtime.database)
         self.stop, started = asyncio.Event(), asyncio.Event()
         sandbox = HttpApp(
@@ -208,6 +222,33 @@ class LiveStack:
             self.thread.join(10)
             self.http.close()
             self.sandbox.close()
+
+
+def list_all(stack: LiveStack, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every record of a list route, page by page."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = stack.http.get(path, params={**params, "limit": 250, "offset": len(rows)}).json()
+        rows += page["results"]
+        if not page["meta"]["hasMore"]:
+            return rows
+
+
+def lease_balances(stack: LiveStack, integration_id: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Each lease's balance in cents as propbridge's charges and payments add up, and as the
+    sandbox's ledger does (charges up, payments and credits down)."""
+    ours: dict[str, int] = defaultdict(int)
+    for row in list_all(stack, "/v1/resident-charges/", integration_id=integration_id):
+        ours[row["x_lease_id"]] += row["amount_in_cents"]
+    for row in list_all(stack, "/v1/resident-payments/", integration_id=integration_id):
+        ours[row["x_lease_id"]] -= row["amount_in_cents"]
+    theirs: dict[str, int] = defaultdict(int)
+    for lease_x_id in ours:
+        ledger = stack.sandbox.get("/_sandbox/ledger", params={"lease_id": lease_x_id}).json()
+        for tx in ledger["results"]:
+            cents = int(Decimal(str(tx["amount"])) * 100)
+            theirs[lease_x_id] += -cents if tx["type"] in ("Payment", "Credit") else cents
+    return dict(ours), dict(theirs)
 
 
 @cache

@@ -20,6 +20,7 @@ from propbridge.api.records import VisibilityCache
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_endpoints import router as billing_writes_router
 from propbridge.billing.write_recorder import WriteRecorder
+from propbridge.clock import Clock, set_clock
 from propbridge.db.ids import new_id
 from propbridge.idempotency.middleware import IdempotencyMiddleware
 from propbridge.integrations.endpoints import router as integrations_router
@@ -33,10 +34,12 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 class RequestContextMiddleware:
-    """Request ids in logs and responses, and a cap on body size (pure ASGI: no per-request task)."""
+    """Request ids in logs and responses, a cap on body size and the runtime's clock in effect
+    (pure ASGI: no per-request task)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
         self.app = app
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,6 +62,7 @@ class RequestContextMiddleware:
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        set_clock(self.clock)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -90,7 +94,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(webhooks_router)
 
     app.add_middleware(IdempotencyMiddleware, runtime=runtime, max_body=MAX_BODY_BYTES)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, clock=runtime.clock)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

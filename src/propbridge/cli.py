@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +18,7 @@ import uvloop
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from propbridge.clock import WALL_CLOCK, Clock, set_clock
 from propbridge.config import Settings, get_settings
 from propbridge.db.migrate import upgrade_database
 from propbridge.integrations.credentials import ConfigurationError, generate_key_text
@@ -46,10 +48,12 @@ def _runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     try:
-        return Runtime.from_settings(settings)
+        runtime = Runtime.from_settings(settings)
     except ConfigurationError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    set_clock(runtime.clock)  # the command's event loop copies this context
+    return runtime
 
 
 async def _migrated(runtime: Runtime) -> Runtime:
@@ -290,7 +294,16 @@ def sandbox_resman(
     port: Annotated[int, typer.Option()] = 8100,
     properties: Annotated[int, typer.Option(min=1)] = 2,
     units: Annotated[int, typer.Option(min=1)] = 20,
-    months: Annotated[int, typer.Option(min=1)] = 12,
+    months: Annotated[
+        int, typer.Option(min=1, help="Months of ledger (11 fit ResMan's 364-day window).")
+    ] = 11,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="The seed's day (default: today, or PROPBRIDGE_NOW's day).",
+        ),
+    ] = None,
     partner_id: Annotated[str, typer.Option()] = "1000",
     api_key: Annotated[str, typer.Option()] = "0123456789abcdef0123456789abcdef",
     account_id: Annotated[str, typer.Option()] = "400",
@@ -334,9 +347,12 @@ def sandbox_resman(
     from propbridge.sandbox.resman.seed import SeedSize, seed_store
     from propbridge.sandbox.resman.store import SandboxStore
 
+    start = get_settings().now
+    clock = Clock.starting_at(start) if start else WALL_CLOCK
     store = SandboxStore(str(state) if state else ":memory:")
     if not store.is_seeded():
-        counts = seed_store(store, SeedSize(properties, units, months, seed))
+        day = as_of.date() if as_of else clock.today()
+        counts = seed_store(store, SeedSize(properties, units, months, seed), day)
         console.print(f"seeded: {json.dumps(counts)}")
     try:
         faults = FaultSettings.from_dict(
@@ -359,7 +375,7 @@ def sandbox_resman(
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
-    config = SandboxConfig(partner_id, api_key, account_id, auto_approve, faults)
+    config = SandboxConfig(partner_id, api_key, account_id, auto_approve, faults, clock.now)
     console.print(
         f"ResMan sandbox on http://{host}:{port}  (Partner Transactions: "
         f"http://{host}:{port}/partner-transactions)"

@@ -5,6 +5,7 @@ Holds configuration only; it must not open files, sockets or databases.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     sync_lookback_hours: float = 48.0
     # The first webhook retry waits about this long; each next one twice as long (max an hour).
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
+    # Run on a chosen date: the clock reads this instant at start-up and runs on from there
+    # (ISO-8601; for rehearsing month ends, leap days and time changes). Unset: the wall clock.
+    now: datetime | None = None
 
     @property
     def effective_database_url(self) -> str:

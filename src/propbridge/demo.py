@@ -127,7 +127,7 @@ async def _example_charge(runtime: Runtime, integration_id: str) -> dict[str, ob
         "resident_id": resident.id,
         "charge_code_id": code.id,
         "batch_id": "demo-batch-1",
-        "transaction_date": "2026-11-01T00:00:00Z",
+        "transaction_date": f"{runtime.clock.today().isoformat()}T00:00:00Z",
         "description": "Pet fee",
         "notes": "posted from the propbridge demo",
         "amount_in_cents": 7500,
@@ -139,8 +139,8 @@ async def run_demo(runtime: Runtime, port: int, sandbox_port: int, console: Cons
     """Start everything, prepare it, print the instructions, and serve until Ctrl-C."""
     await upgrade_database(runtime.database)
     store = SandboxStore()
-    seed_store(store, SeedSize())
-    config = SandboxConfig()
+    seed_store(store, SeedSize(), runtime.clock.today())
+    config = SandboxConfig(clock=runtime.clock.now)
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     base_url = f"http://127.0.0.1:{port}"
     stop, started = asyncio.Event(), asyncio.Event()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from propbridge.clock import WALL_CLOCK, Clock
 from propbridge.config import Settings
 from propbridge.db.engine import Database
 from propbridge.integrations.credentials import CredentialCipher, key_provider_from_settings
@@ -17,20 +18,25 @@ from propbridge.integrations.credentials import CredentialCipher, key_provider_f
 
 @dataclass
 class Runtime:
-    """Process-wide handles. `job_enqueued` wakes an in-process worker without waiting a poll."""
+    """Process-wide handles. `job_enqueued` wakes an in-process worker without waiting a poll;
+    `clock` is the one "now" of everything this runtime runs (see `clock.py`)."""
 
     settings: Settings
     database: Database
     cipher: CredentialCipher
+    clock: Clock = WALL_CLOCK
     job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
     _http: httpx.AsyncClient | None = None
     _webhook_http: httpx.AsyncClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
-        """Open the database and load the key named by the settings."""
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        """Open the database and load the key named by the settings; the clock is the one
+        given, else one started at `settings.now`, else the wall clock."""
         cipher = CredentialCipher(key_provider_from_settings(settings))
-        return cls(settings, Database(settings.effective_database_url), cipher)
+        if clock is None:
+            clock = Clock.starting_at(settings.now) if settings.now else WALL_CLOCK
+        return cls(settings, Database(settings.effective_database_url), cipher, clock)
 
     def notify_job_enqueued(self) -> None:
         """Tell an in-process worker that work is waiting."""

@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from propbridge.app import create_app
+from propbridge.clock import set_clock
 from propbridge.handlers import integration_job_limits, job_handlers
 from propbridge.jobs.scheduler import run_scheduler
 from propbridge.jobs.worker import Worker
@@ -87,6 +88,7 @@ async def run_stack(
     reuse_port: bool = False,
 ) -> None:
     """Serve until `stop` is set, then shut down in order and release the runtime."""
+    set_clock(runtime.clock)  # the worker and scheduler tasks below inherit it
     targets = list(extra_apps or [])
     if api is not None:
         targets.append(HttpApp(create_app(runtime), api[0], api[1], reuse_port))

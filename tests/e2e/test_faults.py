@@ -30,8 +30,7 @@ from propbridge.sandbox.resman.faults import (
     external_entity,
 )
 from propbridge.sandbox.resman.seed import SeedSize
-from tests.e2e.test_ledger_and_reconciliation import _all
-from tests.support import LiveStack, wait_for
+from tests.support import LiveStack, list_all, wait_for
 
 CHARGES = 1000
 MIXED_FAULTS = {**MIXED_POST_FAULTS, "seed": 11}
@@ -161,7 +160,7 @@ def test_mixed_faults_lose_nothing_and_post_nothing_twice(faulty: LiveStack) -> 
             assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
     ledger = {
         c["reference_number"]
-        for c in _all(stack, "/v1/resident-charges/", integration_id=integration["id"])
+        for c in list_all(stack, "/v1/resident-charges/", integration_id=integration["id"])
     }
     posted = {b["reference_number"] for b in bodies} & ledger
     assert posted == {ref for ref, n in held.items() if n}

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections import defaultdict
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.test_seed_path import _charge, _pending
-from tests.support import LiveStack, assert_matches_openapi, wait_for
-
-
-def _all(stack: LiveStack, path: str, **params: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while True:
-        page = stack.http.get(path, params={**params, "limit": 250, "offset": len(rows)}).json()
-        rows += page["results"]
-        if not page["meta"]["hasMore"]:
-            return rows
+from tests.support import (
+    LiveStack,
+    assert_matches_openapi,
+    lease_balances,
+    list_all,
+    wait_for,
+)
 
 
 def _status(stack: LiveStack, job_id: str) -> dict[str, Any]:
@@ -52,21 +47,10 @@ def test_balances_match_the_sandbox_ledger_to_the_cent(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     integration_id = synced["integration"]["id"]
-    charges = _all(stack, "/v1/resident-charges/", integration_id=integration_id)
-    payments = _all(stack, "/v1/resident-payments/", integration_id=integration_id)
-    ours: dict[str, int] = defaultdict(int)
-    for row in charges:
-        ours[row["x_lease_id"]] += row["amount_in_cents"]
-    for row in payments:
-        ours[row["x_lease_id"]] -= row["amount_in_cents"]
-    theirs: dict[str, int] = defaultdict(int)
-    for lease_x_id in ours:
-        for tx in stack.sandbox.get("/_sandbox/ledger", params={"lease_id": lease_x_id}).json()[
-            "results"
-        ]:
-            cents = int(Decimal(str(tx["amount"])) * 100)
-            theirs[lease_x_id] += -cents if tx["type"] in ("Payment", "Credit") else cents
+    ours, theirs = lease_balances(stack, integration_id)
     assert ours == theirs
+    charges = list_all(stack, "/v1/resident-charges/", integration_id=integration_id)
+    payments = list_all(stack, "/v1/resident-payments/", integration_id=integration_id)
     assert all(c["lease_id"] and c["charge_code_id"] for c in charges)
     assert any(c["amount_in_cents"] < 0 for c in charges), "credits are negative charges"
     assert all(p["payment_method_raw"] for p in payments)
@@ -74,13 +58,13 @@ def test_balances_match_the_sandbox_ledger_to_the_cent(
 
 def test_ledger_filters(stack: LiveStack, synced: dict[str, Any]) -> None:
     integration_id = synced["integration"]["id"]
-    charges = _all(stack, "/v1/resident-charges/", integration_id=integration_id)
+    charges = list_all(stack, "/v1/resident-charges/", integration_id=integration_id)
     lease_id = charges[0]["lease_id"]
-    by_lease = _all(stack, "/v1/resident-charges/", lease_id=lease_id)
+    by_lease = list_all(stack, "/v1/resident-charges/", lease_id=lease_id)
     assert by_lease and {c["lease_id"] for c in by_lease} == {lease_id}
     assert len(by_lease) == sum(c["lease_id"] == lease_id for c in charges)
     day = sorted(c["transaction_date"] for c in charges)[len(charges) // 2]
-    ranged = _all(
+    ranged = list_all(
         stack,
         "/v1/resident-charges/",
         integration_id=integration_id,
@@ -187,7 +171,7 @@ def test_fee_schedule_is_synced_with_its_charge_codes(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     integration_id = synced["integration"]["id"]
-    fees = _all(stack, "/v1/fees/", integration_id=integration_id)
+    fees = list_all(stack, "/v1/fees/", integration_id=integration_id)
     assert_matches_openapi(
         "/v1/fees/",
         "get",
@@ -198,9 +182,9 @@ def test_fee_schedule_is_synced_with_its_charge_codes(
     assert all(f["charge_code_id"] and f["amount_in_cents"] > 0 for f in fees)
     one = stack.http.get(f"/v1/fees/{fees[0]['id']}").json()
     assert_matches_openapi("/v1/fees/{fee_id}", "get", one)
-    by_code = _all(stack, "/v1/fees/", charge_code_id=fees[0]["charge_code_id"])
+    by_code = list_all(stack, "/v1/fees/", charge_code_id=fees[0]["charge_code_id"])
     assert {f["charge_code_id"] for f in by_code} == {fees[0]["charge_code_id"]}
-    assert _all(stack, "/v1/fees/", unit_id="anything") == []
+    assert list_all(stack, "/v1/fees/", unit_id="anything") == []
 
 
 def test_sandbox_recurring_charges(stack: LiveStack, synced: dict[str, Any]) -> None:
@@ -241,10 +225,10 @@ def test_new_ledger_entry_appears_after_the_next_sync(
     )
     assert posted.status_code == 200, posted.text
     x_id = posted.json()["transaction_id"]
-    before = _all(stack, "/v1/resident-charges/", lease_id=lease["id"])
+    before = list_all(stack, "/v1/resident-charges/", lease_id=lease["id"])
     assert x_id not in {c["x_id"] for c in before}
     stack.sync(integration_id)
-    after = _all(stack, "/v1/resident-charges/", lease_id=lease["id"])
+    after = list_all(stack, "/v1/resident-charges/", lease_id=lease["id"])
     [found] = [c for c in after if c["x_id"] == x_id]
     assert found["amount_in_cents"] == 1234 and found["transaction_date"] == "2026-11-20"
     assert found["description"] == "Late fee (staff)" and found["lease_id"] == lease["id"]

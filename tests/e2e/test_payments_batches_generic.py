@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_ledger_and_reconciliation import _all, _status
+from tests.e2e.test_ledger_and_reconciliation import _status
 from tests.e2e.test_seed_path import _charge, _pending
-from tests.support import LiveStack, assert_matches_openapi
+from tests.support import LiveStack, assert_matches_openapi, list_all
 
 
 def _payment(synced: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def test_payment_reaches_the_ledger_and_is_reconciled(
     # The ledger is the lease's: the payment shows under the account holder, maybe another person.
     [payment] = [
         p
-        for p in _all(stack, "/v1/resident-payments/", lease_id=lease["id"])
+        for p in list_all(stack, "/v1/resident-payments/", lease_id=lease["id"])
         if p["reference_number"] == body["reference_number"]
     ]
     assert payment["amount_in_cents"] == 7500

@@ -27,6 +27,8 @@ PROPBRIDGE = [sys.executable, "-m", "propbridge"]
 
 def test_a_key_past_its_limit_gets_429(stack: LiveStack) -> None:
     limited = stack.client(stack.new_token(rate_limit=3))
+    # Windows are whole minutes of the stack's clock: start well inside one.
+    wait_for(lambda: stack.clock.now().second < 45, timeout=20)
     answers = [limited.get("/v1/properties/") for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["x-ratelimit-limit"] for a in answers] == ["3"] * 4
@@ -130,7 +132,9 @@ def test_rotate_key_reencrypts_every_secret(own_database: str, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     new_key = done.stdout.strip().splitlines()[-1]
     assert "1 integrations, 2 webhooks, 1 idempotent responses" in done.stderr
-    second = LiveStack(own_database, tmp_path / "d", SeedSize(1, 2, 1), new_key)
+    second = LiveStack(
+        own_database, tmp_path / "d", SeedSize(1, 2, 1), new_key, now=first.clock.now()
+    )
     try:
         again = second.http.get(f"/v1/webhooks/{hook['id']}").json()["results"]
         assert again["secret"] == hook["secret"]

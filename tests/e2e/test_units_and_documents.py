@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from propbridge.billing.models import ResidentCharge
-from tests.e2e.test_ledger_and_reconciliation import _all
-from tests.support import LiveStack, assert_matches_openapi
+from tests.support import LiveStack, assert_matches_openapi, list_all
 
 
 def test_floor_plans_and_units_match_the_sandbox_and_the_schema(
@@ -17,8 +16,8 @@ def test_floor_plans_and_units_match_the_sandbox_and_the_schema(
 ) -> None:
     integration_id = synced["integration"]["id"]
     info = stack.sandbox.get("/_sandbox/info").json()
-    units = _all(stack, "/v1/units/", integration_id=integration_id)
-    plans = _all(stack, "/v1/floor-plans/", integration_id=integration_id)
+    units = list_all(stack, "/v1/units/", integration_id=integration_id)
+    plans = list_all(stack, "/v1/floor-plans/", integration_id=integration_id)
     assert len(units) == info["counts"]["units"]
     assert {p["code"] for p in plans} == {"A1", "B1", "C1"}
     assert sum(p["unit_count"] for p in plans) == len(units)
@@ -51,9 +50,10 @@ def test_leases_charges_payments_and_fees_link_to_units_and_floor_plans(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     integration_id = synced["integration"]["id"]
-    units = {u["id"]: u for u in _all(stack, "/v1/units/", integration_id=integration_id)}
+    units = {u["id"]: u for u in list_all(stack, "/v1/units/", integration_id=integration_id)}
     leases = {
-        lease["id"]: lease for lease in _all(stack, "/v1/leases/", integration_id=integration_id)
+        lease["id"]: lease
+        for lease in list_all(stack, "/v1/leases/", integration_id=integration_id)
     }
     for lease in leases.values():
         unit = units[lease["unit_id"]]
@@ -61,17 +61,17 @@ def test_leases_charges_payments_and_fees_link_to_units_and_floor_plans(
         assert unit["number"] == lease["unit_number"]
     lease = next(iter(leases.values()))
     for path in ("/v1/resident-charges/", "/v1/resident-payments/"):
-        records = _all(stack, path, lease_id=lease["id"])
+        records = list_all(stack, path, lease_id=lease["id"])
         assert records and {r["unit_id"] for r in records} == {lease["unit_id"]}
-    plans = {p["id"]: p for p in _all(stack, "/v1/floor-plans/", integration_id=integration_id)}
-    fees = _all(stack, "/v1/fees/", integration_id=integration_id)
+    plans = {p["id"]: p for p in list_all(stack, "/v1/floor-plans/", integration_id=integration_id)}
+    fees = list_all(stack, "/v1/fees/", integration_id=integration_id)
     per_plan = [f for f in fees if f["x_floor_plan_id"]]
     assert per_plan and all(
         plans[f["floor_plan_id"]]["code"] == f["x_floor_plan_id"] for f in per_plan
     )
     assert all(f["floor_plan_id"] is None for f in fees if not f["x_floor_plan_id"])
     some_plan = per_plan[0]["floor_plan_id"]
-    assert {f["floor_plan_id"] for f in _all(stack, "/v1/fees/", floor_plan_id=some_plan)} == {
+    assert {f["floor_plan_id"] for f in list_all(stack, "/v1/fees/", floor_plan_id=some_plan)} == {
         some_plan
     }
 

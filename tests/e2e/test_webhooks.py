@@ -192,14 +192,15 @@ def test_sync_events_and_data_changes(
             "lease_id": lease["x_id"],
             "charge_code": "UTIL",
             "amount": "21.00",
-            "date": "2026-11-21",
+            "date": stack.clock.today().isoformat(),
         },
     ).json()
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = stack.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     with stack.sandbox_store.transaction() as db:
+        # The lease's latest charge: one the first sync has seen, inside ResMan's window.
         changed_id = db.execute(
             "SELECT transaction_id FROM transactions WHERE lease_id = ? AND transaction_id != ? "
-            "AND type = 'Charge' LIMIT 1",
+            "AND type = 'Charge' ORDER BY date DESC, transaction_id LIMIT 1",
             (lease["x_id"], posted["transaction_id"]),
         ).fetchone()[0]
         db.execute(
@@ -280,7 +281,9 @@ def test_deliveries_survive_a_restart(own_database: str, tmp_path: Path) -> None
         first.close()
     receiver = Receiver(port)
     receiver.use(created["secret"])
-    second = LiveStack(own_database, tmp_path / "data", SeedSize(1, 4, 1), key)
+    second = LiveStack(
+        own_database, tmp_path / "data", SeedSize(1, 4, 1), key, now=first.clock.now()
+    )
     try:
         wait_for(lambda: len(receiver.of("WRITE_OPERATION_SUCCESS")) >= 5, timeout=30)
         time.sleep(0.5)  # nothing more may come

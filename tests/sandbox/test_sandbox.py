@@ -13,12 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
+from propbridge.clock import Clock
 from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
+from tests.support import DEFAULT_NOW
 
-CONFIG = SandboxConfig()
+CLOCK = Clock.starting_at(DEFAULT_NOW)
+CONFIG = SandboxConfig(clock=CLOCK.now)
 AUTH = {
     "IntegrationPartnerID": CONFIG.partner_id,
     "ApiKey": CONFIG.api_key,
@@ -34,7 +37,7 @@ V2 = {
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     store = SandboxStore()
-    seed_store(store, SeedSize(properties=2, units=10, months=3))
+    seed_store(store, SeedSize(properties=2, units=10, months=3), CLOCK.today())
     with TestClient(create_sandbox_app(store, CONFIG)) as test_client:
         yield test_client
 
@@ -44,7 +47,7 @@ def _property(client: TestClient) -> str:
 
 
 def _lease(client: TestClient, pid: str) -> dict[str, Any]:
-    since = (datetime.now(UTC) - timedelta(days=300)).isoformat()
+    since = (CLOCK.now() - timedelta(days=300)).isoformat()
     leases = client.get(
         "/Leasing/Leases", headers=V2, params={"propertyId": pid, "modifiedSince": since}
     ).json()
@@ -90,7 +93,7 @@ def test_seed_is_deterministic() -> None:
     stores = [SandboxStore(), SandboxStore()]
     day = datetime(2026, 11, 15, tzinfo=UTC).date()
     for store in stores:
-        seed_store(store, SeedSize(properties=1, units=5, months=2), today=day)
+        seed_store(store, SeedSize(properties=1, units=5, months=2), day)
     rows = [
         [tuple(r) for r in s.query("SELECT * FROM transactions ORDER BY transaction_id")]
         for s in stores
@@ -144,7 +147,7 @@ def test_v2_modified_since_window(client: TestClient, moment: Any, ok: bool) -> 
     response = client.get(
         "/Leasing/Leases",
         headers=V2,
-        params={"propertyId": _property(client), "modifiedSince": moment(datetime.now(UTC))},
+        params={"propertyId": _property(client), "modifiedSince": moment(CLOCK.now())},
     )
     assert response.status_code == (200 if ok else 400), response.text
     if not ok:
@@ -198,7 +201,7 @@ def test_pending_is_invisible_until_approved(client: TestClient) -> None:
     lease = _lease(client, pid)
     assert _status(_post(client, pid, _detail(lease)))[0] == "Success"
     [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
-    since = format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)
+    since = format_datetime(CLOCK.now() - timedelta(minutes=5), usegmt=True)
     ledger = client.get(
         "/Transactions/Ledger",
         headers=V2,

@@ -8,9 +8,9 @@ Off unless the deployment sets `PROPBRIDGE_RATE_LIMIT_PER_MINUTE` or a key has i
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from propbridge import clock
 from propbridge.db.engine import Database
 from propbridge.db.usage_windows import count_use
 
@@ -40,7 +40,7 @@ class RateLimitState:
 
 async def count_request(database: Database, key_id: str, limit: int) -> RateLimitState:
     """Count one request of `key_id` in the current minute."""
-    now = time.time()
+    now = clock.now().timestamp()
     window = int(now // WINDOW_SECONDS)
     count = await count_use(database, f"key:{key_id}", window)
     reset = int((window + 1) * WINDOW_SECONDS - now) + 1

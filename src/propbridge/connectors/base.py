@@ -48,7 +48,7 @@ class IntegrationAccess:
     integration_id: str
     base_url: str | None
     credentials: dict[str, str]
-    budget: Callable[[], Awaitable[None]] | None = None
+    budget: Callable[[], Awaitable[object]] | None = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from propbridge import clock
 from propbridge.db.ids import new_id
 
 NAMING_CONVENTION = {
@@ -25,8 +26,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """The current instant, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current instant, timezone-aware UTC, of the clock in effect (see `clock.py`)."""
+    return clock.now()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,8 +9,8 @@ then has sent nothing, and is retried as usual).
 from __future__ import annotations
 
 import asyncio
-import time
 
+from propbridge import clock
 from propbridge.connectors.base import RetryableError
 from propbridge.db.engine import Database
 from propbridge.db.usage_windows import count_use
@@ -30,13 +30,14 @@ class RequestBudget:
         self._frequency = frequency
         self._period = CADENCE_SECONDS.get(cadence, 1)
 
-    async def __call__(self) -> None:
-        """Take one request from the budget (waiting for the next window if it is near)."""
+    async def __call__(self) -> int:
+        """Take one request from the budget (waiting for the next window if it is near);
+        returns the window (clock seconds // period) it was counted in."""
         while True:
-            now = time.time()
+            now = clock.now().timestamp()
             window = int(now // self._period)
             if await count_use(self._database, self._subject, window) <= self._frequency:
-                return
+                return window
             wait = (window + 1) * self._period - now
             if wait > MAX_WAIT_SECONDS:
                 raise RetryableError("the integration's PMS request budget is spent", wait)

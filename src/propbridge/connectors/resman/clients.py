@@ -8,13 +8,13 @@ the document was sent is never retried automatically.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from propbridge import clock
 from propbridge.connectors.base import (
     IntegrationAccess,
     OutcomeUnknownError,
@@ -39,7 +39,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         pass
     try:
         moment = parsedate_to_datetime(value)
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        return max(0.0, (moment - clock.now()).total_seconds())
     except (TypeError, ValueError):
         return None
 

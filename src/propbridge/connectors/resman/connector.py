@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 import httpx
 
+from propbridge import clock
 from propbridge.connectors.base import (
     IntegrationAccess,
     RecordData,
@@ -66,7 +67,7 @@ class ResManConnector:
 
     def window_start(self, since: datetime | None) -> datetime:
         """The oldest moment ResMan lets us ask about, or `since` if more recent."""
-        oldest = datetime.now(UTC) - V2_LOOKBACK
+        oldest = clock.now() - V2_LOOKBACK
         return oldest if since is None or since < oldest else since
 
     async def _property_ids(self) -> list[str]:

@@ -11,6 +11,7 @@ import contextlib
 import html
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -42,6 +43,9 @@ class SandboxConfig:
     account_id: str = "400"
     auto_approve: bool = False
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # The sandbox's "now". A propbridge stack hands over its own clock, so that both (and the
+    # seed) live on the same day; alone, the sandbox reads the wall clock.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 class V1Error(Exception):
@@ -180,7 +184,7 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
                     "Email": p["email"],
                     "Manager": p["manager"],
                 }
-                for p in reads.properties(store)
+                for p in reads.properties(store, config.clock().date())
             ]
         }
 
@@ -198,10 +202,10 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
             posted = partner.read_document(store, pid, xml_text)
         except partner.PostRejectedError as error:
             raise V1Error(str(error)) from error
-        ids = partner.store_pending(store, pid, posted)
+        ids = partner.store_pending(store, pid, posted, config.clock())
         if config.auto_approve:
             for item_id in ids:
-                partner.approve(store, item_id)
+                partner.approve(store, item_id, config.clock())
         return {}
 
     def get_marketing(_fields: dict[str, str], pid: str | None) -> dict[str, Any]:
@@ -257,7 +261,7 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
             raise V2Problem(f"{name} is not a valid date: {raw!r}") from error
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        now = datetime.now(UTC)
+        now = config.clock()
         if moment > now + timedelta(minutes=5):
             raise V2Problem(f"{name} must be in the past")
         if moment < now - V2_LOOKBACK - timedelta(minutes=5):
@@ -285,7 +289,7 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
 
     @app.get("/Properties")
     def v2_properties() -> dict[str, Any]:
-        return {"properties": reads.properties(store)}
+        return {"properties": reads.properties(store, config.clock().date())}
 
     @app.get("/TransactionCategories")
     def v2_categories(request: Request) -> dict[str, Any]:
@@ -350,8 +354,8 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
 
     def decide(item_id: str, action: str, posting_date: str | None) -> dict[str, Any]:
         if action == "approve":
-            return partner.approve(store, item_id, posting_date)
-        return partner.reject(store, item_id)
+            return partner.approve(store, item_id, config.clock(), posting_date)
+        return partner.reject(store, item_id, config.clock())
 
     @app.get("/_sandbox/info")
     def sandbox_info() -> dict[str, Any]:
@@ -373,7 +377,8 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
             "seed_date": store.get_meta("seed_date"),
             "counts": counts,
             "properties": [
-                {"property_id": p["propertyId"], "name": p["name"]} for p in reads.properties(store)
+                {"property_id": p["propertyId"], "name": p["name"]}
+                for p in reads.properties(store, config.clock().date())
             ],
         }
 
@@ -424,6 +429,7 @@ def create_sandbox_app(store: SandboxStore, config: SandboxConfig) -> FastAPI:
                 str(data["date"]),
                 data.get("description"),
                 data.get("reference"),
+                config.clock(),
             )
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as error:
             return control_error(

@@ -69,9 +69,9 @@ class PostedTransaction:
     problems: list[str] = field(default_factory=list)
 
 
-def now_iso() -> str:
-    """The current instant as ResMan-style ISO text."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def iso(moment: datetime) -> str:
+    """An instant as ResMan-style ISO text (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def amount_to_cents(amount: str) -> int:
@@ -198,10 +198,10 @@ def _check(store: SandboxStore, property_id: str, posted: list[PostedTransaction
 
 
 def store_pending(
-    store: SandboxStore, property_id: str, posted: list[PostedTransaction]
+    store: SandboxStore, property_id: str, posted: list[PostedTransaction], now: datetime
 ) -> list[str]:
     """Keep each transaction as a pending partner transaction, filed by (property, BatchID)."""
-    received = now_iso()
+    received = iso(now)
     ids = []
     with store.transaction() as db:
         seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM partner_transactions").fetchone()[0]
@@ -291,7 +291,9 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
-def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) -> dict[str, Any]:
+def approve(
+    store: SandboxStore, item_id: str, now: datetime, posting_date: str | None = None
+) -> dict[str, Any]:
     """Post a pending item to the resident's ledger under a new ResMan transaction id."""
     if posting_date is not None:
         date.fromisoformat(posting_date)
@@ -306,7 +308,7 @@ def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) 
             "SELECT category_id, type FROM categories WHERE abbreviation = ?", (abbreviation,)
         ).fetchone()
         transaction_id = str(uuid.uuid4())
-        stamp = now_iso()
+        stamp = iso(now)
         posted_on = posting_date or row["transaction_date"]
         db.execute(
             "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -335,7 +337,7 @@ def approve(store: SandboxStore, item_id: str, posting_date: str | None = None) 
     return get_item(store, item_id)
 
 
-def reject(store: SandboxStore, item_id: str) -> dict[str, Any]:
+def reject(store: SandboxStore, item_id: str, now: datetime) -> dict[str, Any]:
     """Discard a pending item; nothing reaches the ledger."""
     with store.transaction() as db:
         row = db.execute(
@@ -347,7 +349,7 @@ def reject(store: SandboxStore, item_id: str) -> dict[str, Any]:
             raise NotPendingError(f"partner transaction {item_id} is already {row['status']}")
         db.execute(
             "UPDATE partner_transactions SET status = 'rejected', decided_at = ? WHERE id = ?",
-            (now_iso(), item_id),
+            (iso(now), item_id),
         )
     return get_item(store, item_id)
 
@@ -385,6 +387,7 @@ def post_to_ledger(
     day: str,
     description: str | None,
     reference: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """A ledger transaction entered by staff (no partner file), visible to reads at once."""
     if not AMOUNT_PATTERN.match(amount) or amount_to_cents(amount) <= 0:
@@ -401,7 +404,7 @@ def post_to_ledger(
         ).fetchone()
         if category is None:
             raise NotFoundError(f"charge code {charge_code}")
-        transaction_id, stamp = str(uuid.uuid4()), now_iso()
+        transaction_id, stamp = str(uuid.uuid4()), iso(now)
         db.execute(
             "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (

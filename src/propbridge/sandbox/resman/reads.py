@@ -18,9 +18,9 @@ def money(cents: int) -> float:
     return float(Decimal(cents) / 100)
 
 
-def properties(store: SandboxStore) -> list[dict[str, Any]]:
+def properties(store: SandboxStore, today: date) -> list[dict[str, Any]]:
     """The account's properties, v2 shape."""
-    period_start = date.today().replace(day=1)
+    period_start = today.replace(day=1)
     rows = store.query("SELECT * FROM properties ORDER BY abbreviation")
     return [
         {

@@ -11,7 +11,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from propbridge.sandbox.resman.store import SandboxStore
 
@@ -116,7 +116,10 @@ class SeedSize:
 
     properties: int = 2
     units: int = 20
-    months: int = 12
+    # Months of ledger ending with the as-of month. ResMan's partner API shows 364 days, so 11
+    # months always fit in it whatever the day; more seed history a first sync cannot see, as
+    # on a real account.
+    months: int = 11
     seed: int = 7
 
 
@@ -147,9 +150,10 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, 28))
 
 
-def seed_store(store: SandboxStore, size: SeedSize, today: date | None = None) -> dict[str, int]:
-    """Fill an empty store; returns the number of rows made per table."""
-    today = today or datetime.now(UTC).date()
+def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, int]:
+    """Fill an empty store with the account as it stands on `as_of` (nothing after that day);
+    returns the number of rows made per table."""
+    today = as_of
     rng = random.Random(size.seed)
     guids = _Guids(rng)
     store.insert_many(
