@@ -48,6 +48,7 @@ SIZE = [
 RECORD_TABLES = (
     "properties",
     "charge_codes",
+    "units",
     "leases",
     "residents",
     "resident_charges",
@@ -82,7 +83,8 @@ def rows_touched_since(engine: Engine, moment: str) -> int:
 
 
 def fetch_pages(stack: Stack) -> list[tuple[Any, ...]]:
-    """The floor's fetch: every page the sync reads, parsed, flattened to rows."""
+    """The floor's fetch: every page the sync reads, as the connector reads it (categories one
+    type per call, each account's ledger where it has payments), parsed, flattened to rows."""
     creds = SANDBOX_CREDENTIALS
     auth = httpx.BasicAuth(creds["integrationPartnerId"], creds["apiKey"])
     headers = {"ResMan-Account-Id": creds["accountId"]}
@@ -95,19 +97,46 @@ def fetch_pages(stack: Stack) -> list[tuple[Any, ...]]:
 
         props = get("/Properties")["properties"]
         rows += [(p["propertyId"], p["propertyId"], "property", json.dumps(p)) for p in props]
-        categories = get("/TransactionCategories", types="Charge,Credit")["categories"]
+        categories = [
+            c
+            for kind in ("Charge", "Credit", "Payment", "Deposit")
+            for c in get("/TransactionCategories", types=kind)["transactionCategories"]
+        ]
         for prop in props:
             pid = prop["propertyId"]
             rows += [(c["transactionCategoryId"], pid, "code", json.dumps(c)) for c in categories]
-            for lease in get("/Leasing/Leases", propertyId=pid, modifiedSince=since)["leases"]:
+            rows += [
+                (u["unitId"], pid, "unit", json.dumps(u, default=str))
+                for u in get("/Units", propertyId=pid)["units"]
+            ]
+            leases = get(
+                "/Leasing/Leases", propertyId=pid, modifiedSince=since, includeLeaseHistory="true"
+            )["leases"]
+            for lease in leases:
                 rows.append((lease["leaseId"], pid, "lease", json.dumps(lease, default=str)))
                 rows += [(p["personId"], pid, "person", json.dumps(p)) for p in lease["people"]]
             accounts = get(
                 "/BillingAccounts", propertyId=pid, modifiedSince=since, includeTransactions="true"
             )["billingAccounts"]
             for account in accounts:
+                ledger: dict[str, Any] = {}
+                if any(t["type"] == "Payment" for t in account["transactions"]):
+                    ledger = {
+                        row["transactionId"]: row
+                        for row in get(
+                            "/Transactions/Ledger",
+                            propertyId=pid,
+                            billingAccountId=account["billingAccountId"],
+                            postedSince=since,
+                        )["transactions"]
+                    }
                 rows += [
-                    (t["id"], pid, t["type"], json.dumps(t, default=str))
+                    (
+                        t["id"],
+                        pid,
+                        t["type"],
+                        json.dumps({**t, "ledger": ledger.get(t["id"])}, default=str),
+                    )
                     for t in account["transactions"]
                 ]
     return rows

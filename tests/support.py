@@ -235,13 +235,16 @@ def list_all(stack: LiveStack, path: str, **params: Any) -> list[dict[str, Any]]
 
 
 def lease_balances(stack: LiveStack, integration_id: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Each lease's balance in cents as propbridge's charges and payments add up, and as the
-    sandbox's ledger does (charges up, payments and credits down)."""
+    """Each lease's balance in cents as propbridge's live charges and payments add up, and as
+    the sandbox's whole ledger does (charges up, payments and credits down; a reversal undoes
+    what it reverses). Accounts without a lease are not leases' balances."""
     ours: dict[str, int] = defaultdict(int)
     for row in list_all(stack, "/v1/resident-charges/", integration_id=integration_id):
-        ours[row["x_lease_id"]] += row["amount_in_cents"]
+        if row["x_lease_id"]:
+            ours[row["x_lease_id"]] += row["amount_in_cents"]
     for row in list_all(stack, "/v1/resident-payments/", integration_id=integration_id):
-        ours[row["x_lease_id"]] -= row["amount_in_cents"]
+        if row["x_lease_id"]:
+            ours[row["x_lease_id"]] -= row["amount_in_cents"]
     theirs: dict[str, int] = defaultdict(int)
     for lease_x_id in ours:
         ledger = stack.sandbox.get("/_sandbox/ledger", params={"lease_id": lease_x_id}).json()

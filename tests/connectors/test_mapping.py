@@ -22,6 +22,9 @@ from propbridge.connectors.resman.mapping import (
         ("Former", "INACTIVE"),
         ("Pending", "PENDING"),
         ("Evicted", "EVICTED"),
+        ("Under Eviction", "ACTIVE"),
+        ("Pending Transfer", "PENDING"),
+        ("Renewed", "INACTIVE"),
         ("Something New", "OTHER"),
         (None, None),
     ],
@@ -73,7 +76,7 @@ def test_property_and_charge_code_fields() -> None:
             "propertyId": "ABC",
             "name": "Mill Pond",
             "abbreviation": "MP",
-            "type": "Multifamily",
+            "type": "Multi-Family",
             "streetAddress": "1 Road",
         }
     )

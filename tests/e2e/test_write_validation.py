@@ -131,10 +131,11 @@ def test_credit_and_payment_categories_cannot_be_charged(
 ) -> None:
     body = _charge(synced)
     resident = next(r for r in synced["residents"] if r["id"] == body["resident_id"])
-    credit = next(
+    others = [
         c
         for c in synced["charge_codes"]
-        if c["property_id"] == resident["property_id"] and c["code"] == "CONC"
-    )
-    _assert_400(stack, {**body, "charge_code_id": credit["id"]}, "charge_code_id")
-    assert not any(c["code"] == "PMNT" for c in synced["charge_codes"])
+        if c["property_id"] == resident["property_id"] and c["category_type"] != "Charge"
+    ]
+    assert {c["category_type"] for c in others} == {"Credit", "Payment", "Deposit"}
+    for code in others:
+        _assert_400(stack, {**body, "charge_code_id": code["id"]}, "charge_code_id")

@@ -27,6 +27,8 @@ AUTH = {
     "ApiKey": CONFIG.api_key,
     "AccountID": CONFIG.account_id,
 }
+XML = {"Accept": "application/xml"}
+JSON = {"Accept": "application/json"}
 V2 = {
     "Authorization": "Basic "
     + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),
@@ -37,7 +39,7 @@ V2 = {
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     store = SandboxStore()
-    seed_store(store, SeedSize(properties=2, units=10, months=3), CLOCK.today())
+    seed_store(store, SeedSize(properties=2, units=20, months=11), CLOCK.today())
     with TestClient(create_sandbox_app(store, CONFIG)) as test_client:
         yield test_client
 
@@ -111,20 +113,34 @@ def test_seed_is_deterministic() -> None:
     ],
 )
 def test_v1_bad_credentials_are_status_error(client: TestClient, fields: dict[str, str]) -> None:
-    response = client.post("/Account/GetProperties", data=fields)
+    response = client.post("/Account/GetProperties", data=fields, headers=XML)
     assert response.status_code == 200
     assert _status(response)[0] == "Error"
-    json_reply = client.post(
-        "/Account/GetProperties", data=fields, headers={"Accept": "application/json"}
-    ).json()
+    json_reply = client.post("/Account/GetProperties", data=fields).json()
     assert json_reply["Status"] == "Failed" and json_reply["ErrorDescription"]
+    mits = client.post("/MITS/GetResidentTransactions2_0", data=fields, headers=JSON)
+    assert _status(mits)[0] == "Error"
 
 
-def test_v1_json_or_xml_by_accept(client: TestClient) -> None:
-    data = client.post("/Account/GetProperties", data=AUTH, headers={"Accept": "application/json"})
+def test_v1_json_unless_xml_is_asked_mits_always_xml(client: TestClient) -> None:
+    data = client.post("/Account/GetProperties", data=AUTH)
     assert data.json()["Status"] == "Success" and len(data.json()["Properties"]) == 2
-    assert _status(client.post("/Account/GetProperties", data=AUTH))[0] == "Success"
+    assert _status(client.post("/Account/GetProperties", data=AUTH, headers=XML))[0] == "Success"
+    pid = _property(client)
+    mits = client.post("/MITS/GetMarketing4_0", data={**AUTH, "PropertyID": pid}, headers=JSON)
+    assert _status(mits)[0] == "Success"
+    assert client.post("/account/getproperties", data=AUTH).json()["Status"] == "Success"
     assert client.post("/Nope/Method", data=AUTH).status_code == 404
+
+
+def test_unknown_routes_are_404(client: TestClient) -> None:
+    for response in (
+        client.get("/BankAccounts", headers=V2),
+        client.get("/Nope"),
+        client.put("/Properties", headers=V2),
+    ):
+        assert response.status_code in (404, 405)
+        assert response.status_code == 405 or response.json()["status"] == 404
 
 
 def test_v2_requires_basic_auth_and_account(client: TestClient) -> None:
@@ -232,7 +248,7 @@ def test_pending_is_invisible_until_approved(client: TestClient) -> None:
     ).json()
     [account] = [a for a in accounts["billingAccounts"] if a["leaseID"] == lease["leaseId"]]
     assert [t["reference"] for t in account["transactions"]] == ["R1"]
-    assert "trasactionCategoryId" in account["transactions"][0]
+    assert "transactionCategoryId" in account["transactions"][0]
 
 
 def test_payments_are_accepted_with_a_known_type(client: TestClient) -> None:
@@ -270,3 +286,121 @@ def test_mits_reply_contains_posted_transactions_only(client: TestClient) -> Non
     response = client.post("/MITS/GetResidentTransactions2_0", data={**AUTH, "PropertyID": pid})
     assert _status(response)[0] == "Success"
     assert b"UNAPPROVED" not in response.content and b"RT_Customer" in response.content
+
+
+def _leases(client: TestClient, **params: str) -> list[dict[str, Any]]:
+    since = (CLOCK.now() - timedelta(days=360)).isoformat()
+    response = client.get(
+        "/Leasing/Leases",
+        headers=V2,
+        params={"propertyId": _property(client), "modifiedSince": since, **params},
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["leases"])
+
+
+def test_every_lease_filter_is_honoured(client: TestClient) -> None:
+    every = _leases(client)
+    statuses = sorted({lease["leaseStatus"] for lease in every})
+    assert len(statuses) > 1
+    chosen = _leases(client, leaseStatuses=",".join(statuses[:2]))
+    assert {x["leaseStatus"] for x in chosen} == set(statuses[:2])
+    assert len(chosen) == sum(x["leaseStatus"] in statuses[:2] for x in every)
+    one = every[0]
+    assert [x["leaseId"] for x in _leases(client, billingAccountId=one["billingAccountId"])] == [
+        one["leaseId"]
+    ]
+    assert {x["unitId"] for x in _leases(client, unitId=one["unitId"])} == {one["unitId"]}
+    assert {x["unitNumber"] for x in _leases(client, unitNumber=one["unitNumber"])} == {
+        one["unitNumber"]
+    }
+    moved_out = _leases(client, isMovedOut="true")
+    assert moved_out and all(x["moveOutDate"] for x in moved_out)
+    assert all(x["moveOutDate"] is None for x in _leases(client, isMovedOut="false"))
+    day = sorted(x["leaseStartDate"] for x in every)[len(every) // 2]
+    late = _leases(client, moveInDateFrom=day)
+    assert late and all(x["moveInDate"] and x["moveInDate"] >= day for x in late)
+    early = _leases(client, moveInDateTo=day)
+    assert all(x["moveInDate"] and x["moveInDate"] <= day for x in early)
+    assert len(late) + len(early) >= len([x for x in every if x["moveInDate"]])
+    assert "history" in _leases(client, includeLeaseHistory="true")[0]
+    assert "history" not in every[0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"noticeToVacateGivenDateFrom": "2026-01-01"},
+        {"leaseStatuses": "Current,Sleeping"},
+        {"isMovedOut": "maybe"},
+        {"moveInDateFrom": "yesterday"},
+    ],
+)
+def test_a_filter_the_sandbox_cannot_honour_is_an_error(
+    client: TestClient, params: dict[str, str]
+) -> None:
+    since = (CLOCK.now() - timedelta(days=30)).isoformat()
+    response = client.get(
+        "/Leasing/Leases",
+        headers=V2,
+        params={"propertyId": _property(client), "modifiedSince": since, **params},
+    )
+    assert response.status_code == 400 and response.json()["message"]
+
+
+def test_billing_account_filters(client: TestClient) -> None:
+    pid = _property(client)
+    since = (CLOCK.now() - timedelta(days=360)).isoformat()
+
+    def accounts(**params: str) -> list[dict[str, Any]]:
+        response = client.get(
+            "/BillingAccounts",
+            headers=V2,
+            params={"propertyId": pid, "modifiedSince": since, **params},
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["billingAccounts"])
+
+    every = accounts()
+    assert {a["accountType"] for a in every} == {"Lease", "Non-Resident"}
+    assert all(a["transactions"] == [] for a in every)
+    others = accounts(accountTypes="Non-Resident")
+    assert others and all(a["leaseID"] is None for a in others)
+    one = every[0]
+    assert [a["billingAccountId"] for a in accounts(billingAccountId=one["billingAccountId"])] == [
+        one["billingAccountId"]
+    ]
+    assert one["billingAccountId"] in {
+        a["billingAccountId"] for a in accounts(personId=one["personId"])
+    }
+    bad = client.get(
+        "/BillingAccounts",
+        headers=V2,
+        params={"propertyId": pid, "modifiedSince": since, "accountTypes": "Tenant"},
+    )
+    assert bad.status_code == 400
+
+
+def test_a_payment_reversed_by_staff_is_marked_and_undone(client: TestClient) -> None:
+    pid = _property(client)
+    lease = _lease(client, pid)
+    since = format_datetime(CLOCK.now() - timedelta(days=360), usegmt=True)
+    params = {
+        "propertyId": pid,
+        "billingAccountId": lease["billingAccountId"],
+        "postedSince": since,
+    }
+    rows = client.get("/Transactions/Ledger", headers=V2, params=params).json()["transactions"]
+    payment = next(r for r in rows if r["type"] == "Payment" and "dateReversed" not in r)
+    done = client.post(
+        f"/_sandbox/ledger/transactions/{payment['transactionId']}/reverse",
+        json={"reason": "NSF"},
+    )
+    assert done.status_code == 200, done.text
+    again = client.post(f"/_sandbox/ledger/transactions/{payment['transactionId']}/reverse")
+    assert again.status_code == 409
+    rows = client.get("/Transactions/Ledger", headers=V2, params=params).json()["transactions"]
+    [marked] = [r for r in rows if r["transactionId"] == payment["transactionId"]]
+    assert marked["dateReversed"] == CLOCK.today().isoformat()
+    [undo] = [r for r in rows if r["transactionId"] == done.json()["reversal_id"]]
+    assert undo["category"] is None and undo["amount"] == -payment["amount"]

@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import Select, false
 
+from propbridge.api.errors import bad_request, issue
 from propbridge.api.listing import parse_timestamp
-from propbridge.api.records import Filters, add_record_routes
+from propbridge.api.records import Filters, add_record_routes, bool_param
 from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.billing.presenters import (
     render_charge_code,
@@ -24,10 +25,13 @@ router = APIRouter(tags=["billing-and-payments"])
 
 
 def _ledger_filters(model: Any) -> Filters:
-    """Propexo's ledger filters: resident, lease and an inclusive transaction-date range."""
+    """Propexo's ledger filters: resident, lease and an inclusive transaction-date range; and
+    ours, `include_reversed` (a reversed transaction is not live: left out unless asked)."""
 
     def apply(request: Request, statement: Select[Any]) -> Select[Any]:
         params = request.query_params
+        if not bool_param(request, "include_reversed"):
+            statement = statement.where(model.reversed_date.is_(None))
         if params.get("resident_id"):
             statement = statement.where(model.resident_id == params["resident_id"])
         if params.get("lease_id"):
@@ -41,6 +45,24 @@ def _ledger_filters(model: Any) -> Filters:
         return statement
 
     return apply
+
+
+CATEGORY_TYPES = ("Charge", "Credit", "Payment", "Deposit")
+
+
+def _charge_code_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+    """`category_type` (ours): ResMan's Charge, Credit, Payment or Deposit, comma-separated."""
+    raw = request.query_params.get("category_type")
+    if not raw:
+        return statement
+    wanted = [part.strip() for part in raw.split(",") if part.strip()]
+    wrong = [part for part in wanted if part not in CATEGORY_TYPES]
+    if wrong or not wanted:
+        raise bad_request(
+            "Unknown category_type",
+            [issue(["category_type"], f"Expected one or more of {', '.join(CATEGORY_TYPES)}")],
+        )
+    return statement.where(ChargeCode.category_type.in_(wanted))
 
 
 def _fee_filters(request: Request, statement: Select[Any]) -> Select[Any]:
@@ -59,7 +81,13 @@ def _fee_filters(request: Request, statement: Select[Any]) -> Select[Any]:
 
 
 add_record_routes(
-    router, "/v1/charge-codes/", ChargeCode, render_charge_code, "Charge code", "charge_code_id"
+    router,
+    "/v1/charge-codes/",
+    ChargeCode,
+    render_charge_code,
+    "Charge code",
+    "charge_code_id",
+    _charge_code_filters,
 )
 add_record_routes(
     router,

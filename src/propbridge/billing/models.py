@@ -16,12 +16,13 @@ from propbridge.db.synced import PropertyScopedMixin, SyncedRecordMixin
 
 
 class ChargeCode(PropertyScopedMixin, SyncedRecordMixin, Base):
-    """A ResMan transaction category, copied once per property."""
+    """A ResMan transaction category, copied once per property; `category_type` is ResMan's
+    (Charge, Credit, Payment, Deposit): only a Charge category can be a resident charge's."""
 
     __tablename__ = "charge_codes"
 
     code: Mapped[str | None]
-    kind: Mapped[str | None]
+    category_type: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str | None]
     description: Mapped[str | None]
     debit_gl_account: Mapped[str | None]
@@ -90,6 +91,9 @@ class LedgerTransactionMixin:
     transaction_date: Mapped[str | None]
     post_month: Mapped[str | None]
     transaction_type: Mapped[str | None] = mapped_column(String(32))
+    # When ResMan reversed it (a bounced payment): it stays, but is no longer live; lists leave
+    # it out unless asked (ours).
+    reversed_date: Mapped[str | None] = mapped_column(String(10))
     extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = (
         ("integration_id", "created_at", "id"),
         ("integration_id", "transaction_date"),

@@ -43,18 +43,20 @@ PAYMENT_ONLY_FIELDS = ("payment_method_normalized", "payment_method_raw")
 
 
 def render_resident_charge(values: Fields) -> dict[str, Any]:
-    """A ResidentCharge object; credits are negative amounts."""
+    """A ResidentCharge object; credits are negative amounts; `reversed_date` is ours."""
     return {
         **core_fields(values),
         **model_fields(values, LEDGER_FIELDS + CHARGE_ONLY_FIELDS, ("allocations",)),
+        "reversed_date": values.get("reversed_date"),
     }
 
 
 def render_resident_payment(values: Fields) -> dict[str, Any]:
-    """A ResidentPayment object."""
+    """A ResidentPayment object; `reversed_date` (a bounced payment) is ours."""
     return {
         **core_fields(values),
         **model_fields(values, LEDGER_FIELDS + PAYMENT_ONLY_FIELDS, ("allocations",)),
+        "reversed_date": values.get("reversed_date"),
     }
 
 
@@ -87,9 +89,11 @@ CHARGE_CODE_FIELDS = ("debit_gl_account", "credit_gl_account", "name", "descript
 
 
 def render_charge_code(values: Fields) -> dict[str, Any]:
-    """A ChargeCode object; `code` (the ResMan abbreviation) is our extension."""
+    """A ChargeCode object; `code` (the ResMan abbreviation) and `category_type` (ResMan's
+    Charge, Credit, Payment or Deposit: only a Charge one can be charged) are ours."""
     return {
         **core_fields(values),
         **model_fields(values, CHARGE_CODE_FIELDS),
         "code": values.get("code"),
+        "category_type": values.get("category_type"),
     }

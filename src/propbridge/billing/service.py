@@ -90,7 +90,7 @@ CHARGE_TARGET = (
         Lease.unit_number,
         ChargeCode.id.label("code_id"),
         ChargeCode.property_id.label("code_property"),
-        ChargeCode.kind.label("code_kind"),
+        ChargeCode.category_type.label("code_type"),
         ChargeCode.code,
     )
     .select_from(Integration)
@@ -137,7 +137,9 @@ async def resolve_resident_charge(
     resident = SimpleNamespace(property_id=row.resident_property, lease_x_id=row.lease_x_id)
     code = None
     if row.code_id is not None:
-        code = SimpleNamespace(property_id=row.code_property, kind=row.code_kind, code=row.code)
+        code = SimpleNamespace(
+            property_id=row.code_property, category_type=row.code_type, code=row.code
+        )
     problems = _resident_problems([], body.resident_id, resident)
     problems += _code_problems(
         [], body.charge_code_id, code, None if problems else row.resident_property
@@ -224,8 +226,14 @@ def _code_problems(
         return [
             issue([*path, "charge_code_id"], "Charge code and resident are in different properties")
         ]
-    if code.kind not in (None, "Charge") or not code.code:
-        return [issue([*path, "charge_code_id"], f"Charge code is a {code.kind} category")]
+    if code.category_type != "Charge" or not code.code:
+        return [
+            issue(
+                [*path, "charge_code_id"],
+                f"Charge code is a {code.category_type} category: only Charge categories can be "
+                "charged (see category_type on /v1/charge-codes/)",
+            )
+        ]
     return []
 
 
@@ -303,9 +311,9 @@ async def resolve_charge_batch(
     codes = {
         row.id: row
         for row in await session.execute(
-            select(ChargeCode.id, ChargeCode.property_id, ChargeCode.kind, ChargeCode.code).where(
-                ChargeCode.integration_id == body.integration_id, ChargeCode.id.in_(code_ids)
-            )
+            select(
+                ChargeCode.id, ChargeCode.property_id, ChargeCode.category_type, ChargeCode.code
+            ).where(ChargeCode.integration_id == body.integration_id, ChargeCode.id.in_(code_ids))
         )
     }
     problems: list[dict[str, Any]] = []

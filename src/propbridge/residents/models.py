@@ -5,7 +5,7 @@ Table definitions only; the sync engine writes them and the read routes serve th
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base
@@ -43,10 +43,15 @@ class Lease(PropertyScopedMixin, SyncedRecordMixin, Base):
     unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
     x_billing_account_id: Mapped[str | None]
     unit_number: Mapped[str | None]
+    application_date: Mapped[str | None]
+    signature_date: Mapped[str | None]
     start_date: Mapped[str | None]
     end_date: Mapped[str | None]
+    scheduled_move_in_date: Mapped[str | None]
     realized_move_in_date: Mapped[str | None]
+    scheduled_move_out_date: Mapped[str | None]
     realized_move_out_date: Mapped[str | None]
+    rent_amount_in_cents: Mapped[int | None] = mapped_column(BigInteger)
     status_raw: Mapped[str | None]
     status_normalized: Mapped[str | None] = mapped_column(index=True)
 
@@ -78,3 +83,4 @@ class ResidentLease(Base):
     resident_type_normalized: Mapped[str | None]
     move_in_date: Mapped[str | None]
     move_out_date: Mapped[str | None]
+    notice_date: Mapped[str | None]

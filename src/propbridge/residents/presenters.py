@@ -153,7 +153,7 @@ def _meta(link: Any, key: str) -> dict[str, Any]:
         "resident_type_normalized": link.resident_type_normalized,
         "move_in_date": link.move_in_date,
         "move_out_date": link.move_out_date,
-        "notice_date": None,
+        "notice_date": link.notice_date,
         "custom_data": None,
     }
 

@@ -269,14 +269,25 @@ async def _resolve_fee_links(
 async def _resolve_unit_links(
     session: AsyncSession, integration_id: str, batch: list[RecordData]
 ) -> None:
-    """A unit's floor plan, by code."""
+    """A unit's floor plan, by code; a unit has its floor plan's rooms (ResMan gives them per
+    unit type, not per unit)."""
     plans = await _by_x_id(
-        session, integration_id, batch, FloorPlan.x_id, FloorPlan.id, FloorPlan.name
+        session,
+        integration_id,
+        batch,
+        FloorPlan.x_id,
+        FloorPlan.id,
+        FloorPlan.name,
+        FloorPlan.bedrooms,
+        FloorPlan.bathrooms,
     )
     for record in batch:
         plan = record.links.get("floor_plan")
         record.fields["floor_plan_id"] = _link(plans, record, plan)
         record.fields["floor_plan_name"] = _link(plans, record, plan, 1)
+        bedrooms = _link(plans, record, plan, 2)
+        record.fields["bedrooms"] = None if bedrooms is None else str(bedrooms)
+        record.fields["bathrooms"] = _link(plans, record, plan, 3)
 
 
 async def _resolve_lease_links(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base
@@ -27,15 +27,17 @@ class FloorPlan(PropertyScopedMixin, SyncedRecordMixin, Base):
     rent_minimum_in_cents: Mapped[int | None] = mapped_column(BigInteger)
     rent_maximum_in_cents: Mapped[int | None] = mapped_column(BigInteger)
     unit_count: Mapped[int | None]
+    image_urls: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
 class Unit(PropertyScopedMixin, SyncedRecordMixin, Base):
-    """A rentable unit of a property (ResMan's `Property/GetUnits`)."""
+    """A rentable unit of a property (ResMan's v2 `/Units`)."""
 
     __tablename__ = "units"
 
     number: Mapped[str | None] = mapped_column(String(64))
     x_floor_plan_id: Mapped[str | None] = mapped_column(String(128))
+    x_unit_type_id: Mapped[str | None] = mapped_column(String(128))
     floor_plan_id: Mapped[str | None] = mapped_column(String(36), index=True)
     floor_plan_code: Mapped[str | None] = mapped_column(String(64))
     floor_plan_name: Mapped[str | None]
@@ -49,4 +51,5 @@ class Unit(PropertyScopedMixin, SyncedRecordMixin, Base):
     zip: Mapped[str | None]
     square_feet: Mapped[int | None]
     rent_amount_market_in_cents: Mapped[int | None] = mapped_column(BigInteger)
+    is_listed: Mapped[bool | None]
     extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = (("property_id", "number"),)

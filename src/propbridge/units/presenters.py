@@ -70,8 +70,9 @@ UNIT_FIELDS = (
 
 def render_floor_plan(values: Fields) -> dict[str, Any]:
     """A FloorPlan object; `name` falls back to the code, as Propexo requires a string."""
-    fields = {**core_fields(values), **model_fields(values, FLOOR_PLAN_FIELDS, ("image_urls",))}
+    fields = {**core_fields(values), **model_fields(values, FLOOR_PLAN_FIELDS)}
     fields["name"] = fields["name"] or values["x_id"]
+    fields["image_urls"] = values.get("image_urls") or []
     return fields
 
 

@@ -8,6 +8,7 @@ the document was sent is never retried automatically.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,6 +27,10 @@ from propbridge.connectors.resman.xml_safety import UnsafeXmlError
 
 PRODUCTION_V1 = "https://api.myresman.com"
 PRODUCTION_V2 = "https://partners-api.myresman.com"
+# A read that fails in transport is sent again at once this many times (reads are safe to
+# repeat; a kept-alive connection the server has just closed is the usual cause) before the
+# job is retried later. ResMan's maintained v2 client also retries reads on network errors.
+READ_ATTEMPTS = 3
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -89,16 +94,15 @@ class ResManV1Client:
 
     async def read_document(self, method: str, fields: dict[str, str]) -> Envelope:
         """A read: safe to repeat, so every transient failure is retryable."""
-        if self._budget is not None:
-            await self._budget()
-        try:
-            response = await self._http.post(
+        response = await read_with_retries(
+            self._budget,
+            method,
+            lambda: self._http.post(
                 f"{self._base}/{method}",
                 data={**self._auth, **fields},
                 headers={"Accept": "application/xml"},
-            )
-        except httpx.TransportError as error:
-            raise RetryableError(f"ResMan read {method} failed: {type(error).__name__}") from error
+            ),
+        )
         if response.status_code in (429, 500, 502, 503, 504):
             raise RetryableError(
                 f"ResMan read {method} answered HTTP {response.status_code}",
@@ -155,14 +159,13 @@ class ResManV2Client:
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """One JSON resource; amounts parsed as Decimal."""
-        if self._budget is not None:
-            await self._budget()
-        try:
-            response = await self._http.get(
+        response = await read_with_retries(
+            self._budget,
+            path,
+            lambda: self._http.get(
                 f"{self._base}{path}", params=params, auth=self._auth, headers=self._headers
-            )
-        except httpx.TransportError as error:
-            raise RetryableError(f"ResMan read {path} failed: {type(error).__name__}") from error
+            ),
+        )
         if response.status_code in (429, 500, 502, 503, 504):
             raise RetryableError(
                 f"ResMan read {path} answered HTTP {response.status_code}",
@@ -179,6 +182,26 @@ class ResManV2Client:
         if not isinstance(data, dict):
             raise RetryableError(f"ResMan read {path} returned an unexpected shape")
         return data
+
+
+async def read_with_retries(
+    budget: Callable[[], Awaitable[object]] | None,
+    what: str,
+    send: Callable[[], Awaitable[httpx.Response]],
+) -> httpx.Response:
+    """Send a read, again at once on a transport failure (up to `READ_ATTEMPTS` in all), each
+    attempt taken from the request budget; then a RetryableError."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        if budget is not None:
+            await budget()
+        try:
+            return await send()
+        except httpx.TransportError as error:
+            if attempt == READ_ATTEMPTS:
+                raise RetryableError(
+                    f"ResMan read {what} failed: {type(error).__name__}"
+                ) from error
+    raise AssertionError("unreachable")
 
 
 def _v2_message(response: httpx.Response) -> str:

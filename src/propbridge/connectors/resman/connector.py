@@ -5,10 +5,12 @@ Joins the clients, the MITS builder and the mapping; holds no database access.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 
@@ -28,7 +30,8 @@ from propbridge.connectors.resman.mapping import (
     map_lease,
     map_property,
     map_residents,
-    map_units,
+    map_unit,
+    needs_ledger,
 )
 from propbridge.connectors.resman.mits import build_resident_transactions, document_order
 
@@ -36,8 +39,10 @@ from propbridge.connectors.resman.mits import build_resident_transactions, docum
 V2_LOOKBACK = timedelta(days=364) - timedelta(hours=1)
 POST_METHOD = "MITS/PostResidentTransactions2_0"
 MARKETING_METHOD = "MITS/GetMarketing4_0"
-UNITS_METHOD = "Property/GetUnits"
-CHARGE_CODE_TYPES = "Charge,Credit"
+# Live ResMan answers one `types` value per call (a comma-joined list gets an empty set).
+CATEGORY_TYPES = ("Charge", "Credit", "Payment", "Deposit")
+# Ledger reads in flight at once per property (each still waits for the request budget).
+LEDGER_CONCURRENCY = 8
 
 
 def rfc1123(moment: datetime) -> str:
@@ -64,6 +69,7 @@ class ResManConnector:
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:
         self._v1 = ResManV1Client(http, access)
         self._v2 = ResManV2Client(http, access)
+        self._properties: list[str] | None = None
 
     def window_start(self, since: datetime | None) -> datetime:
         """The oldest moment ResMan lets us ask about, or `since` if more recent."""
@@ -71,17 +77,21 @@ class ResManConnector:
         return oldest if since is None or since < oldest else since
 
     async def _property_ids(self) -> list[str]:
-        data = await self._v2.get("/Properties")
-        return [str(p["propertyId"]).lower() for p in data.get("properties", [])]
+        """The account's properties (read once per connector, that is once per sync)."""
+        if self._properties is None:
+            data = await self._v2.get("/Properties")
+            self._properties = [str(p["propertyId"]).lower() for p in data.get("properties", [])]
+        return self._properties
 
     async def fetch(self, model: str, since: datetime | None) -> AsyncIterator[list[RecordData]]:
         """Pages of one model; `leases` pages also carry the residents on those leases."""
         if model == "properties":
             data = await self._v2.get("/Properties")
-            yield [map_property(p) for p in data.get("properties", [])]
+            items = data.get("properties", [])
+            self._properties = [str(p["propertyId"]).lower() for p in items]
+            yield [map_property(p) for p in items]
         elif model == "charge_codes":
-            data = await self._v2.get("/TransactionCategories", {"types": CHARGE_CODE_TYPES})
-            categories = data.get("categories", [])
+            categories = await self._categories()
             for pid in await self._property_ids():
                 yield [map_charge_code(c, pid) for c in categories]
         elif model == "floor_plans":
@@ -90,39 +100,86 @@ class ResManConnector:
                 yield [] if envelope.response is None else map_floor_plans(envelope.response, pid)
         elif model == "units":
             for pid in await self._property_ids():
-                envelope = await self._v1.read_document(UNITS_METHOD, {"PropertyID": pid})
-                yield [] if envelope.response is None else map_units(envelope.response, pid)
+                data = await self._v2.get("/Units", {"propertyId": pid})
+                yield [map_unit(unit) for unit in data.get("units", [])]
         elif model == "leases":
             modified_since = rfc1123(self.window_start(since))
             for pid in await self._property_ids():
                 data = await self._v2.get(
-                    "/Leasing/Leases", {"propertyId": pid, "modifiedSince": modified_since}
+                    "/Leasing/Leases",
+                    {
+                        "propertyId": pid,
+                        "modifiedSince": modified_since,
+                        # Each lease's own term carries its rent.
+                        "includeLeaseHistory": "true",
+                    },
                 )
                 leases = data.get("leases", [])
                 yield [map_lease(lease) for lease in leases] + map_residents(leases)
         elif model == "transactions":
-            # Billing accounts carry the partner `reference` that reconciliation matches on.
             modified_since = rfc1123(self.window_start(since))
             for pid in await self._property_ids():
-                data = await self._v2.get(
-                    "/BillingAccounts",
-                    {
-                        "propertyId": pid,
-                        "modifiedSince": modified_since,
-                        "includeTransactions": "true",
-                    },
-                )
-                yield [
-                    record
-                    for account in data.get("billingAccounts", [])
-                    for record in map_account_transactions(account, pid)
-                ]
+                yield await self._transactions(pid, modified_since)
         elif model == "fees":
             for pid in await self._property_ids():
                 envelope = await self._v1.read_document(MARKETING_METHOD, {"PropertyID": pid})
                 yield [] if envelope.response is None else map_fees(envelope.response, pid)
         else:
             raise ValueError(f"ResMan cannot sync {model!r}")
+
+    async def _categories(self) -> list[dict[str, Any]]:
+        """Every transaction category, one call per type, merged by id."""
+        merged: dict[str, dict[str, Any]] = {}
+        for category_type in CATEGORY_TYPES:
+            data = await self._v2.get("/TransactionCategories", {"types": category_type})
+            for category in data.get("transactionCategories", []):
+                merged.setdefault(str(category["transactionCategoryId"]).lower(), category)
+        return list(merged.values())
+
+    async def _transactions(self, pid: str, modified_since: str) -> list[RecordData]:
+        """A property's ledger transactions changed since a moment.
+
+        The billing accounts give every transaction with its partner `reference` (which
+        reconciliation matches on) and category, in one call per property. How a payment was
+        made (`method`) and which rows were reversed (`dateReversed`) are only on each account's
+        `/Transactions/Ledger`, so that is read too, since the same moment, for the accounts
+        whose changes include a payment or an uncategorised row: once per account on a first
+        sync, then only for accounts with new payments or reversals, never for every resident
+        on every sync."""
+        data = await self._v2.get(
+            "/BillingAccounts",
+            {"propertyId": pid, "modifiedSince": modified_since, "includeTransactions": "true"},
+        )
+        accounts = data.get("billingAccounts", [])
+        wanted = [a for a in accounts if needs_ledger(a)]
+        gate = asyncio.Semaphore(LEDGER_CONCURRENCY)
+
+        async def ledger(account: dict[str, Any]) -> list[dict[str, Any]]:
+            async with gate:
+                rows = await self._v2.get(
+                    "/Transactions/Ledger",
+                    {
+                        "propertyId": pid,
+                        "billingAccountId": str(account["billingAccountId"]),
+                        "postedSince": modified_since,
+                    },
+                )
+            return list(rows.get("transactions", []))
+
+        ledgers = dict(
+            zip(
+                (str(a["billingAccountId"]) for a in wanted),
+                await asyncio.gather(*(ledger(a) for a in wanted)),
+                strict=True,
+            )
+        )
+        return [
+            record
+            for account in accounts
+            for record in map_account_transactions(
+                account, pid, ledgers.get(str(account["billingAccountId"]))
+            )
+        ]
 
     async def post_transactions(
         self, x_property_id: str, transactions: list[TransactionToPost]

@@ -304,30 +304,18 @@ def approve(
         if row["status"] != "pending":
             raise NotPendingError(f"partner transaction {item_id} is already {row['status']}")
         abbreviation = "PMNT" if row["kind"] == "payment" else row["charge_code"]
-        category = db.execute(
-            "SELECT category_id, type FROM categories WHERE abbreviation = ?", (abbreviation,)
-        ).fetchone()
-        transaction_id = str(uuid.uuid4())
         stamp = iso(now)
         posted_on = posting_date or row["transaction_date"]
-        db.execute(
-            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                transaction_id,
-                row["property_id"],
-                row["customer_id"],
-                posted_on,
-                category["type"],
-                category["category_id"],
-                row["description"],
-                row["reference"],
-                amount_to_cents(row["amount"]),
-                stamp,
-                row["payment_type"],
-            ),
-        )
-        db.execute(
-            "UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, row["customer_id"])
+        transaction_id, _kind = _to_ledger(
+            db,
+            row["customer_id"],
+            posted_on,
+            abbreviation,
+            row["description"] or "",
+            row["reference"],
+            amount_to_cents(row["amount"]),
+            row["payment_type"],
+            stamp,
         )
         db.execute(
             "UPDATE partner_transactions SET status = 'posted', transaction_id = ?, posting_date = ?, "
@@ -394,41 +382,133 @@ def post_to_ledger(
         raise ValueError("amount must be positive with two decimals")
     date.fromisoformat(day)
     with store.transaction() as db:
-        lease = db.execute(
-            "SELECT property_id FROM leases WHERE lease_id = ?", (lease_id.lower(),)
-        ).fetchone()
-        if lease is None:
-            raise NotFoundError(f"lease {lease_id}")
-        category = db.execute(
-            "SELECT category_id, type FROM categories WHERE abbreviation = ?", (charge_code,)
-        ).fetchone()
-        if category is None:
-            raise NotFoundError(f"charge code {charge_code}")
-        transaction_id, stamp = str(uuid.uuid4()), iso(now)
-        db.execute(
-            "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                transaction_id,
-                lease["property_id"],
-                lease_id.lower(),
-                day,
-                category["type"],
-                category["category_id"],
-                description,
-                reference,
-                amount_to_cents(amount),
-                stamp,
-                "ACH" if category["type"] == "Payment" else None,
-            ),
-        )
-        db.execute(
-            "UPDATE leases SET last_modified = ? WHERE lease_id = ?", (stamp, lease_id.lower())
+        transaction_id, kind = _to_ledger(
+            db,
+            lease_id.lower(),
+            day,
+            charge_code,
+            description or "",
+            reference,
+            amount_to_cents(amount),
+            "ACH",
+            iso(now),
         )
     return {
         "transaction_id": transaction_id,
         "lease_id": lease_id.lower(),
-        "type": category["type"],
+        "type": kind,
         "charge_code": charge_code,
         "amount": amount,
         "date": day,
     }
+
+
+def _to_ledger(
+    db: Any,
+    lease_id: str,
+    day: str,
+    abbreviation: str,
+    description: str,
+    reference: str | None,
+    cents: int,
+    method: str | None,
+    stamp: str,
+) -> tuple[str, str]:
+    """A new ledger transaction on a lease's billing account (which, with the lease, counts as
+    modified now); returns its id and type. A payment without a reference gets one, as every
+    payment row of ResMan's ledger carries one."""
+    lease = db.execute(
+        "SELECT property_id, billing_account_id FROM leases WHERE lease_id = ?", (lease_id,)
+    ).fetchone()
+    if lease is None:
+        raise NotFoundError(f"lease {lease_id}")
+    category = db.execute(
+        "SELECT category_id, type FROM categories WHERE abbreviation = ?", (abbreviation,)
+    ).fetchone()
+    if category is None:
+        raise NotFoundError(f"charge code {abbreviation}")
+    transaction_id = str(uuid.uuid4())
+    payment = category["type"] == "Payment"
+    if payment and not reference:
+        reference = transaction_id[:8].upper()
+    db.execute(
+        "INSERT INTO transactions (transaction_id, property_id, billing_account_id, lease_id, "
+        "date, type, category_id, description, reference, amount_cents, modified_at, "
+        "payment_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            transaction_id,
+            lease["property_id"],
+            lease["billing_account_id"],
+            lease_id,
+            day,
+            category["type"],
+            category["category_id"],
+            description,
+            reference,
+            cents,
+            stamp,
+            (method or "Other") if payment else None,
+        ),
+    )
+    _touch(db, lease["billing_account_id"], stamp)
+    return transaction_id, str(category["type"])
+
+
+def _touch(db: Any, billing_account_id: str, stamp: str) -> None:
+    """A billing account changed: it, and its lease, count as modified."""
+    db.execute(
+        "UPDATE billing_accounts SET last_modified = ? WHERE billing_account_id = ?",
+        (stamp, billing_account_id),
+    )
+    db.execute(
+        "UPDATE leases SET last_modified = ? WHERE billing_account_id = ?",
+        (stamp, billing_account_id),
+    )
+
+
+def reverse_payment(
+    store: SandboxStore, transaction_id: str, day: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """Reverse a posted payment, as staff do when it bounces (NSF): the payment stays on the
+    ledger marked with the day, and a row without category undoes it.
+
+    Assumption (no public capture of a reversal): the reversing row has the payment's type,
+    reference and method, a negative amount and no category."""
+    date.fromisoformat(day)
+    stamp = iso(now)
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT * FROM transactions WHERE transaction_id = ?", (transaction_id.lower(),)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"transaction {transaction_id}")
+        if row["type"] != "Payment" or row["category_id"] is None:
+            raise ValueError("only a payment can be reversed")
+        if row["date_reversed"]:
+            raise NotPendingError(f"transaction {transaction_id} was reversed already")
+        db.execute(
+            "UPDATE transactions SET date_reversed = ?, modified_at = ? WHERE transaction_id = ?",
+            (day, stamp, row["transaction_id"]),
+        )
+        reversal_id = str(uuid.uuid4())
+        db.execute(
+            "INSERT INTO transactions (transaction_id, property_id, billing_account_id, lease_id, "
+            "date, type, category_id, description, reference, amount_cents, modified_at, "
+            "payment_method, reverses) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+            (
+                reversal_id,
+                row["property_id"],
+                row["billing_account_id"],
+                row["lease_id"],
+                day,
+                row["type"],
+                f"Reversal: {reason} ({row['description']})",
+                row["reference"],
+                -row["amount_cents"],
+                stamp,
+                row["payment_method"],
+                row["transaction_id"],
+            ),
+        )
+        _touch(db, row["billing_account_id"], stamp)
+    return {"transaction_id": row["transaction_id"], "reversal_id": reversal_id, "date": day}

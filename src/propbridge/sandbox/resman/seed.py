@@ -1,7 +1,10 @@
-"""Deterministic seed data for the sandbox: properties, units, leases, people, categories, ledger.
+"""Deterministic seed data for the sandbox: an account whose properties look like real ones.
 
-The same (seed, size, anchor date) always gives the same ids and amounts. Generation only:
-it writes through the store and serves nothing.
+Residents who owe money, pay late, pay part, pay ahead, bounce a payment (NSF: the payment is
+reversed and a fee charged), former residents who left a balance, notices to vacate, future and
+month-to-month leases, roommates, guarantors, dependents, non-resident billing accounts. The same
+(seed, size, as-of day) always gives the same ids and amounts, and nothing is dated after the
+as-of day. Generation only: it writes through the store and serves nothing.
 """
 
 from __future__ import annotations
@@ -9,34 +12,72 @@ from __future__ import annotations
 import random
 import unicodedata
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from propbridge.sandbox.resman.store import SandboxStore
 
 CATEGORY_NAMESPACE = uuid.UUID("5b0f2c1e-8f0a-4c57-9a55-2f4c7f0a9e11")
 
-# (abbreviation, name, type, is_rent, GL number, GL name, GL type)
-CATEGORIES: tuple[tuple[str, str, str, bool, str, str, str], ...] = (
-    ("RENT", "Rent", "Charge", True, "4100", "Rental Income", "Income"),
-    ("PETF", "Pet Fee", "Charge", False, "4420", "Pet Income", "Income"),
-    ("PARK", "Parking", "Charge", False, "4430", "Parking Income", "Income"),
-    ("LATE", "Late Fee", "Charge", False, "4410", "Late Fee Income", "Income"),
-    ("UTIL", "Electric Reimbursement", "Charge", False, "4450", "Utility Income", "Income"),
-    ("WATS", "Water/Sewer", "Charge", False, "4455", "Water Income", "Income"),
-    ("TRSH", "Trash", "Charge", False, "4460", "Trash Income", "Income"),
-    ("APPF", "Application Fee", "Charge", False, "4415", "Application Fees", "Income"),
-    ("ADMN", "Administrative Fee", "Charge", False, "4405", "Admin Fees", "Income"),
-    ("PEST", "Pest Control", "Charge", False, "4465", "Pest Control Income", "Income"),
-    ("AMEN", "Amenity Fee", "Charge", False, "4470", "Amenity Income", "Income"),
-    ("INSR", "Renters Insurance", "Charge", False, "4475", "Insurance Income", "Income"),
-    ("CONC", "Rent Concession", "Credit", False, "4900", "Concessions", "Expense"),
-    ("PMNT", "Payment", "Payment", False, "1100", "Cash", "Asset"),
-    ("DEPO", "Security Deposit", "Deposit", False, "2200", "Deposits Held", "Liability"),
+
+@dataclass(frozen=True)
+class Category:
+    """A transaction category of the account (ResMan's charge codes)."""
+
+    abbreviation: str
+    name: str
+    type: str
+    gl_number: str
+    gl_name: str
+    gl_type: str
+    is_rent: bool = False
+    is_rent_concession: bool = False
+    is_one_time_concession: bool = False
+
+
+CATEGORIES: tuple[Category, ...] = (
+    Category("RENT", "Rent", "Charge", "4100", "Rental Income", "Income", is_rent=True),
+    Category("PETF", "Pet Fee", "Charge", "4420", "Pet Income", "Income"),
+    Category("PARK", "Parking", "Charge", "4430", "Parking Income", "Income"),
+    Category("LATE", "Late Fee", "Charge", "4410", "Late Fee Income", "Income"),
+    Category("NSF", "NSF Fee", "Charge", "4412", "NSF Fee Income", "Income"),
+    Category("UTIL", "Electric Reimbursement", "Charge", "4450", "Utility Income", "Income"),
+    Category("WATS", "Water/Sewer", "Charge", "4455", "Water Income", "Income"),
+    Category("TRSH", "Trash", "Charge", "4460", "Trash Income", "Income"),
+    Category("APPF", "Application Fee", "Charge", "4415", "Application Fees", "Income"),
+    Category("ADMN", "Administrative Fee", "Charge", "4405", "Admin Fees", "Income"),
+    Category("PEST", "Pest Control", "Charge", "4465", "Pest Control Income", "Income"),
+    Category("AMEN", "Amenity Fee", "Charge", "4470", "Amenity Income", "Income"),
+    Category("INSR", "Renters Insurance", "Charge", "4475", "Insurance Income", "Income"),
+    Category("STOR", "Storage", "Charge", "4480", "Storage Income", "Income"),
+    Category(
+        "CONC",
+        "Rent Concession",
+        "Credit",
+        "4900",
+        "Concessions",
+        "Expense",
+        is_one_time_concession=True,
+    ),
+    Category(
+        "RCON",
+        "Monthly Rent Concession",
+        "Credit",
+        "4905",
+        "Recurring Concessions",
+        "Expense",
+        is_rent_concession=True,
+    ),
+    Category("PMNT", "Payment", "Payment", "1100", "Cash", "Bank"),
+    Category(
+        "DEPO", "Security Deposit", "Deposit", "2200", "Deposits Held", "Other Current Liability"
+    ),
 )
 
-SEEDED_PAYMENT_METHODS = ("ACH", "Credit Card", "Check", "eCheck", "Money Order")
+CATEGORY_TYPES = {c.abbreviation: c.type for c in CATEGORIES}
+# ResMan's payment-method vocabulary (reference/resman-api.md §3.3, live-verified enum).
+SEEDED_PAYMENT_METHODS = ("ACH", "Credit Card", "Check", "Money Order", "Debit Card", "Cash")
 PROPERTY_NAMES = (
     "Mill Pond",
     "Cedar Ridge",
@@ -51,13 +92,14 @@ PROPERTY_NAMES = (
     "Pine Bluff",
     "Lakeside Commons",
 )
+# (city, state, zip, IANA time zone)
 CITIES = (
-    ("San Antonio", "TX", "78245"),
-    ("Richmond", "VA", "23220"),
-    ("Columbus", "OH", "43215"),
-    ("Tampa", "FL", "33602"),
-    ("Denver", "CO", "80202"),
-    ("Raleigh", "NC", "27601"),
+    ("San Antonio", "TX", "78245", "America/Chicago"),
+    ("Richmond", "VA", "23220", "America/New_York"),
+    ("Columbus", "OH", "43215", "America/New_York"),
+    ("Tampa", "FL", "33602", "America/New_York"),
+    ("Denver", "CO", "80202", "America/Denver"),
+    ("Raleigh", "NC", "27601", "America/New_York"),
 )
 FIRST_NAMES = (
     "Craig",
@@ -81,6 +123,7 @@ FIRST_NAMES = (
     "Diego",
     "Yuki",
 )
+MIDDLE_NAMES = ("Lee", "Ann", "Marie", "José", "Ray", None, None, None)
 LAST_NAMES = (
     "Griffin",
     "Garcia",
@@ -103,10 +146,21 @@ LAST_NAMES = (
     "Cohen",
     "Sato",
 )
+PROSPECT_SOURCES = ("Apartments.com", "Zillow", "Walk-In", "Resident Referral", "Website")
+# (code, name, bedrooms, bathrooms, square feet, base market rent in cents)
 FLOOR_PLANS = (
     ("A1", "One Bedroom", 1, "1.00", 720, 95000),
     ("B1", "Two Bedroom", 2, "2.00", 980, 125000),
     ("C1", "Three Bedroom", 3, "2.00", 1240, 155000),
+)
+# How a household pays, with its weight: the mix of a real rent roll.
+BEHAVIOURS = (
+    ("on time", 55),
+    ("late", 14),
+    ("partial", 11),
+    ("ahead", 8),
+    ("bounced", 6),
+    ("behind", 6),
 )
 
 
@@ -128,12 +182,9 @@ def category_id(abbreviation: str) -> str:
     return str(uuid.uuid5(CATEGORY_NAMESPACE, abbreviation))
 
 
-class _Guids:
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    def next(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+def _instant(day: date) -> str:
+    """Midnight UTC of a day, as the sandbox stamps modification times."""
+    return f"{day.isoformat()}T00:00:00Z"
 
 
 def _month_starts(anchor: date, months: int) -> list[date]:
@@ -150,12 +201,432 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, 28))
 
 
+def _email(first: str, last: str, number: int) -> str:
+    """An ASCII address for a possibly accented name."""
+    local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
+    return f"{local.lower().replace(chr(39), '')}{number}@example.com"
+
+
+class _Rows:
+    """The rows of one property, in the order the store takes them."""
+
+    def __init__(self) -> None:
+        self.leases: list[tuple[object, ...]] = []
+        self.people: list[tuple[object, ...]] = []
+        self.accounts: list[tuple[object, ...]] = []
+        self.transactions: list[tuple[object, ...]] = []
+
+
+@dataclass
+class _Ledger:
+    """One billing account's transactions as they are generated (dates never after `today`)."""
+
+    today: date
+    guids: Callable[[], str]
+    property_id: str
+    account_id: str
+    lease_id: str | None
+    method: str
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    balance: int = 0
+
+    def post(
+        self,
+        day: date,
+        abbreviation: str,
+        description: str,
+        cents: int,
+        reference: str | None = None,
+    ) -> str | None:
+        """A charge, credit or payment by its category; None when the day is still to come."""
+        if day > self.today or cents <= 0:
+            return None
+        kind = CATEGORY_TYPES[abbreviation]
+        transaction_id = self.guids()
+        self.rows.append(
+            (
+                transaction_id,
+                self.property_id,
+                self.account_id,
+                self.lease_id,
+                day.isoformat(),
+                kind,
+                category_id(abbreviation),
+                description,
+                reference,
+                cents,
+                _instant(day),
+                self.method if kind == "Payment" else None,
+                None,
+                None,
+            )
+        )
+        self.balance += cents if kind == "Charge" else -cents
+        return transaction_id
+
+    def pay(self, day: date, cents: int, number: int) -> str | None:
+        """A payment with its reference (a check or confirmation number)."""
+        reference = f"{number:08d}"
+        return self.post(day, "PMNT", f"Payment {reference}", cents, reference)
+
+    def reverse(self, transaction_id: str, day: date, reason: str) -> bool:
+        """Reverse a payment (it stays, marked with the day; a row without category undoes it).
+
+        Assumption (no public capture of a reversal): the reversing row has the type of the row
+        it reverses, a negative amount, no category and the same reference."""
+        if day > self.today:
+            return False
+        index = next(i for i, row in enumerate(self.rows) if row[0] == transaction_id)
+        row = list(self.rows[index])
+        row[10], row[12] = _instant(day), day.isoformat()
+        self.rows[index] = tuple(row)
+        self.rows.append(
+            (
+                self.guids(),
+                self.property_id,
+                self.account_id,
+                self.lease_id,
+                day.isoformat(),
+                row[5],
+                None,
+                f"Reversal: {reason} ({row[7]})",
+                row[8],
+                -int(str(row[9])),
+                _instant(day),
+                row[11],
+                None,
+                transaction_id,
+            )
+        )
+        self.balance += int(str(row[9]))
+        return True
+
+
+@dataclass
+class _Household:
+    """Who lives under one lease."""
+
+    people: list[tuple[object, ...]]
+    main: tuple[object, ...]
+
+
+class _PropertySeed:
+    """Generates one property's units, leases, people, accounts and ledgers."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        guids: Callable[[], str],
+        today: date,
+        month_starts: list[date],
+        property_id: str,
+    ) -> None:
+        self.rng, self.guids, self.today = rng, guids, today
+        self.month_starts = month_starts
+        self.property_id = property_id
+        self.rows = _Rows()
+
+    def household(
+        self, lease_id: str, move_in: date, move_out: date | None, stamp: str
+    ) -> _Household:
+        rng = self.rng
+        last = rng.choice(LAST_NAMES)
+        people: list[tuple[object, ...]] = []
+
+        def person(
+            household_status: str,
+            *,
+            main: bool = False,
+            signer: bool = True,
+            guarantor: bool = False,
+            dependent: bool = False,
+            surname: str | None = None,
+        ) -> tuple[object, ...]:
+            first = rng.choice(FIRST_NAMES)
+            family = surname or rng.choice(LAST_NAMES)
+            phone_type = rng.choice(("Mobile", "Mobile", "Home", "Work"))
+            row = (
+                self.guids(),
+                lease_id,
+                first,
+                rng.choice(MIDDLE_NAMES),
+                family,
+                None if dependent else _email(first, family, rng.randrange(100)),
+                None if dependent else f"804-555-{rng.randrange(10000):04d}",
+                None if dependent else phone_type,
+                household_status,
+                int(main),
+                int(main),
+                int(signer and not dependent),
+                int(guarantor),
+                int(dependent),
+                int(guarantor),
+                move_in.isoformat(),
+                move_out.isoformat() if move_out and not guarantor else None,
+                ("Relocation" if move_out and main else None),
+                stamp,
+            )
+            people.append(row)
+            return row
+
+        main = person("Head of Household", main=True, surname=last)
+        for _ in range(rng.choices((0, 1, 2), (50, 40, 10))[0]):
+            person("Roommate")
+        if rng.random() < 0.15:
+            person("Dependent", signer=False, dependent=True, surname=last)
+        if rng.random() < 0.1:
+            person("Guarantor", guarantor=True)
+        return _Household(people, main)
+
+    def lease(
+        self,
+        unit: tuple[object, ...],
+        rent: int,
+        start: date,
+        status: str,
+        *,
+        moved_out: date | None = None,
+        notice: date | None = None,
+        behaviour: str = "on time",
+    ) -> str:
+        """One lease, its people, its billing account and its ledger; returns the lease id."""
+        rng, today = self.rng, self.today
+        lease_id, account_id = self.guids(), self.guids()
+        application = min(start - timedelta(days=rng.randrange(14, 40)), today)
+        approval: date | None = application + timedelta(days=2)
+        signed: date | None = application + timedelta(days=5)
+        future = start > today
+        if future and rng.random() < 0.5:
+            signed = None
+        approval, signed = (d if d and d <= today else None for d in (approval, signed))
+        end = _add_months(start, 12)
+        moved_in = None if future else start
+        scheduled_out = moved_out or (notice + timedelta(days=30) if notice else None)
+        reconciled = moved_out + timedelta(days=14) if moved_out else None
+        if reconciled and reconciled > today:
+            reconciled = None
+        ledger = _Ledger(
+            today,
+            self.guids,
+            self.property_id,
+            account_id,
+            lease_id,
+            rng.choice(SEEDED_PAYMENT_METHODS),
+        )
+        if future:
+            # An applicant: the application fee, paid the same day.
+            ledger.post(application, "APPF", "Application Fee", 5000)
+            ledger.pay(application, 5000, rng.randrange(10**8))
+        else:
+            self._ledger(ledger, rent, start, moved_out, behaviour)
+        events = [d for d in (application, approval, signed, moved_in, notice, moved_out) if d]
+        last_modified = max(
+            [_instant(min(max(events), today))] + [str(row[10]) for row in ledger.rows]
+        )
+        created = _instant(application)
+        household = self.household(lease_id, start, moved_out, created)
+        self.rows.people.extend(household.people)
+        self.rows.leases.append(
+            (
+                lease_id,
+                account_id,
+                self.property_id,
+                unit[0],
+                status,
+                application.isoformat(),
+                approval.isoformat() if approval else None,
+                signed.isoformat() if signed else None,
+                start.isoformat(),
+                end.isoformat(),
+                start.isoformat(),
+                moved_in.isoformat() if moved_in else None,
+                notice.isoformat() if notice else None,
+                scheduled_out.isoformat() if scheduled_out else None,
+                moved_out.isoformat() if moved_out else None,
+                reconciled.isoformat() if reconciled else None,
+                rent,
+                self.guids(),
+                rng.choice(PROSPECT_SOURCES),
+                f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                None,
+                created,
+                last_modified,
+            )
+        )
+        main = household.main
+        self.rows.accounts.append(
+            (
+                account_id,
+                self.property_id,
+                "Lease",
+                lease_id,
+                main[0],
+                main[2],
+                main[3],
+                main[4],
+                main[5],
+                main[6],
+                last_modified,
+            )
+        )
+        self.rows.transactions.extend(ledger.rows)
+        return lease_id
+
+    def _ledger(
+        self, ledger: _Ledger, rent: int, start: date, moved_out: date | None, behaviour: str
+    ) -> None:
+        """Monthly charges and the household's payments, as `behaviour` pays them."""
+        rng = self.rng
+        months = [
+            m
+            for m in self.month_starts
+            if m >= start.replace(day=1) and not (moved_out and m > moved_out)
+        ]
+        has_pet, has_parking = rng.random() < 0.3, rng.random() < 0.4
+        has_insurance = rng.random() < 0.6
+        odd_month = rng.randrange(len(months)) if months else -1
+        unpaid_tail = rng.choice((1, 2)) if behaviour == "behind" else 0
+        leaves_owing = moved_out is not None and rng.random() < 0.3
+        for index, month in enumerate(months):
+            label = month.strftime("%B %Y")
+            before = ledger.balance
+            ledger.post(month, "RENT", f"Rent {label}", rent)
+            for abbreviation, name, cents in (
+                ("UTIL", "Electric", rng.randrange(3000, 9000)),
+                ("WATS", "Water/Sewer", rng.randrange(2500, 6000)),
+                ("TRSH", "Trash", 1500),
+                ("PEST", "Pest control", 300),
+                ("AMEN", "Amenity fee", 2500),
+            ):
+                ledger.post(month + timedelta(days=2), abbreviation, f"{name} {label}", cents)
+            if has_pet:
+                ledger.post(month, "PETF", f"Pet rent {label}", 3500)
+            if has_insurance:
+                ledger.post(month, "INSR", f"Renters insurance {label}", 1250)
+            if has_parking:
+                ledger.post(month, "PARK", f"Parking {label}", 5000)
+            if rng.random() < 0.05:
+                ledger.post(month, "CONC", f"Concession {label}", 5000)
+            due = ledger.balance - before
+            last = index == len(months) - 1
+            if (behaviour == "behind" and index >= len(months) - unpaid_tail) or (
+                leaves_owing and last
+            ):
+                continue
+            day = month + timedelta(days=rng.randrange(0, 5))
+            if behaviour == "late" and rng.random() < 0.6:
+                day = month + timedelta(days=rng.randrange(6, 12))
+            if day > ledger.today:
+                continue
+            if day.day > 5:
+                ledger.post(month + timedelta(days=5), "LATE", f"Late fee {label}", 7500)
+                due += 7500
+            number = rng.randrange(10**8)
+            if behaviour == "partial" and rng.random() < 0.5:
+                ledger.pay(day, due * rng.randrange(60, 95) // 100, number)
+            elif behaviour == "ahead" and index == odd_month:
+                ledger.pay(day, due + rent, number)
+            elif behaviour == "bounced" and index == odd_month:
+                paid = ledger.pay(day, due, number)
+                bounced = day + timedelta(days=3)
+                if paid and ledger.reverse(paid, bounced, "NSF"):
+                    ledger.post(bounced, "NSF", f"NSF fee {label}", 3500)
+                    ledger.pay(bounced + timedelta(days=4), due + 3500, rng.randrange(10**8))
+            elif rng.random() < 0.2:
+                half = due // 2
+                ledger.pay(day, half, number)
+                ledger.pay(day, due - half, rng.randrange(10**8))
+            else:
+                ledger.pay(day, due, number)
+
+    def unit_leases(self, unit: tuple[object, ...], rent: int) -> None:
+        """The unit's current lease; before it, when it began inside the ledger window, the
+        former one; after it, when notice was given, sometimes the next household's."""
+        rng, today = self.rng, self.today
+        first_month = today.replace(day=1)
+        start = _add_months(first_month, -rng.randrange(1, len(self.month_starts) + 12))
+        if start > self.month_starts[0]:
+            moved_out = start - timedelta(days=1)
+            self.lease(
+                unit,
+                rent - 3000,
+                _add_months(start, -14),
+                "Former",
+                moved_out=moved_out,
+                notice=moved_out - timedelta(days=30),
+                behaviour=rng.choices(*zip(*BEHAVIOURS, strict=True))[0],
+            )
+        behaviour = rng.choices(*zip(*BEHAVIOURS, strict=True))[0]
+        notice = None
+        if _add_months(start, 12) < today:
+            status = "Month to Month"
+        elif behaviour == "behind" and rng.random() < 0.3:
+            status = "Under Eviction"
+        elif rng.random() < 0.1:
+            status, notice = "Notice to Vacate", today - timedelta(days=rng.randrange(3, 25))
+        else:
+            status = "Current"
+        self.lease(unit, rent, start, status, notice=notice, behaviour=behaviour)
+        if notice is not None and rng.random() < 0.6:
+            leaving = notice + timedelta(days=30)
+            next_start = _add_months(leaving.replace(day=1), 1)
+            self.lease(unit, rent + 2500, next_start, "Pending")
+
+    def transfers(self) -> None:
+        """Some households that left a unit moved to another of the property: their former
+        lease names the lease they transferred to."""
+        leases = self.rows.leases
+        current = [i for i, row in enumerate(leases) if row[4] in ("Current", "Month to Month")]
+        for index, row in enumerate(leases):
+            if row[4] != "Former" or not current or self.rng.random() >= 0.08:
+                continue
+            target = leases[self.rng.choice(current)]
+            if target[3] != row[3]:
+                leases[index] = (*row[:20], target[0], *row[21:])
+
+    def non_resident_account(self) -> None:
+        """Someone billed without a lease (here: a neighbour renting storage)."""
+        rng = self.rng
+        account_id, person_id = self.guids(), self.guids()
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        ledger = _Ledger(
+            self.today, self.guids, self.property_id, account_id, None, rng.choice(("Check", "ACH"))
+        )
+        for month in self.month_starts[-6:]:
+            ledger.post(month, "STOR", f"Storage {month.strftime('%B %Y')}", 4500)
+            if rng.random() < 0.85:
+                ledger.pay(month + timedelta(days=rng.randrange(0, 9)), 4500, rng.randrange(10**8))
+        stamp = max([_instant(self.month_starts[-6:][0])] + [str(r[10]) for r in ledger.rows])
+        self.rows.accounts.append(
+            (
+                account_id,
+                self.property_id,
+                "Non-Resident",
+                None,
+                person_id,
+                first,
+                None,
+                last,
+                _email(first, last, rng.randrange(100)),
+                f"804-555-{rng.randrange(10000):04d}",
+                stamp,
+            )
+        )
+        self.rows.transactions.extend(ledger.rows)
+
+
+def _guid_source(rng: random.Random) -> Callable[[], str]:
+    def next_guid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    return next_guid
+
+
 def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, int]:
     """Fill an empty store with the account as it stands on `as_of` (nothing after that day);
     returns the number of rows made per table."""
-    today = as_of
     rng = random.Random(size.seed)
-    guids = _Guids(rng)
+    guids = _guid_source(rng)
     store.insert_many(
         "categories",
         (
@@ -164,6 +635,8 @@ def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, in
             "name",
             "type",
             "is_rent",
+            "is_rent_concession",
+            "is_one_time_concession",
             "gl_account_id",
             "gl_number",
             "gl_name",
@@ -171,368 +644,294 @@ def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, in
         ),
         [
             (
-                category_id(a),
-                a,
-                n,
-                t,
-                int(r),
-                str(uuid.uuid5(CATEGORY_NAMESPACE, "gl" + g)),
-                g,
-                gn,
-                gt,
+                category_id(c.abbreviation),
+                c.abbreviation,
+                c.name,
+                c.type,
+                int(c.is_rent),
+                int(c.is_rent_concession),
+                int(c.is_one_time_concession),
+                str(uuid.uuid5(CATEGORY_NAMESPACE, "gl" + c.gl_number)),
+                c.gl_number,
+                c.gl_name,
+                c.gl_type,
             )
-            for a, n, t, r, g, gn, gt in CATEGORIES
+            for c in CATEGORIES
         ],
     )
-    counts = {"properties": 0, "units": 0, "leases": 0, "people": 0, "transactions": 0}
-    month_starts = _month_starts(today, size.months)
+    counts = {
+        "properties": 0,
+        "units": 0,
+        "leases": 0,
+        "people": 0,
+        "billing_accounts": 0,
+        "transactions": 0,
+    }
+    month_starts = _month_starts(as_of, size.months)
     for p in range(size.properties):
-        property_id = guids.next()
-        name = PROPERTY_NAMES[p % len(PROPERTY_NAMES)] + (
-            "" if p < len(PROPERTY_NAMES) else f" {p}"
-        )
-        city, state, zip_code = CITIES[p % len(CITIES)]
-        store.insert_many(
-            "properties",
-            (
-                "property_id",
-                "abbreviation",
-                "name",
-                "type",
-                "street",
-                "city",
-                "state",
-                "zip",
-                "phone",
-                "email",
-                "manager",
-            ),
-            [
-                (
-                    property_id,
-                    f"P{p + 1:03d}",
-                    name,
-                    "Multifamily",
-                    f"{1500 + p * 7} Cable Ranch Rd",
-                    city,
-                    state,
-                    zip_code,
-                    f"804-555-{1000 + p:04d}",
-                    f"office{p + 1}@example.com",
-                    f"{FIRST_NAMES[p % 20]} {LAST_NAMES[(p + 3) % 20]}",
-                )
-            ],
-        )
-        counts["properties"] += 1
-        store.insert_many(
-            "fees",
-            (
-                "fee_id",
-                "property_id",
-                "abbreviation",
-                "name",
-                "amount_cents",
-                "floor_plan",
-                "frequency",
-                "description",
-            ),
-            _fee_schedule(guids, property_id, p),
-        )
-        units, leases, people, transactions = [], [], [], []
-        for u in range(size.units):
-            unit_id = guids.next()
-            plan = FLOOR_PLANS[u % 3]
-            unit_number = f"{u // 20 + 1}{u % 20 + 1:02d}"
-            rent = plan[5] + rng.randrange(0, 10) * 1000
-            units.append(
-                (
-                    unit_id,
-                    property_id,
-                    unit_number,
-                    str(u // 20 + 1),
-                    plan[0],
-                    plan[1],
-                    plan[2],
-                    plan[3],
-                    plan[4],
-                    rent,
-                )
-            )
-            if rng.random() < 0.08:
-                continue  # a vacant unit
-            for lease in _unit_leases(rng, guids, today, month_starts, property_id, unit_id, rent):
-                leases.append(lease.row)
-                people.extend(lease.people)
-                transactions.extend(lease.transactions)
-        store.insert_many(
-            "units",
-            (
-                "unit_id",
-                "property_id",
-                "unit_number",
-                "building",
-                "floor_plan",
-                "floor_plan_name",
-                "bedrooms",
-                "bathrooms",
-                "square_feet",
-                "market_rent_cents",
-            ),
-            units,
-        )
-        store.insert_many(
-            "leases",
-            (
-                "lease_id",
-                "billing_account_id",
-                "property_id",
-                "unit_id",
-                "status",
-                "start_date",
-                "end_date",
-                "move_in_date",
-                "move_out_date",
-                "rent_cents",
-                "last_modified",
-            ),
-            leases,
-        )
-        store.insert_many(
-            "people",
-            (
-                "person_id",
-                "lease_id",
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "residency_status",
-                "is_main_contact",
-                "is_head_of_household",
-                "is_lease_signer",
-            ),
-            people,
-        )
-        store.insert_many(
-            "transactions",
-            (
-                "transaction_id",
-                "property_id",
-                "lease_id",
-                "date",
-                "type",
-                "category_id",
-                "description",
-                "reference",
-                "amount_cents",
-                "modified_at",
-                "payment_method",
-            ),
-            transactions,
-        )
-        counts["units"] += len(units)
-        counts["leases"] += len(leases)
-        counts["people"] += len(people)
-        counts["transactions"] += len(transactions)
+        property_id = guids()
+        _seed_property(store, rng, guids, as_of, month_starts, property_id, p, size.units, counts)
     store.set_meta("seeded", "yes")
-    store.set_meta("seed_date", today.isoformat())
+    store.set_meta("seed_date", as_of.isoformat())
     return counts
 
 
-@dataclass
-class _Lease:
-    row: tuple[object, ...]
-    people: list[tuple[object, ...]]
-    transactions: list[tuple[object, ...]]
-
-
-def _unit_leases(
+def _seed_property(
+    store: SandboxStore,
     rng: random.Random,
-    guids: _Guids,
-    today: date,
+    guids: Callable[[], str],
+    as_of: date,
     month_starts: list[date],
     property_id: str,
-    unit_id: str,
-    rent: int,
-) -> Iterator[_Lease]:
-    """A current lease and, when it began inside the ledger window, the former one before it."""
-    window_start = month_starts[0]
-    current_start = _add_months(today.replace(day=1), -rng.randrange(1, len(month_starts) + 12))
-    if current_start > window_start:
-        former_start = _add_months(current_start, -14)
-        former_end = current_start - timedelta(days=1)
-        yield _make_lease(
-            rng,
-            guids,
-            today,
-            month_starts,
-            property_id,
-            unit_id,
-            rent - 3000,
-            former_start,
-            former_end,
-            "Former",
-        )
-    status = rng.choices(("Current", "Notice to Vacate", "Month to Month"), (85, 5, 10))[0]
-    yield _make_lease(
-        rng, guids, today, month_starts, property_id, unit_id, rent, current_start, None, status
+    index: int,
+    unit_count: int,
+    counts: dict[str, int],
+) -> None:
+    name = PROPERTY_NAMES[index % len(PROPERTY_NAMES)] + (
+        "" if index < len(PROPERTY_NAMES) else f" {index}"
     )
-
-
-def _make_lease(
-    rng: random.Random,
-    guids: _Guids,
-    today: date,
-    month_starts: list[date],
-    property_id: str,
-    unit_id: str,
-    rent: int,
-    start: date,
-    moved_out: date | None,
-    status: str,
-) -> _Lease:
-    lease_id, account_id = guids.next(), guids.next()
-    people: list[tuple[object, ...]] = []
-    for n in range(rng.choices((1, 2, 3), (50, 40, 10))[0]):
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        people.append(
+    city, state, zip_code, time_zone = CITIES[index % len(CITIES)]
+    abbreviation = f"P{index + 1:03d}"
+    store.insert_many(
+        "properties",
+        (
+            "property_id",
+            "abbreviation",
+            "name",
+            "type",
+            "street",
+            "city",
+            "state",
+            "zip",
+            "phone",
+            "email",
+            "time_zone",
+            "application_url",
+            "manager_person_id",
+            "manager_first_name",
+            "manager_last_name",
+        ),
+        [
             (
-                guids.next(),
-                lease_id,
-                first,
-                last,
-                _email(first, last, rng.randrange(100)),
-                f"804-555-{rng.randrange(10000):04d}",
-                "Former" if moved_out else "Current",
-                int(n == 0),
-                int(n == 0),
-                1,
-            )
-        )
-    has_pet, has_parking = rng.random() < 0.3, rng.random() < 0.4
-    has_insurance = rng.random() < 0.6
-    transactions: list[tuple[object, ...]] = []
-
-    method = rng.choice(SEEDED_PAYMENT_METHODS)
-
-    def post(day: date, abbreviation: str, kind: str, description: str, cents: int) -> None:
-        transactions.append(
-            (
-                guids.next(),
                 property_id,
-                lease_id,
-                day.isoformat(),
-                kind,
-                category_id(abbreviation),
-                description,
-                None,
-                cents,
-                f"{day.isoformat()}T00:00:00Z",
-                method if kind == "Payment" else None,
+                abbreviation,
+                name,
+                "Student" if index % 7 == 6 else "Multi-Family",
+                f"{1500 + index * 7} Cable Ranch Rd",
+                city,
+                state,
+                zip_code,
+                f"804-555-{1000 + index:04d}",
+                f"office{index + 1}@example.com",
+                time_zone,
+                f"https://apply.example.com/{abbreviation.lower()}",
+                guids(),
+                FIRST_NAMES[index % 20],
+                LAST_NAMES[(index + 3) % 20],
             )
-        )
-
-    for month in month_starts:
-        if month < start.replace(day=1) or (moved_out and month > moved_out):
-            continue
-        label = month.strftime("%B %Y")
-        due = rent
-        post(month, "RENT", "Charge", f"Rent {label}", rent)
-        for abbreviation, name, cents in (
-            ("UTIL", "Electric", rng.randrange(3000, 9000)),
-            ("WATS", "Water/Sewer", rng.randrange(2500, 6000)),
-            ("TRSH", "Trash", 1500),
-            ("PEST", "Pest control", 300),
-            ("AMEN", "Amenity fee", 2500),
-        ):
-            post(month + timedelta(days=2), abbreviation, "Charge", f"{name} {label}", cents)
-            due += cents
-        if has_pet:
-            post(month, "PETF", "Charge", f"Pet rent {label}", 3500)
-            due += 3500
-        if has_insurance:
-            post(month, "INSR", "Charge", f"Renters insurance {label}", 1250)
-            due += 1250
-        if has_parking:
-            post(month, "PARK", "Charge", f"Parking {label}", 5000)
-            due += 5000
-        if rng.random() < 0.05:
-            post(month, "CONC", "Credit", f"Concession {label}", 5000)
-            due -= 5000
-        paid_on = month + timedelta(days=rng.randrange(0, 9))
-        if paid_on > today:
-            continue
-        if paid_on.day > 5:
-            post(month + timedelta(days=5), "LATE", "Charge", f"Late fee {label}", 7500)
-            due += 7500
-        if rng.random() < 0.2:
-            half = due // 2
-            post(paid_on, "PMNT", "Payment", f"Payment {rng.randrange(10**6):06d}", half)
-            post(paid_on, "PMNT", "Payment", f"Payment {rng.randrange(10**6):06d}", due - half)
-        else:
-            post(paid_on, "PMNT", "Payment", f"Payment {rng.randrange(10**6):06d}", due)
-    transactions = [t for t in transactions if str(t[3]) <= today.isoformat()]
-    last_modified = max([str(t[9]) for t in transactions] + [f"{start.isoformat()}T00:00:00Z"])
-    end = _add_months(start, 12)
-    row = (
-        lease_id,
-        account_id,
-        property_id,
-        unit_id,
-        status,
-        start.isoformat(),
-        end.isoformat(),
-        start.isoformat(),
-        moved_out.isoformat() if moved_out else None,
-        rent,
-        last_modified,
+        ],
     )
-    return _Lease(row, people, transactions)
-
-
-def _email(first: str, last: str, number: int) -> str:
-    """An ASCII address for a possibly accented name."""
-    local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
-    return f"{local.lower().replace(chr(39), '')}{number}@example.com"
-
-
-def _fee_schedule(guids: _Guids, property_id: str, index: int) -> list[tuple[object, ...]]:
-    """Application, admin, pet and parking fees; the admin fee differs per floor plan."""
-    step = index * 500
-    fees: list[tuple[object, ...]] = [
+    counts["properties"] += 1
+    store.insert_many(
+        "fees",
         (
-            guids.next(),
-            property_id,
-            "APPF",
-            "Application Fee",
-            5000 + step,
-            None,
-            "One Time",
-            "Per adult applicant",
+            "fee_id",
+            "property_id",
+            "abbreviation",
+            "name",
+            "amount_cents",
+            "floor_plan",
+            "frequency",
+            "description",
         ),
-        (guids.next(), property_id, "PETF", "Pet Rent", 3500, None, "Monthly", "Per pet"),
+        _fee_schedule(guids, property_id, index),
+    )
+    unit_types = [
         (
-            guids.next(),
+            guids(),
             property_id,
-            "PARK",
-            "Reserved Parking",
-            5000,
-            None,
-            "Monthly",
-            "Covered space",
-        ),
+            code,
+            description,
+            bedrooms,
+            bathrooms,
+            square_feet,
+            rent,
+            f"https://images.example.com/{abbreviation.lower()}/{code.lower()}.jpg",
+        )
+        for code, description, bedrooms, bathrooms, square_feet, rent in FLOOR_PLANS
     ]
-    for plan, _name, bedrooms, *_ in FLOOR_PLANS:
-        fees.append(
-            (
-                guids.next(),
-                property_id,
-                "ADMN",
-                "Administrative Fee",
-                10000 + 2500 * bedrooms,
-                plan,
-                "One Time",
-                f"Move-in fee, {plan}",
-            )
+    store.insert_many(
+        "unit_types",
+        (
+            "unit_type_id",
+            "property_id",
+            "name",
+            "description",
+            "bedrooms",
+            "bathrooms",
+            "square_feet",
+            "market_rent_cents",
+            "image_url",
+        ),
+        unit_types,
+    )
+    buildings: dict[int, str] = {}
+    seeder = _PropertySeed(rng, guids, as_of, month_starts, property_id)
+    units = []
+    for u in range(unit_count):
+        unit_type = unit_types[u % 3]
+        building = u // 20 + 1
+        building_id = buildings.setdefault(building, guids())
+        rent = int(str(unit_type[7])) + rng.randrange(0, 10) * 1000
+        unit = (
+            guids(),
+            property_id,
+            unit_type[0],
+            f"{building}{u % 20 + 1:02d}",
+            building_id,
+            f"Building {building}",
+            str(u % 20 // 5 + 1),
+            unit_type[6],
+            rent,
+            int(rng.random() < 0.9),
         )
-    return fees
+        units.append(unit)
+        if rng.random() < 0.08:
+            continue  # a vacant unit
+        seeder.unit_leases(unit, rent)
+    for _ in range(2):
+        seeder.non_resident_account()
+    seeder.transfers()
+    store.insert_many(
+        "units",
+        (
+            "unit_id",
+            "property_id",
+            "unit_type_id",
+            "unit_number",
+            "building_id",
+            "building",
+            "floor",
+            "square_feet",
+            "market_rent_cents",
+            "available_for_online_marketing",
+        ),
+        units,
+    )
+    rows = seeder.rows
+    store.insert_many("leases", LEASE_COLUMNS, rows.leases)
+    store.insert_many("people", PEOPLE_COLUMNS, rows.people)
+    store.insert_many("billing_accounts", ACCOUNT_COLUMNS, rows.accounts)
+    store.insert_many("transactions", TRANSACTION_COLUMNS, rows.transactions)
+    counts["units"] += len(units)
+    counts["leases"] += len(rows.leases)
+    counts["people"] += len(rows.people)
+    counts["billing_accounts"] += len(rows.accounts)
+    counts["transactions"] += len(rows.transactions)
+
+
+LEASE_COLUMNS = (
+    "lease_id",
+    "billing_account_id",
+    "property_id",
+    "unit_id",
+    "status",
+    "application_date",
+    "approval_date",
+    "lease_signed_date",
+    "start_date",
+    "end_date",
+    "scheduled_move_in_date",
+    "move_in_date",
+    "notice_to_vacate_date",
+    "scheduled_move_out_date",
+    "move_out_date",
+    "move_out_reconciliation_date",
+    "rent_cents",
+    "prospect_id",
+    "prospect_source",
+    "leasing_agent",
+    "transferred_to",
+    "created_at",
+    "last_modified",
+)
+PEOPLE_COLUMNS = (
+    "person_id",
+    "lease_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "phone",
+    "phone_type",
+    "household_status",
+    "is_main_contact",
+    "is_head_of_household",
+    "is_lease_signer",
+    "is_guarantor",
+    "is_dependent",
+    "is_excluded_from_occupancy",
+    "move_in_date",
+    "move_out_date",
+    "move_out_reason",
+    "last_modified",
+)
+ACCOUNT_COLUMNS = (
+    "billing_account_id",
+    "property_id",
+    "account_type",
+    "lease_id",
+    "person_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "phone",
+    "last_modified",
+)
+TRANSACTION_COLUMNS = (
+    "transaction_id",
+    "property_id",
+    "billing_account_id",
+    "lease_id",
+    "date",
+    "type",
+    "category_id",
+    "description",
+    "reference",
+    "amount_cents",
+    "modified_at",
+    "payment_method",
+    "date_reversed",
+    "reverses",
+)
+
+
+def _fee_schedule(
+    guids: Callable[[], str], property_id: str, index: int
+) -> Iterator[tuple[object, ...]]:
+    """Application, pet and parking fees; the admin fee differs per floor plan."""
+    step = index * 500
+    yield (
+        guids(),
+        property_id,
+        "APPF",
+        "Application Fee",
+        5000 + step,
+        None,
+        "One Time",
+        "Per adult applicant",
+    )
+    yield (guids(), property_id, "PETF", "Pet Rent", 3500, None, "Monthly", "Per pet")
+    yield (guids(), property_id, "PARK", "Reserved Parking", 5000, None, "Monthly", "Covered space")
+    for plan, _name, bedrooms, *_ in FLOOR_PLANS:
+        yield (
+            guids(),
+            property_id,
+            "ADMN",
+            "Administrative Fee",
+            10000 + 2500 * bedrooms,
+            plan,
+            "One Time",
+            f"Move-in fee, {plan}",
+        )

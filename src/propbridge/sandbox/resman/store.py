@@ -14,34 +14,60 @@ from typing import Any
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS properties (
-  property_id TEXT PRIMARY KEY, abbreviation TEXT, name TEXT, type TEXT, street TEXT, city TEXT,
-  state TEXT, zip TEXT, phone TEXT, email TEXT, manager TEXT);
+  property_id TEXT PRIMARY KEY, abbreviation TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+  street TEXT NOT NULL, city TEXT NOT NULL, state TEXT NOT NULL, zip TEXT NOT NULL,
+  phone TEXT NOT NULL, email TEXT NOT NULL, time_zone TEXT NOT NULL, application_url TEXT NOT NULL,
+  manager_person_id TEXT NOT NULL, manager_first_name TEXT NOT NULL,
+  manager_last_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unit_types (
+  unit_type_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT NOT NULL, bedrooms INTEGER NOT NULL, bathrooms TEXT NOT NULL,
+  square_feet INTEGER NOT NULL, market_rent_cents INTEGER NOT NULL, image_url TEXT);
+CREATE INDEX IF NOT EXISTS ix_unit_types_property ON unit_types(property_id);
 CREATE TABLE IF NOT EXISTS units (
-  unit_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, unit_number TEXT NOT NULL, building TEXT,
-  floor_plan TEXT, floor_plan_name TEXT, bedrooms INTEGER, bathrooms TEXT, square_feet INTEGER,
-  market_rent_cents INTEGER);
+  unit_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, unit_type_id TEXT NOT NULL,
+  unit_number TEXT NOT NULL, building_id TEXT NOT NULL, building TEXT NOT NULL,
+  floor TEXT NOT NULL, square_feet INTEGER NOT NULL, market_rent_cents INTEGER NOT NULL,
+  available_for_online_marketing INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_units_property ON units(property_id);
 CREATE TABLE IF NOT EXISTS leases (
   lease_id TEXT PRIMARY KEY, billing_account_id TEXT NOT NULL UNIQUE, property_id TEXT NOT NULL,
-  unit_id TEXT NOT NULL, status TEXT NOT NULL, start_date TEXT, end_date TEXT, move_in_date TEXT,
-  move_out_date TEXT, rent_cents INTEGER, last_modified TEXT NOT NULL);
+  unit_id TEXT NOT NULL, status TEXT NOT NULL, application_date TEXT NOT NULL,
+  approval_date TEXT, denial_date TEXT, cancellation_date TEXT, lease_signed_date TEXT, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
+  scheduled_move_in_date TEXT NOT NULL, move_in_date TEXT, notice_to_vacate_date TEXT,
+  scheduled_move_out_date TEXT, move_out_date TEXT, move_out_reconciliation_date TEXT,
+  rent_cents INTEGER NOT NULL, prospect_id TEXT NOT NULL, prospect_source TEXT NOT NULL,
+  leasing_agent TEXT NOT NULL, transferred_to TEXT, created_at TEXT NOT NULL,
+  last_modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_leases_property ON leases(property_id, last_modified);
 CREATE TABLE IF NOT EXISTS people (
-  person_id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, first_name TEXT, last_name TEXT,
-  email TEXT, phone TEXT, residency_status TEXT, is_main_contact INTEGER,
-  is_head_of_household INTEGER, is_lease_signer INTEGER);
+  person_id TEXT PRIMARY KEY, lease_id TEXT NOT NULL, first_name TEXT NOT NULL,
+  middle_name TEXT, last_name TEXT NOT NULL, email TEXT, phone TEXT, phone_type TEXT,
+  household_status TEXT NOT NULL, is_main_contact INTEGER NOT NULL,
+  is_head_of_household INTEGER NOT NULL, is_lease_signer INTEGER NOT NULL,
+  is_guarantor INTEGER NOT NULL, is_dependent INTEGER NOT NULL,
+  is_excluded_from_occupancy INTEGER NOT NULL, move_in_date TEXT NOT NULL, move_out_date TEXT,
+  move_out_reason TEXT, last_modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_people_lease ON people(lease_id);
+CREATE TABLE IF NOT EXISTS billing_accounts (
+  billing_account_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, account_type TEXT NOT NULL,
+  lease_id TEXT UNIQUE, person_id TEXT NOT NULL, first_name TEXT NOT NULL, middle_name TEXT,
+  last_name TEXT NOT NULL, email TEXT, phone TEXT, last_modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_billing_accounts_property
+  ON billing_accounts(property_id, last_modified);
 CREATE TABLE IF NOT EXISTS categories (
   category_id TEXT PRIMARY KEY, abbreviation TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-  type TEXT NOT NULL, is_rent INTEGER NOT NULL, gl_account_id TEXT, gl_number TEXT,
-  gl_name TEXT, gl_type TEXT);
+  type TEXT NOT NULL, is_rent INTEGER NOT NULL, is_rent_concession INTEGER NOT NULL,
+  is_one_time_concession INTEGER NOT NULL, gl_account_id TEXT NOT NULL, gl_number TEXT NOT NULL,
+  gl_name TEXT NOT NULL, gl_type TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transactions (
-  transaction_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, lease_id TEXT NOT NULL,
-  date TEXT NOT NULL, type TEXT NOT NULL, category_id TEXT NOT NULL, description TEXT,
-  reference TEXT, amount_cents INTEGER NOT NULL, modified_at TEXT NOT NULL,
-  payment_method TEXT);
-CREATE INDEX IF NOT EXISTS ix_transactions_lease ON transactions(lease_id, modified_at);
+  transaction_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, billing_account_id TEXT NOT NULL,
+  lease_id TEXT, date TEXT NOT NULL, type TEXT NOT NULL, category_id TEXT,
+  description TEXT NOT NULL, reference TEXT, amount_cents INTEGER NOT NULL,
+  modified_at TEXT NOT NULL, payment_method TEXT, date_reversed TEXT, reverses TEXT);
+CREATE INDEX IF NOT EXISTS ix_transactions_account ON transactions(billing_account_id, modified_at);
 CREATE INDEX IF NOT EXISTS ix_transactions_property ON transactions(property_id, modified_at);
+CREATE INDEX IF NOT EXISTS ix_transactions_lease ON transactions(lease_id);
 CREATE TABLE IF NOT EXISTS fees (
   fee_id TEXT PRIMARY KEY, property_id TEXT NOT NULL, abbreviation TEXT NOT NULL, name TEXT NOT NULL,
   amount_cents INTEGER NOT NULL, floor_plan TEXT, frequency TEXT NOT NULL, description TEXT);

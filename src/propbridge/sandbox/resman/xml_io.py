@@ -107,32 +107,53 @@ def _plain(parent: Any, name: str, text: str | None = None, **attributes: str) -
 
 
 def dollars(cents: int) -> str:
-    """Whole cents as ResMan's positive two-place dollars."""
+    """Whole cents as ResMan's two-place dollars."""
     sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def resident_transactions(prop: Any, accounts: Iterable[dict[str, Any]]) -> Any:
-    """A MITS ResidentTransactions document shaped like ResMan's (see resman-samples)."""
+def _address(parent: Any, prop: Any, unit_number: str | None, email: str | None = None) -> None:
+    address = _mits(parent, "Address", Type="property")
+    if email is not None:
+        _mits(address, "Description", "")
+    _mits(address, "Address1", prop["street"])
+    if unit_number is not None:
+        _mits(address, "Address2", unit_number)
+    _mits(address, "City", prop["city"])
+    _mits(address, "State", prop["state"])
+    _mits(address, "PostalCode", prop["zip"])
+    if email is not None:
+        _mits(address, "Email", email)
+
+
+PHONE_TYPES = {"Mobile": "cell", "Home": "home", "Work": "office"}
+
+
+def resident_transactions(
+    prop: Any, accounts: Iterable[dict[str, Any]], unit_status: dict[str, tuple[str, str]]
+) -> Any:
+    """A MITS ResidentTransactions document shaped like ResMan's (see resman-samples): every
+    element path of the captured reply, in its order.
+
+    Assumption (no capture shows one): a reversed payment and the row that reverses it are left
+    out, so the document's balance is Σ charges − Σ payments − Σ concessions, as RentJeeves read
+    it."""
     root = etree.Element("ResidentTransactions", nsmap={"MITS": MITS_NS})
     prop_el = _plain(root, "Property")
     pid = _plain(prop_el, "PropertyID")
     ident = _mits(pid, "Identification", Type="other")
     _mits(ident, "PrimaryID", prop["property_id"])
     _mits(ident, "MarketingName", prop["name"])
-    address = _mits(pid, "Address", Type="property")
-    _mits(address, "Address1", prop["street"])
-    _mits(address, "City", prop["city"])
-    _mits(address, "State", prop["state"])
-    _mits(address, "PostalCode", prop["zip"])
+    _address(pid, prop, None)
     for account in accounts:
         lease, unit = account["lease"], account["unit"]
         customer = _plain(prop_el, "RT_Customer")
         _plain(customer, "CustomerID", lease["lease_id"])
         people = _plain(customer, "Customers")
         for person in account["people"]:
-            kind = "former resident" if lease["status"] == "Former" else "current resident"
+            kind = {"Former": "former resident", "Pending": "future resident"}.get(
+                lease["status"], "current resident"
+            )
             person_el = _plain(people, "Customer", Type=kind)
             _mits(person_el, "Description", "")
             _plain(person_el, "CustomerID", person["person_id"])
@@ -142,45 +163,56 @@ def resident_transactions(prop: Any, accounts: Iterable[dict[str, Any]]) -> Any:
             _mits(mprop, "UnitID", unit["unit_number"])
             name = _mits(person_el, "Name")
             _mits(name, "FirstName", person["first_name"])
-            _mits(name, "MiddleName")
+            _mits(name, "MiddleName", person["middle_name"])
             _mits(name, "LastName", person["last_name"])
-            paddr = _mits(person_el, "Address", Type="property")
-            _mits(paddr, "Address1", prop["street"])
-            _mits(paddr, "Address2", unit["unit_number"])
-            _mits(paddr, "City", prop["city"])
-            _mits(paddr, "State", prop["state"])
-            _mits(paddr, "PostalCode", prop["zip"])
-            _mits(paddr, "Email", person["email"])
-            phone = _mits(person_el, "Phone", Type="cell")
-            _mits(phone, "PhoneNumber", person["phone"])
+            _address(person_el, prop, unit["unit_number"], person["email"] or "")
+            if person["phone"]:
+                phone = _mits(
+                    person_el, "Phone", Type=PHONE_TYPES.get(person["phone_type"], "cell")
+                )
+                _mits(phone, "PhoneNumber", person["phone"])
             mlease = _mits(person_el, "Lease")
             _mits(mlease, "CurrentRent", dollars(lease["rent_cents"]))
+            _mits(mlease, "ExpectedMoveInDate", lease["scheduled_move_in_date"])
+            if lease["scheduled_move_out_date"]:
+                _mits(mlease, "ExpectedMoveOutDate", lease["scheduled_move_out_date"])
             _mits(mlease, "LeaseFromDate", lease["start_date"])
             _mits(mlease, "LeaseToDate", lease["end_date"])
-            _mits(mlease, "ActualMoveIn", lease["move_in_date"])
+            if lease["move_in_date"]:
+                _mits(mlease, "ActualMoveIn", lease["move_in_date"])
             if lease["move_out_date"]:
                 _mits(mlease, "ActualMoveOut", lease["move_out_date"])
             _mits(mlease, "ResponsibleForLease", "true" if person["is_lease_signer"] else "false")
+            if lease["lease_signed_date"]:
+                _mits(mlease, "LeaseSignDate", lease["lease_signed_date"])
+        occupancy, leased = unit_status.get(unit["unit_id"], ("vacant", "available"))
         rt_unit = _plain(customer, "RT_Unit")
         _plain(rt_unit, "UnitID", unit["unit_number"])
         _plain(rt_unit, "NumberOccupants", Total=str(len(account["people"])))
         unit_el = _plain(rt_unit, "Unit")
         info = _mits(unit_el, "Information")
         _mits(info, "UnitID", unit["unit_number"])
-        _mits(info, "UnitType", unit["floor_plan"])
+        _mits(info, "UnitType", unit["unit_type"])
         _mits(info, "UnitBedrooms", str(unit["bedrooms"]))
         _mits(info, "UnitBathrooms", unit["bathrooms"])
+        _mits(info, "MinSquareFeet", str(unit["square_feet"]))
+        _mits(info, "MaxSquareFeet", str(unit["square_feet"]))
         _mits(info, "MarketRent", dollars(unit["market_rent_cents"]))
-        _mits(info, "FloorPlanID", unit["floor_plan"])
-        _mits(info, "FloorplanName", unit["floor_plan_name"])
-        _mits(info, "BuildingID", unit["building"])
+        _mits(info, "UnitEconomicStatus", "residential")
+        _mits(info, "UnitOccupancyStatus", occupancy)
+        _mits(info, "UnitLeasedStatus", leased)
+        _mits(info, "FloorPlanID", unit["unit_type"])
+        _mits(info, "FloorplanName", unit["unit_type_description"])
+        _mits(info, "BuildingID", unit["building"].rpartition(" ")[2])
+        _address(info, prop, unit["unit_number"])
         _mits(unit_el, "PropertyPrimaryID", prop["property_id"])
         _mits(unit_el, "MarketingName", prop["name"])
         _plain(customer, "PaymentAccepted", "Yes")
-        if not account["transactions"]:
+        live = [t for t in account["transactions"] if t["category_id"] and not t["date_reversed"]]
+        if not live:
             continue
         service = _plain(customer, "RTServiceTransactions")
-        for tx in account["transactions"]:
+        for tx in live:
             wrapper = _plain(service, "Transactions")
             if tx["type"] == "Payment":
                 element = _plain(wrapper, "Payment", Type="Other")
@@ -206,28 +238,63 @@ def _doctype(root: Any) -> str:
     return str(docinfo.doctype or "")
 
 
-def marketing_document(prop: Any, floor_plans: list[dict[str, Any]], fees: list[Any]) -> Any:
-    """A MITS 4.0 marketing document with the property's fee schedule.
+def marketing_document(data: dict[str, Any]) -> Any:
+    """A MITS 4.0 marketing document (`PhysicalProperty/Property`), as ResMan's integrators read
+    it: `Floorplan` with `@IDValue`, `UnitsAvailable`, `Room[@RoomType]/Count`, `SquareFeet`
+    `@Min/@Max/@Avg`, `EffectiveRent@Min/@Max` and `File/Src`; `ILS_Unit/Units/Unit` with its
+    statuses and `Pricing/MITS-OfferTerm` [OBSERVED: Lucky-dev1085/DWELL-CRM].
 
-    Assumption (no public capture of ResMan's GetMarketing4_0 fees): fees sit in `Fees/Fee`
-    elements under the property, with the charge code, amount, frequency and an optional
-    floor plan, and floor plans in `Floorplan` elements — the MITS 4.0 names.
+    Assumptions (MITS 4.0 names, no capture of ResMan's): `Floorplan/Name`, `UnitCount` and
+    `MarketRent@Min/@Max`; the fee schedule in `Fees/Fee` with its charge code, amount,
+    frequency and an optional floor plan.
     """
+    prop = data["property"]
+    units_by_type: dict[str, list[Any]] = {}
+    for unit in data["units"]:
+        units_by_type.setdefault(unit["unit_type_id"], []).append(unit)
     root = etree.Element("PhysicalProperty", nsmap={"MITS": MITS_NS})
     prop_el = _plain(root, "Property", IDValue=prop["property_id"])
     ident = _plain(prop_el, "PropertyID")
     _plain(ident, "Identification", IDValue=prop["property_id"], OrganizationName="ResMan")
     _plain(ident, "MarketingName", prop["name"])
-    for plan in floor_plans:
-        plan_el = _plain(prop_el, "Floorplan", IDValue=plan["floor_plan"])
-        _plain(plan_el, "Name", plan["floor_plan_name"])
-        _plain(plan_el, "UnitCount", str(plan["units"]))
-        _plain(plan_el, "Room", RoomType="Bedroom").text = str(plan["bedrooms"])
-        _plain(plan_el, "Room", RoomType="Bathroom").text = str(plan["bathrooms"])
-        _plain(plan_el, "SquareFeet", Min=str(plan["square_feet"]), Max=str(plan["square_feet"]))
-        _plain(plan_el, "MarketRent", Min=dollars(plan["rent_min"]), Max=dollars(plan["rent_max"]))
+    for plan in data["floor_plans"]:
+        members = units_by_type.get(plan["unit_type_id"], [])
+        rents = [u["market_rent_cents"] for u in members] or [plan["market_rent_cents"]]
+        available = sum(
+            data["unit_status"].get(u["unit_id"], ("", "available"))[1] != "leased" for u in members
+        )
+        plan_el = _plain(prop_el, "Floorplan", IDValue=plan["name"])
+        _plain(plan_el, "Name", plan["description"])
+        _plain(plan_el, "UnitCount", str(len(members)))
+        _plain(plan_el, "UnitsAvailable", str(available))
+        for room_type, count in (
+            ("Bedroom", str(plan["bedrooms"])),
+            ("Bathroom", plan["bathrooms"]),
+        ):
+            _plain(_plain(plan_el, "Room", RoomType=room_type), "Count", count)
+        size = str(plan["square_feet"])
+        _plain(plan_el, "SquareFeet", Min=size, Max=size, Avg=size)
+        _plain(plan_el, "MarketRent", Min=dollars(min(rents)), Max=dollars(max(rents)))
+        _plain(plan_el, "EffectiveRent", Min=dollars(min(rents)), Max=dollars(max(rents)))
+        if plan["image_url"]:
+            _plain(_plain(plan_el, "File"), "Src", plan["image_url"])
+    for unit in data["units"]:
+        occupancy, leased = data["unit_status"].get(unit["unit_id"], ("vacant", "available"))
+        ils = _plain(prop_el, "ILS_Unit", IDValue=unit["unit_number"])
+        unit_el = _plain(_plain(ils, "Units"), "Unit")
+        _plain(unit_el, "Identification", IDValue=unit["unit_number"])
+        _plain(unit_el, "UnitType", unit["unit_type"])
+        _plain(unit_el, "UnitBedrooms", str(unit["bedrooms"]))
+        _plain(unit_el, "UnitBathrooms", unit["bathrooms"])
+        _plain(unit_el, "MarketRent", dollars(unit["market_rent_cents"]))
+        _plain(unit_el, "UnitEconomicStatus", "residential")
+        _plain(unit_el, "UnitOccupancyStatus", occupancy)
+        _plain(unit_el, "UnitLeasedStatus", leased)
+        term = _plain(_plain(ils, "Pricing"), "MITS-OfferTerm")
+        _plain(term, "Term", "12")
+        _plain(term, "EffectiveRent", dollars(unit["market_rent_cents"]))
     fees_el = _plain(prop_el, "Fees")
-    for fee in fees:
+    for fee in data["fees"]:
         attributes = {"FeeID": fee["fee_id"], "ChargeCode": fee["abbreviation"]}
         if fee["floor_plan"]:
             attributes["FloorplanID"] = fee["floor_plan"]

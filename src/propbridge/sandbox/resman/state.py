@@ -1,0 +1,53 @@
+"""The sandbox's settings and its per-app state, shared by its routers.
+
+Plain data only: what a request handler reaches through `request.app.state.sandbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from propbridge.sandbox.resman.faults import FaultSettings, FaultState
+from propbridge.sandbox.resman.store import SandboxStore
+
+
+def wall_clock() -> datetime:
+    """The real current instant (UTC)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """The one partner and account the sandbox knows, and how it behaves."""
+
+    partner_id: str = "1000"
+    api_key: str = "0123456789abcdef0123456789abcdef"
+    account_id: str = "400"
+    auto_approve: bool = False
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    # The sandbox's "now". A propbridge stack hands over its own clock, so that both (and the
+    # seed) live on the same day; alone, the sandbox reads the wall clock.
+    clock: Callable[[], datetime] = wall_clock
+
+
+@dataclass
+class Sandbox:
+    """One running sandbox: its store, its settings and its fault switches."""
+
+    store: SandboxStore
+    config: SandboxConfig
+    faults: FaultState
+
+    def now(self) -> datetime:
+        """The sandbox's current instant."""
+        return self.config.clock()
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The sandbox a request reached."""
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
