@@ -94,8 +94,9 @@ class LedgerTransactionMixin:
     # When ResMan reversed it (a bounced payment): it stays, but is no longer live; lists leave
     # it out unless asked (ours).
     reversed_date: Mapped[str | None] = mapped_column(String(10))
+    # Lists leave reversed transactions out: the listing index starts with what they filter on.
     extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("integration_id", "created_at", "id"),
+        ("integration_id", "reversed_date", "created_at", "id"),
         ("integration_id", "transaction_date"),
     )
 

@@ -524,11 +524,14 @@ def ledger(
     """One billing account's ledger since a moment (v2 `/Transactions/Ledger`): `reference` and
     `method` on payment rows only, `dateReversed` on reversed rows only, no category on the
     rows that reverse others (live-verified keys)."""
+    if not account_exists(store, property_id, billing_account_id):
+        return []
     out = []
+    # By account alone: the account index answers it (an account is in one property).
     for t in _transaction_rows(
         store,
-        "t.property_id = ? AND t.billing_account_id = ? AND t.modified_at >= ?",
-        (property_id, billing_account_id, posted_since),
+        "t.billing_account_id = ? AND t.modified_at >= ?",
+        (billing_account_id, posted_since),
     ):
         row: dict[str, Any] = {
             "transactionId": t["transaction_id"],

@@ -33,6 +33,12 @@ def upgrade() -> None:
     for table in ("resident_charges", "resident_payments"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("reversed_date", sa.String(length=10), nullable=True))
+            batch_op.drop_index(f"ix_{table}_integration_id_created_at_id")
+            batch_op.create_index(
+                f"ix_{table}_integration_id_reversed_date_created_at_id",
+                ["integration_id", "reversed_date", "created_at", "id"],
+                unique=False,
+            )
     with op.batch_alter_table("leases", schema=None) as batch_op:
         for name in (
             "application_date",
@@ -72,6 +78,12 @@ def downgrade() -> None:
             batch_op.drop_column(name)
     for table in ("resident_payments", "resident_charges"):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f"ix_{table}_integration_id_reversed_date_created_at_id")
+            batch_op.create_index(
+                f"ix_{table}_integration_id_created_at_id",
+                ["integration_id", "created_at", "id"],
+                unique=False,
+            )
             batch_op.drop_column("reversed_date")
     with op.batch_alter_table("charge_codes", schema=None) as batch_op:
         batch_op.alter_column(
