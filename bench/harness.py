@@ -60,31 +60,49 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
                 proc.kill()
 
 
-def wrk(url: str, script: str, env: dict[str, str]) -> dict[str, Any]:
+def wrk_command(
+    url: str, script: str, connections: int = CONNECTIONS, seconds: int = SECONDS
+) -> list[str]:
+    """The wrk command line of one load (two threads; a request's timeout 10 s)."""
+    return [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / script),
+        url,
+    ]
+
+
+def wrk_result(stdout: str) -> dict[str, Any]:
+    """The JSON summary a bench Lua script prints, with `rps` added."""
+    line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def wrk(
+    url: str,
+    script: str,
+    env: dict[str, str],
+    connections: int = CONNECTIONS,
+    seconds: int = SECONDS,
+) -> dict[str, Any]:
     done = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(CONNECTIONS),
-            "-d",
-            f"{SECONDS}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(HERE / script),
-            url,
-        ],
+        wrk_command(url, script, connections, seconds),
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         check=True,
     )
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
-    result["rps"] = result["requests"] / result["seconds"]
-    return result
+    return wrk_result(done.stdout)
 
 
 class Engine:
@@ -168,6 +186,7 @@ def running_stack(engine: Engine, workdir: Path, sandbox_args: list[str]) -> Ite
         "PROPBRIDGE_DATABASE_URL": engine.url,
         "PROPBRIDGE_DATA_DIR": str(workdir),
         "PROPBRIDGE_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "PROPBRIDGE_OUTBOUND_ALLOWLIST": "127.0.0.1",
         "PROPBRIDGE_LOG_LEVEL": "WARNING",
     }
     sandbox_port, api_port = free_port(), free_port()

@@ -13,6 +13,9 @@ import pytest
 from tests.support import IN_CI, LiveStack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The sandbox and test receivers listen on loopback: let outbound calls reach it, in this
+# process's stacks and in every propbridge process the tests start.
+os.environ["PROPBRIDGE_OUTBOUND_ALLOWLIST"] = "127.0.0.1"
 
 
 async def _create_pg_database() -> str | None:

@@ -14,9 +14,12 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
-from propbridge.api.errors import install_error_handlers, too_large
+from propbridge.api.dependencies import PrincipalCache
+from propbridge.api.errors import error_response, install_error_handlers, too_large
 from propbridge.api.listing import CountCache
 from propbridge.api.records import VisibilityCache
+from propbridge.api.request_bodies import duplicate_json_key, read_bounded_body, replay_body
+from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_endpoints import router as billing_writes_router
 from propbridge.billing.write_recorder import WriteRecorder
@@ -33,8 +36,13 @@ from propbridge.webhooks.endpoints import router as webhooks_router
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 class RequestContextMiddleware:
-    """Request ids in logs and responses, a cap on body size and the runtime's clock in effect
+    """Request ids in logs and responses, the runtime's clock in effect, and bodies bounded
+    before anything else sees them: at most `MAX_BODY_BYTES` however they are sent (a declared
+    length, or counted while a chunked body streams in), and no JSON object with a key twice
     (pure ASGI: no per-request task)."""
 
     def __init__(self, app: ASGIApp, clock: Clock) -> None:
@@ -51,6 +59,20 @@ class RequestContextMiddleware:
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             await too_large(MAX_BODY_BYTES)(scope, receive, send)
             return
+        if scope["method"] in BODY_METHODS:
+            body = await read_bounded_body(receive, MAX_BODY_BYTES)
+            if body is None:
+                await too_large(MAX_BODY_BYTES)(scope, receive, send)
+                return
+            repeated = (
+                duplicate_json_key(body) if b"json" in headers.get(b"content-type", b"") else None
+            )
+            if repeated is not None:
+                await error_response(
+                    400, "invalid_request", f"The JSON body has the key {repeated!r} twice"
+                )(scope, receive, send)
+                return
+            receive = replay_body(body)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -80,12 +102,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.state.principal_cache = {}
+    app.state.principal_cache = PrincipalCache()
     app.state.write_recorder = WriteRecorder(runtime.database)
     app.state.count_cache = CountCache()
     app.state.visibility_cache = VisibilityCache()
     install_error_handlers(app)
     app.include_router(integrations_router)
+    app.include_router(api_keys_router)
     app.include_router(residents_router)
     app.include_router(units_router)
     app.include_router(billing_router)
@@ -93,7 +116,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(sync_router)
     app.include_router(webhooks_router)
 
-    app.add_middleware(IdempotencyMiddleware, runtime=runtime, max_body=MAX_BODY_BYTES)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        runtime=runtime,
+        principals=app.state.principal_cache,
+        max_body=MAX_BODY_BYTES,
+    )
     app.add_middleware(RequestContextMiddleware, clock=runtime.clock)
 
     @app.get("/healthz", include_in_schema=False)

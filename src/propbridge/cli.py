@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from propbridge.clock import WALL_CLOCK, Clock, set_clock
 from propbridge.config import Settings, get_settings
+from propbridge.db.base import isoformat_z
 from propbridge.db.migrate import upgrade_database
 from propbridge.integrations.credentials import ConfigurationError, generate_key_text
 from propbridge.logging_setup import configure_logging
@@ -57,7 +58,11 @@ def _runtime(settings: Settings | None = None) -> Runtime:
 
 
 async def _migrated(runtime: Runtime) -> Runtime:
+    from propbridge.webhooks.sealing import seal_plain_headers
+
     await upgrade_database(runtime.database)
+    async with runtime.database.write() as session:
+        await seal_plain_headers(session, runtime.cipher)
     return runtime
 
 
@@ -230,6 +235,9 @@ def api_keys_create(
         int | None,
         typer.Option(min=1, help="Requests per minute for this key (Propexo's default is 150)."),
     ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="The key stops working after N days.")
+    ] = None,
 ) -> None:
     """Create an API key. The token is printed once, alone on the last line."""
     from propbridge.auth.service import SCOPES, issue_api_key
@@ -248,16 +256,92 @@ def api_keys_create(
     async def main() -> str:
         await _migrated(runtime)
         async with runtime.database.write() as session:
-            key, token = await issue_api_key(session, name.strip(), scopes, integration, rate_limit)
+            key, token = await issue_api_key(
+                session, name.strip(), scopes, integration, rate_limit, expires_in_days
+            )
             typer.echo(
                 f"key id: {key.id}  scopes: {', '.join(key.scopes)}  integrations: "
                 f"{', '.join(integration) if integration else 'all'}  rate limit: "
-                f"{f'{rate_limit}/min' if rate_limit else 'deployment default'}"
+                f"{f'{rate_limit}/min' if rate_limit else 'deployment default'}  expires: "
+                f"{isoformat_z(key.expires_at) or 'never'}"
             )
         await runtime.close()
         return token
 
     typer.echo(run_async(main()))
+
+
+@api_keys_app.command("list")
+def api_keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Every key: id, name, scopes, integrations, expiry, last use (never a token)."""
+    from propbridge.auth.service import list_api_keys, present_api_key
+
+    runtime = _runtime()
+
+    async def main() -> list[dict[str, Any]]:
+        await _migrated(runtime)
+        async with runtime.database.read() as session:
+            keys = [present_api_key(key) for key in (await list_api_keys(session))[0]]
+        await runtime.close()
+        return keys
+
+    keys = run_async(main())
+    if as_json:
+        typer.echo(json.dumps(keys))
+        return
+    for key in keys:
+        state = "revoked" if key["revoked_at"] else "live"
+        typer.echo(
+            f"{key['id']}  {key['name']!r}  {state}  scopes: {','.join(key['scopes'])}  "
+            f"integrations: {','.join(key['integration_ids'] or ['all'])}  "
+            f"expires: {key['expires_at'] or 'never'}  last used: {key['last_used_at'] or 'never'}"
+        )
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(key_id: str) -> None:
+    """Revoke a key: it stops working (within seconds in running processes)."""
+    from propbridge.auth.service import revoke_api_key
+
+    runtime = _runtime()
+
+    async def main() -> bool:
+        await _migrated(runtime)
+        async with runtime.database.write() as session:
+            found = await revoke_api_key(session, key_id) is not None
+        await runtime.close()
+        return found
+
+    if not run_async(main()):
+        console.print(f"[red]error:[/red] no API key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@api_keys_app.command("rotate")
+def api_keys_rotate(key_id: str) -> None:
+    """A new token for a key (same name, scopes, integrations, limit, expiry); the old token is
+    revoked. The new token is printed once, alone on the last line."""
+    from propbridge.auth.service import rotate_api_key
+
+    runtime = _runtime()
+
+    async def main() -> tuple[str, str] | None:
+        await _migrated(runtime)
+        async with runtime.database.write() as session:
+            rotated = await rotate_api_key(session, key_id)
+            result = None if rotated is None else (rotated[0].id, rotated[1])
+        await runtime.close()
+        return result
+
+    result = run_async(main())
+    if result is None:
+        console.print(f"[red]error:[/red] no live API key {key_id}")
+        raise typer.Exit(1)
+    typer.echo(f"new key id: {result[0]} (the old token no longer works)")
+    typer.echo(result[1])
 
 
 @app.command()
@@ -398,9 +482,12 @@ def demo(
     from propbridge.demo import run_demo
 
     settings = get_settings()
+    # The demo's own sandbox is on loopback: let outbound calls reach it.
+    allowlist = ",".join(filter(None, (settings.outbound_allowlist, "127.0.0.1")))
+    update: dict[str, object] = {"outbound_allowlist": allowlist}
     if settings.log_level == "INFO":
-        settings = settings.model_copy(update={"log_level": "WARNING"})
-    runtime = _runtime(settings)
+        update["log_level"] = "WARNING"
+    runtime = _runtime(settings.model_copy(update=update))
     run_async(run_demo(runtime, port, sandbox_port, console))
 
 

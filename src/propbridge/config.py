@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # Run on a chosen date: the clock reads this instant at start-up and runs on from there
     # (ISO-8601; for rehearsing month ends, leap days and time changes). Unset: the wall clock.
     now: datetime | None = None
+    # Hosts, addresses and CIDR ranges outbound calls (PMS, webhooks) may reach although
+    # private, and over plain http; comma-separated. Empty: public https destinations only.
+    outbound_allowlist: str = ""
+    # No integration syncs on a schedule more often than this (a sync reads the PMS whole).
+    min_sync_interval_seconds: int = Field(default=900, ge=1)
 
     @property
     def effective_database_url(self) -> str:

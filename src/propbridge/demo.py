@@ -17,7 +17,12 @@ from propbridge.billing.models import ChargeCode
 from propbridge.db.migrate import upgrade_database
 from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import IntegrationCreate, IntegrationUpdate
-from propbridge.integrations.service import create_integration, request_sync, update_integration
+from propbridge.integrations.service import (
+    Guards,
+    create_integration,
+    request_sync,
+    update_integration,
+)
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.residents.models import Resident
 from propbridge.runtime import Runtime
@@ -55,6 +60,8 @@ async def _integration(runtime: Runtime, sandbox_url: str, config: SandboxConfig
                 IntegrationUpdate.model_validate(
                     {"base_url": sandbox_url, "credentials": credentials, "active": True}
                 ),
+                None,
+                Guards.of(runtime),
             )
             return existing.id
         created = await create_integration(
@@ -69,6 +76,7 @@ async def _integration(runtime: Runtime, sandbox_url: str, config: SandboxConfig
                     "active": True,
                 }
             ),
+            Guards.of(runtime),
         )
         return created.id
 

@@ -13,7 +13,12 @@ import httpx
 from propbridge.clock import WALL_CLOCK, Clock
 from propbridge.config import Settings
 from propbridge.db.engine import Database
-from propbridge.integrations.credentials import CredentialCipher, key_provider_from_settings
+from propbridge.integrations.credentials import (
+    ConfigurationError,
+    CredentialCipher,
+    key_provider_from_settings,
+)
+from propbridge.outbound import OutboundPolicy, guarded_transport
 
 
 @dataclass
@@ -25,6 +30,7 @@ class Runtime:
     database: Database
     cipher: CredentialCipher
     clock: Clock = WALL_CLOCK
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
     _http: httpx.AsyncClient | None = None
     _webhook_http: httpx.AsyncClient | None = None
@@ -36,7 +42,11 @@ class Runtime:
         cipher = CredentialCipher(key_provider_from_settings(settings))
         if clock is None:
             clock = Clock.starting_at(settings.now) if settings.now else WALL_CLOCK
-        return cls(settings, Database(settings.effective_database_url), cipher, clock)
+        try:
+            outbound = OutboundPolicy.parse(settings.outbound_allowlist)
+        except ValueError as error:
+            raise ConfigurationError(f"PROPBRIDGE_OUTBOUND_ALLOWLIST: {error}") from error
+        return cls(settings, Database(settings.effective_database_url), cipher, clock, outbound)
 
     def notify_job_enqueued(self) -> None:
         """Tell an in-process worker that work is waiting."""
@@ -45,9 +55,10 @@ class Runtime:
     def webhook_http(self) -> httpx.AsyncClient:
         """The HTTP client for webhook deliveries: a 10-second timeout, no redirects followed."""
         if self._webhook_http is None:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
             self._webhook_http = httpx.AsyncClient(
                 timeout=httpx.Timeout(10.0),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                transport=guarded_transport(self.outbound, limits),
                 follow_redirects=False,
             )
         return self._webhook_http
@@ -56,9 +67,11 @@ class Runtime:
         """The shared HTTP client for PMS calls, with explicit timeouts and pooled connections."""
         if self._http is None:
             seconds = self.settings.resman_timeout_seconds
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                transport=guarded_transport(self.outbound, limits),
+                follow_redirects=False,
             )
         return self._http
 

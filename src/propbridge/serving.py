@@ -19,7 +19,7 @@ import uvicorn
 
 from propbridge.app import create_app
 from propbridge.clock import set_clock
-from propbridge.handlers import integration_job_limits, job_handlers
+from propbridge.handlers import integration_job_limits, job_handlers, schedule_housekeeping
 from propbridge.jobs.scheduler import run_scheduler
 from propbridge.jobs.worker import Worker
 from propbridge.runtime import Runtime
@@ -109,6 +109,8 @@ async def run_stack(
         worker_loop = Worker(runtime, job_handlers(), limits=integration_job_limits)
         tasks.append(asyncio.create_task(worker_loop.run(stop)))
     if scheduler:
+        async with runtime.database.write() as session:
+            await schedule_housekeeping(session)
         tasks.append(asyncio.create_task(run_scheduler(runtime, stop)))
     if started is not None:
         started.set()

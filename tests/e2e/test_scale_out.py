@@ -67,6 +67,8 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
         "PROPBRIDGE_DATA_DIR": str(tmp_path),
         "PROPBRIDGE_WORKER_POLL_SECONDS": "0.05",
         "PROPBRIDGE_LOG_LEVEL": "INFO",
+        # Scheduled syncs every 2 s, to see that they never overlap across processes.
+        "PROPBRIDGE_MIN_SYNC_INTERVAL_SECONDS": "1",
     }
     subprocess.run([*PROPBRIDGE, "migrate"], env=env, check=True, capture_output=True)
     token = (

@@ -269,10 +269,12 @@ def test_page_lists_pending_and_its_buttons_work(client: TestClient) -> None:
     approve = [f for f in page.forms if f.action.endswith("/approve") and "/files/" not in f.action]
     reject = [f for f in page.forms if f.action.endswith("/reject") and "/files/" not in f.action]
     response = client.post(
-        approve[0].action, data={"posting_date": "2026-11-05"}, follow_redirects=False
+        approve[0].action,
+        data={**dict(approve[0].fields), "posting_date": "2026-11-05"},
+        follow_redirects=False,
     )
     assert response.status_code == 303
-    client.post(reject[1].action)
+    client.post(reject[1].action, data=dict(reject[1].fields))
     states = {
         i["reference"]: (i["status"], i["posting_date"])
         for i in client.get("/_sandbox/partner-transactions").json()["results"]
@@ -404,3 +406,25 @@ def test_a_payment_reversed_by_staff_is_marked_and_undone(client: TestClient) ->
     assert marked["dateReversed"] == CLOCK.today().isoformat()
     [undo] = [r for r in rows if r["transactionId"] == done.json()["reversal_id"]]
     assert undo["category"] is None and undo["amount"] == -payment["amount"]
+
+
+def test_the_page_refuses_cross_site_posts_and_framing(client: TestClient) -> None:
+    pid = _property(client)
+    _post(client, pid, _detail(_lease(client, pid), TransactionID="CSRF-1"))
+    page = client.get("/partner-transactions")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    form = next(f for f in lxml_html.fromstring(page.text).forms if f.action.endswith("/approve"))
+    forged = client.post(form.action, data={"posting_date": "2026-11-05"})
+    assert forged.status_code == 403
+    elsewhere = client.post(
+        form.action, data=dict(form.fields), headers={"Origin": "https://evil.example"}
+    )
+    assert elsewhere.status_code == 403
+    [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
+    cross_site = client.post(
+        f"/_sandbox/partner-transactions/{item['id']}/approve",
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross_site.status_code == 403
+    assert client.get("/_sandbox/partner-transactions?status=pending").json()["results"]

@@ -5,6 +5,7 @@ Parses and applies them to a SELECT; knows nothing of any particular model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from propbridge.api.errors import bad_request, issue
 
 MAX_LIMIT = 250
+# Deeper than any table here; an offset past it is a client's mistake (and would overflow).
+MAX_OFFSET = 1_000_000_000
 # From this offset on, pages are read ids first (see `run_list`).
 DEFERRED_JOIN_OFFSET = 1000
 
@@ -57,11 +60,30 @@ def int_param(request: Request, name: str, default: int, low: int, high: int | N
     return value
 
 
+LIST_PARAMS = frozenset({"offset", "limit", "order-by"})
+
+
+def refuse_unknown_params(request: Request, known: Iterable[str]) -> None:
+    """400 naming each query parameter a route does not take: a filter silently ignored would
+    return records the client did not ask for."""
+    unknown = sorted(set(request.query_params) - LIST_PARAMS - set(known))
+    if unknown:
+        raise bad_request(
+            f"Unknown query parameter(s): {', '.join(unknown)}",
+            [issue([name], "Not a parameter of this route") for name in unknown],
+        )
+
+
 def parse_list_query(
-    request: Request, orderable: set[str], default: str = "created_at:desc"
+    request: Request,
+    orderable: set[str],
+    default: str = "created_at:desc",
+    filters: Iterable[str] = (),
 ) -> ListQuery:
-    """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown."""
-    offset = int_param(request, "offset", 0, 0, None)
+    """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown, and for a
+    query parameter that is neither these nor one of the route's `filters`."""
+    refuse_unknown_params(request, filters)
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
     raw_order = request.query_params.get("order-by") or default
     order: list[tuple[str, str]] = []
@@ -94,7 +116,10 @@ def parse_timestamp(request: Request, name: str) -> datetime | None:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise bad_request(f"{name} is out of range", [issue([name], "Date out of range")]) from None
 
 
 class CountCache:

@@ -249,11 +249,16 @@ def json_response(body: bytes) -> Response:
 
 
 async def list_response(
-    request: Request, db: Reader, model: Any, statement: Select[Any], view: RecordView
+    request: Request,
+    db: Reader,
+    model: Any,
+    statement: Select[Any],
+    view: RecordView,
+    filters: frozenset[str],
 ) -> Response:
     """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
     columns = orderable_columns(model)
-    query = parse_list_query(request, set(columns))
+    query = parse_list_query(request, set(columns), filters=filters)
     counter = (request.app.state.count_cache, request.state.table_versions)
     rows, meta = await run_list(db, statement, query, columns, counter)
     return json_response(envelope(meta, await view.documents(db, model, rows)))
@@ -267,9 +272,10 @@ async def by_id_response(
     record_id: str,
     view: RecordView,
     label: str,
+    filters: frozenset[str],
 ) -> Response:
     """One record in the list envelope; 404 when absent or not the caller's to see."""
-    query = parse_list_query(request, set(orderable_columns(model)))
+    query = parse_list_query(request, set(orderable_columns(model)), filters=filters)
     statement = await scoped(request, db, model, principal, view.columns(model))
     row = (await db.execute(statement.where(model.id == record_id))).first()
     if row is None:
@@ -283,6 +289,20 @@ async def by_id_response(
 
 
 Filters = Callable[[Request, Select[Any]], Select[Any]]
+# The filters every synced model takes.
+COMMON_FILTERS = frozenset(
+    {
+        "integration_id",
+        "integration_vendor",
+        "property_id",
+        "x_id",
+        "x_property_id",
+        "updated_at_gte",
+        "updated_at_lte",
+        "last_seen_gte",
+        "last_seen_lte",
+    }
+)
 
 
 def add_record_routes(
@@ -293,13 +313,16 @@ def add_record_routes(
     label: str,
     id_name: str,
     filters: Filters | None = None,
+    filter_params: tuple[str, ...] = (),
 ) -> None:
     """The list and by-ID routes of one synced model (read scope), with Propexo's path names.
 
-    Every record model is served the same way; only its extra filters and its presenter differ.
+    Every record model is served the same way; only its extra filters (taking the query
+    parameters `filter_params`) and its presenter differ.
     """
     reader = require_scope("read")
     record_view = view if isinstance(view, RecordView) else RecordView(render=view)
+    known = COMMON_FILTERS | frozenset(filter_params)
 
     async def list_records(
         request: Request,
@@ -309,7 +332,7 @@ def add_record_routes(
         statement = await scoped_list(db, request, model, principal, record_view.columns(model))
         if filters is not None:
             statement = filters(request, statement)
-        return await list_response(request, db, model, statement, record_view)
+        return await list_response(request, db, model, statement, record_view, known)
 
     async def get_record(
         request: Request,
@@ -317,7 +340,9 @@ def add_record_routes(
         principal: Principal = Depends(reader),
         db: Reader = Depends(read_connection),
     ) -> Response:
-        return await by_id_response(request, db, model, principal, record_id, record_view, label)
+        return await by_id_response(
+            request, db, model, principal, record_id, record_view, label, known
+        )
 
     plural = f"{label.lower()}s"
     router.add_api_route(

@@ -27,3 +27,7 @@ class ApiKey(IdMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     # Requests per minute for this key; None: the deployment's setting (off by default).
     rate_limit: Mapped[int | None] = mapped_column(default=None)
+    # After this instant the key no longer authenticates (None: never expires).
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Roughly when the key was last used (written at most once a minute per process).
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)

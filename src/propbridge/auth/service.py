@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.auth.models import ApiKey
+from propbridge.db.base import isoformat_z, utcnow
 
 SCOPES = ("read", "write", "admin")
 TOKEN_PREFIX = "pb_"  # noqa: S105  (a prefix, not a secret)
@@ -26,6 +29,12 @@ class Principal:
     scopes: frozenset[str]
     integration_ids: frozenset[str] | None
     rate_limit: int | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        """The key's time is up (checked on every use, cached or not)."""
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
     def may_use(self, integration_id: str) -> bool:
         """True when the key's allow-list admits this integration."""
@@ -43,6 +52,7 @@ async def issue_api_key(
     scopes: list[str],
     integration_ids: list[str] | None,
     rate_limit: int | None = None,
+    expires_in_days: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the token is returned once and stored only as a hash."""
     unknown = set(scopes) - set(SCOPES)
@@ -56,6 +66,7 @@ async def issue_api_key(
         scopes=sorted(set(scopes)),
         integration_ids=integration_ids or None,
         rate_limit=rate_limit,
+        expires_at=None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days),
     )
     session.add(key)
     await session.flush()
@@ -70,4 +81,67 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     if key is None or key.revoked_at is not None:
         return None
     allowed = frozenset(key.integration_ids) if key.integration_ids else None
-    return Principal(key.id, frozenset(key.scopes), allowed, key.rate_limit)
+    principal = Principal(key.id, frozenset(key.scopes), allowed, key.rate_limit, key.expires_at)
+    return None if principal.expired else principal
+
+
+async def list_api_keys(
+    session: AsyncSession,
+    offset: int = 0,
+    limit: int | None = None,
+    order_by: list[tuple[str, str]] | None = None,
+) -> tuple[list[ApiKey], int]:
+    """One page of keys (revoked ones included: they say when), newest first unless `order_by`
+    (column, asc/desc) says otherwise; and how many there are in all."""
+    columns = ApiKey.__table__.columns
+    order = [
+        columns[name].desc() if direction == "desc" else columns[name].asc()
+        for name, direction in order_by or [("created_at", "desc")]
+    ]
+    statement = select(ApiKey).order_by(*order, ApiKey.id).offset(offset).limit(limit)
+    total = (await session.execute(select(func.count(ApiKey.id)))).scalar_one()
+    return list((await session.execute(statement)).scalars()), int(total)
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
+    """Revoke a key (it stops authenticating at once here, within seconds everywhere); None if
+    there is no such key. Revoking twice is harmless."""
+    key = await session.get(ApiKey, key_id)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+async def rotate_api_key(session: AsyncSession, key_id: str) -> tuple[ApiKey, str] | None:
+    """A new token with the same name, scopes, allow-list, limit and expiry; the old one is
+    revoked in the same transaction. None if there is no live key of that id."""
+    old = await session.get(ApiKey, key_id)
+    if old is None or old.revoked_at is not None:
+        return None
+    old.revoked_at = utcnow()
+    new, token = await issue_api_key(
+        session, old.name, list(old.scopes), old.integration_ids, old.rate_limit
+    )
+    new.expires_at = old.expires_at
+    return new, token
+
+
+async def mark_used(session: AsyncSession, key_id: str) -> None:
+    """Note that a key was just used."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+
+
+def present_api_key(key: ApiKey) -> dict[str, Any]:
+    """A key as the admin API and the CLI show it: never its token."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "token_prefix": key.token_prefix,
+        "scopes": list(key.scopes),
+        "integration_ids": key.integration_ids,
+        "rate_limit": key.rate_limit,
+        "created_at": isoformat_z(key.created_at),
+        "expires_at": isoformat_z(key.expires_at),
+        "last_used_at": isoformat_z(key.last_used_at),
+        "revoked_at": isoformat_z(key.revoked_at),
+    }

@@ -48,6 +48,13 @@ def _ledger_filters(model: Any) -> Filters:
 
 
 CATEGORY_TYPES = ("Charge", "Credit", "Payment", "Deposit")
+LEDGER_PARAMS = (
+    "resident_id",
+    "lease_id",
+    "transaction_date_start",
+    "transaction_date_end",
+    "include_reversed",
+)
 
 
 def _charge_code_filters(request: Request, statement: Select[Any]) -> Select[Any]:
@@ -88,6 +95,7 @@ add_record_routes(
     "Charge code",
     "charge_code_id",
     _charge_code_filters,
+    ("category_type",),
 )
 add_record_routes(
     router,
@@ -97,6 +105,7 @@ add_record_routes(
     "Resident charge",
     "resident_charge_id",
     _ledger_filters(ResidentCharge),
+    LEDGER_PARAMS,
 )
 add_record_routes(
     router,
@@ -106,5 +115,15 @@ add_record_routes(
     "Resident payment",
     "resident_payment_id",
     _ledger_filters(ResidentPayment),
+    LEDGER_PARAMS,
 )
-add_record_routes(router, "/v1/fees/", Fee, render_fee, "Fee", "fee_id", _fee_filters)
+add_record_routes(
+    router,
+    "/v1/fees/",
+    Fee,
+    render_fee,
+    "Fee",
+    "fee_id",
+    _fee_filters,
+    ("charge_code_id", "floor_plan_id", "x_floor_plan_id", "unit_id"),
+)

@@ -48,8 +48,11 @@ class WriteRequest(IdMixin, TimestampMixin, Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The failed write this one re-sends (`POST /v1/admin/retry-write/{root_job_id}`).
-    retry_of: Mapped[str | None] = mapped_column(String(36), default=None)
+    # The failed write this one re-sends (`POST /v1/admin/retry-write/{root_job_id}`), and the
+    # first write of that chain of retries (each retry of a write is numbered in its dedupe key,
+    # so concurrent retries of one failure make one write).
+    retry_of: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    retry_root: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
 
 
 class WriteItem(IdMixin, Base):

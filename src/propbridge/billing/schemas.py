@@ -16,9 +16,21 @@ DATE_TIME = re.compile(
 )
 
 
+# Characters XML 1.0 cannot carry (ResMan's documents are XML 1.0): refused here, by field,
+# rather than failing in the worker.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Transaction dates propbridge sends: ResMan's limits are not public, so a plausible span.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2099
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    bad = NOT_XML.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"contains a character ResMan's XML cannot carry (U+{ord(bad.group()):04X})"
+        )
     return value
 
 
@@ -26,9 +38,11 @@ def _date_time(value: str) -> str:
     if not DATE_TIME.match(value):
         raise ValueError("must be an ISO-8601 date-time, e.g. 2024-06-01T10:00:00Z")
     try:
-        datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError as error:
         raise ValueError("is not a valid date-time") from error
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"must be a date between {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
 

@@ -53,6 +53,7 @@ class PendingWrite:
     dedupe_key: str | None
     items: list[dict[str, Any]]
     retry_of: str | None = None
+    retry_root: str | None = None
 
     @property
     def digest(self) -> str:
@@ -401,40 +402,66 @@ ITEM_FIELDS = (
 )
 
 
-async def failed_write_to_retry(
-    session: AsyncSession, principal: Principal, root_job_id: str
-) -> PendingWrite:
-    """A failed write, as a new write of the same body and items (404 unknown, 400 not failed)."""
-    found = (
-        await session.execute(
-            select(WriteRequest, Job.state)
-            .join(Job, Job.id == WriteRequest.job_id)
-            .where(WriteRequest.job_id == root_job_id)
-        )
-    ).first()
-    if found is None or not principal.may_use(found[0].integration_id):
-        raise ApiError(404, "not_found", f"Job {root_job_id} not found")
-    request, job_state = found
+# A retry in one of these states is live: retrying again answers with it instead of sending
+# the write once more.
+LIVE_RETRY_STATES = frozenset({"PENDING", "SUCCESS", "PARTIAL_SUCCESS"})
+
+
+async def _write_status_of(session: AsyncSession, write: WriteRequest) -> str:
+    job_state = (await session.execute(select(Job.state).where(Job.id == write.job_id))).scalar()
     items = list(
         (
+            await session.execute(select(WriteItem).where(WriteItem.write_request_id == write.id))
+        ).scalars()
+    )
+    return overall_status(job_state or "failed", items)
+
+
+async def write_to_retry(
+    session: AsyncSession, principal: Principal, root_job_id: str
+) -> PendingWrite | AcceptedWrite:
+    """What retrying a write means: its chain's live retry if there is one (so no number of
+    calls sends a write twice), else a new numbered retry of the chain's latest failed write
+    (404 unknown, 400 when the write did not fail)."""
+    found = (
+        await session.execute(select(WriteRequest).where(WriteRequest.job_id == root_job_id))
+    ).scalar_one_or_none()
+    if found is None or not principal.may_use(found.integration_id):
+        raise ApiError(404, "not_found", f"Job {root_job_id} not found")
+    root_id = found.retry_root or found.id
+    retries = list(
+        (
             await session.execute(
-                select(WriteItem)
-                .where(WriteItem.write_request_id == request.id)
-                .order_by(WriteItem.position)
+                select(WriteRequest)
+                .where(WriteRequest.retry_root == root_id)
+                .order_by(WriteRequest.created_at, WriteRequest.id)
             )
         ).scalars()
     )
-    status = overall_status(job_state, items)
+    latest = retries[-1] if retries else found
+    status = await _write_status_of(session, latest)
+    if retries and status in LIVE_RETRY_STATES:
+        return AcceptedWrite(latest.job_id, latest.request_body)
     if status != "FAILURE":
         raise bad_request(
             f"Only failed writes can be retried; this one is {status}",
             [issue(["root_job_id"], f"write_status is {status}")],
         )
+    items = list(
+        (
+            await session.execute(
+                select(WriteItem)
+                .where(WriteItem.write_request_id == latest.id)
+                .order_by(WriteItem.position)
+            )
+        ).scalars()
+    )
     return PendingWrite(
-        request.integration_id,
-        request.operation,
-        request.request_body,
-        None,
+        latest.integration_id,
+        latest.operation,
+        latest.request_body,
+        f"retry:{root_id}:{len(retries) + 1}",
         [{name: getattr(item, name) for name in ITEM_FIELDS} for item in items],
-        retry_of=request.id,
+        retry_of=latest.id,
+        retry_root=root_id,
     )

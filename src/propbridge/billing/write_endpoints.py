@@ -29,10 +29,10 @@ from propbridge.billing.service import (
     PendingWrite,
     Resolver,
     check_integration,
-    failed_write_to_retry,
     resolve_charge_batch,
     resolve_resident_charge,
     resolve_resident_payment,
+    write_to_retry,
 )
 from propbridge.billing.write_logs import write_logs
 from propbridge.billing.write_recorder import WriteRecorder
@@ -111,7 +111,15 @@ async def write_status(
             await session.execute(select(WriteItem).where(WriteItem.write_request_id == row[0].id))
         ).scalars()
     )
-    return present_write_status(row[0], row[1], row[2], items)
+    retried_by = (
+        await session.execute(
+            select(WriteRequest.job_id)
+            .where(WriteRequest.retry_of == row[0].id)
+            .order_by(WriteRequest.created_at.desc())
+            .limit(1)
+        )
+    ).scalar()
+    return present_write_status(row[0], row[1], row[2], items, retried_by)
 
 
 # What each vendor's generic writes must look like and how they are checked (Propexo validates a
@@ -185,15 +193,16 @@ async def create_resident_payment(
 
 @router.post("/v1/admin/retry-write/{root_job_id}")
 async def retry_write(root_job_id: str, request: Request) -> dict[str, Any]:
-    """Send a failed write again as a new job (400 unless its write_status is FAILURE)."""
+    """Send a failed write again as a new job (400 unless its write_status is FAILURE); while a
+    retry of it is pending or succeeded, answer with that retry's job instead."""
     principal = await current_principal(request)
     if not principal.scopes & {"write", "admin"}:
         raise ApiError(403, "forbidden", "This API key lacks the 'write' or 'admin' scope")
     async with get_runtime(request).database.read() as session:
-        pending = await failed_write_to_retry(session, principal, root_job_id)
-    if not principal.may_use(pending.integration_id):
-        raise ApiError(403, "forbidden", "This API key may not write to this integration")
-    accepted = await _record(request, pending)
+        retry = await write_to_retry(session, principal, root_job_id)
+    if isinstance(retry, AcceptedWrite):
+        return {"success": True, "job_id": retry.job_id}
+    accepted = await _record(request, retry)
     return {"success": True, "job_id": accepted.job_id}
 
 

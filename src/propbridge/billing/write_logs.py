@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import case, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.listing import count_rows, int_param
+from propbridge.api.listing import MAX_OFFSET, count_rows, int_param, refuse_unknown_params
 from propbridge.auth.service import Principal
 from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.db.base import isoformat_z, utcnow
@@ -42,6 +43,15 @@ FAILED = exists().where(
     WriteItem.status.in_(("REJECTED", "OUTCOME_UNKNOWN", "PENDING")),
 )
 STATUS = case((Job.state == "failed", "FAILURE"), (FAILED, "FAILURE"), else_="SUCCESS")
+RETRY = aliased(WriteRequest)
+# The job of a write's latest retry, if it was retried.
+RETRIED_BY = (
+    select(RETRY.job_id)
+    .where(RETRY.retry_of == WriteRequest.id)
+    .order_by(RETRY.created_at.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 def _choice(request: Request, name: str, allowed: Any) -> str | None:
@@ -57,13 +67,21 @@ async def write_logs(
     session: AsyncSession, request: Request, principal: Principal
 ) -> dict[str, Any]:
     """The latest state of each finished write the principal may see."""
+    refuse_unknown_params(request, ("time_range", "status", "write_category", "integration_id"))
     limit = int_param(request, "limit", 100, 1, 100)
-    offset = int_param(request, "offset", 0, 0, None)
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     time_range = _choice(request, "time_range", TIME_RANGES)
     status = _choice(request, "status", ("SUCCESS", "FAILURE"))
     category = _choice(request, "write_category", CATEGORIES)
     statement = (
-        select(WriteRequest, Job.state, Job.last_error, Integration.vendor, STATUS.label("status"))
+        select(
+            WriteRequest,
+            Job.state,
+            Job.last_error,
+            Integration.vendor,
+            STATUS.label("status"),
+            RETRIED_BY.label("retried_by"),
+        )
         .join(Job, Job.id == WriteRequest.job_id)
         .join(Integration, Integration.id == WriteRequest.integration_id)
         .where(Job.state.in_(("succeeded", "failed")))
@@ -86,7 +104,7 @@ async def write_logs(
         .limit(limit)
     )
     logs = []
-    for write, _state, job_error, vendor, row_status in rows:
+    for write, _state, job_error, vendor, row_status, retried_by in rows:
         job_type, name = JOB_TYPES.get(write.operation, (write.operation.upper(), write.operation))
         error = None
         if row_status == "FAILURE":
@@ -105,6 +123,7 @@ async def write_logs(
                 "name": f"{name} ({vendor})",
                 "vendor": vendor,
                 "retry_of": write.retry_of,
+                "retried_by": retried_by,
             }
         )
     return {

@@ -124,6 +124,7 @@ class WriteRecorder:
                         "job_id": job_id,
                         "errors": [],
                         "retry_of": pending.retry_of,
+                        "retry_root": pending.retry_root,
                         "created_at": now,
                         "updated_at": now,
                     }

@@ -27,9 +27,14 @@ def overall_status(job_state: str, items: list[WriteItem]) -> str:
 
 
 def present_write_status(
-    request: WriteRequest, job_state: str, job_error: str | None, items: list[WriteItem]
+    request: WriteRequest,
+    job_state: str,
+    job_error: str | None,
+    items: list[WriteItem],
+    retried_by: str | None = None,
 ) -> dict[str, Any]:
-    """The body of `GET /v1/admin/write-status/{root_job_id}`."""
+    """The body of `GET /v1/admin/write-status/{root_job_id}`; ours: `items`, `operation`,
+    `integration_id` and `retried_by` (the job of this write's latest retry)."""
     ordered = sorted(items, key=lambda item: item.position)
     created = next((item.record_id for item in ordered if item.record_id), None)
     status = overall_status(job_state, ordered)
@@ -42,6 +47,7 @@ def present_write_status(
         "created_record_id": created,
         "operation": request.operation,
         "integration_id": request.integration_id,
+        "retried_by": retried_by,
         "items": [
             {
                 "index": item.position,

@@ -6,6 +6,7 @@ Opens connections only; it holds no business logic and never commits on anyone's
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,17 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only before SQLite opens it (SQLite
+    gives its WAL and shared-memory files the database file's permissions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists():
+            os.chmod(companion, 0o600)
 
 
 def _prepare_sqlite(engine: AsyncEngine, begin_immediate: bool) -> None:
@@ -72,7 +84,7 @@ class Database:
         if self.dialect == "sqlite":
             database = make_url(url).database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(database))
             self.read_engine = create_async_engine(
                 url,
                 echo=echo,

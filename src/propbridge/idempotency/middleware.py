@@ -1,24 +1,32 @@
-"""`Idempotency-Key` for every POST, as SPEC §4 promises (pure ASGI middleware).
+"""`Idempotency-Key` for every POST, as SPEC §4 promises and as Stripe does (pure ASGI
+middleware).
 
-The first request with a key claims it in its own committed transaction before the route runs;
-its response (anything but a 5xx) is stored under the key. Later requests with the key get that
-response again if their method, path and body are the same, a 409 if they differ, and a 409 while
-the first is still running. A 5xx or a crash frees the key so that the client can try again.
+Keys belong to an API key: a request whose token is not a live key's is passed on untouched
+(the route answers 401) and costs no write, and no response is ever replayed to it. The first
+request with a key claims it in its own committed transaction before the route runs; only a
+request that ran to a success (2xx/3xx) keeps its response under the key: a refusal (401, 403,
+429, a validation 400, a conflict) or a 5xx or a crash frees the key, so that the client can
+try again. Later requests with the key get the stored response again if their method, path and
+body (compared as parsed JSON) are the same, a 409 if they differ, and a 409 while the first is
+still running. Keys are forgotten after `KEY_TTL` and deleted by the housekeeping job.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from propbridge.api.dependencies import PrincipalCache, bearer_token
 from propbridge.api.errors import error_response, too_large
-from propbridge.auth.service import hash_token
+from propbridge.api.request_bodies import read_bounded_body, replay_body
 from propbridge.db.base import utcnow
 from propbridge.idempotency.models import IdempotencyKey
 from propbridge.runtime import Runtime
@@ -34,9 +42,12 @@ STALE_CLAIM = timedelta(minutes=5)
 class IdempotencyMiddleware:
     """Claims, replays and stores responses for POSTs that carry an `Idempotency-Key`."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, principals: PrincipalCache, max_body: int
+    ) -> None:
         self.app = app
         self.runtime = runtime
+        self.principals = principals
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,15 +65,26 @@ class IdempotencyMiddleware:
             )
             await response(scope, receive, send)
             return
-        body = await self._read_body(receive)
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        principal = (
+            None if token is None else await self.principals.lookup(self.runtime.database, token)
+        )
+        if principal is None:
+            await self.app(scope, receive, send)  # the route answers 401; nothing is kept
+            return
+        body = await read_bounded_body(receive, self.max_body)
         if body is None:
             await too_large(self.max_body)(scope, receive, send)
             return
-        token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")[2].strip()
-        owner = hash_token(token)
+        owner = principal.key_id
         fingerprint = hashlib.sha256(
             b"\n".join(
-                (scope["method"].encode(), scope["path"].encode(), scope["query_string"], body)
+                (
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope["query_string"],
+                    canonical_body(body),
+                )
             )
         ).hexdigest()
         early = await self._claim(owner, key, fingerprint)
@@ -70,21 +92,6 @@ class IdempotencyMiddleware:
             await early(scope, receive, send)
             return
         await self._run(scope, body, send, owner, key)
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
     async def _claim(self, owner: str, key: str, fingerprint: str) -> Any | None:
         """None when this request now owns the key; else the response to give instead."""
@@ -146,15 +153,6 @@ class IdempotencyMiddleware:
         )
 
     async def _run(self, scope: Scope, body: bytes, send: Send, owner: str, key: str) -> None:
-        delivered = False
-
-        async def replay_receive() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         status = 500
         content_type: str | None = None
         chunks: list[bytes] = []
@@ -172,11 +170,11 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            await self.app(scope, replay_body(body), capture)
         except BaseException:
             await self._release(owner, key)
             raise
-        if status >= 500:
+        if status >= 400:
             await self._release(owner, key)
             return
         async with self.runtime.database.write_connection() as connection:
@@ -201,6 +199,24 @@ class IdempotencyMiddleware:
                     IdempotencyKey.owner == owner, IdempotencyKey.key == key
                 )
             )
+
+
+def canonical_body(body: bytes) -> bytes:
+    """A JSON body as sorted, compact JSON (so key order and spacing do not matter); any other
+    body as it is."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def forget_expired_keys(session: AsyncSession) -> int:
+    """Delete keys older than `KEY_TTL`; how many."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEY_TTL)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class _Replay:

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError
-from propbridge.api.listing import parse_list_query
+from propbridge.api.listing import parse_list_query, run_list
 from propbridge.auth.service import Principal
 from propbridge.integrations import service
+from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import IntegrationCreate, IntegrationUpdate, ManualSyncRequest
 
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
@@ -27,7 +28,12 @@ async def create_integration(
         raise ApiError(403, "forbidden", "A key limited to some integrations cannot create one")
     runtime = get_runtime(request)
     async with runtime.database.write() as session:
-        integration = await service.create_integration(session, runtime.cipher, body)
+        integration = await service.create_integration(
+            session,
+            runtime.cipher,
+            body,
+            service.Guards.of(runtime),
+        )
     runtime.notify_job_enqueued()
     return {"result": service.present(integration)}
 
@@ -38,16 +44,21 @@ async def list_integrations(
     principal: Principal = Depends(admin),
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
-    """Integrations this key may manage."""
-    query = parse_list_query(request, {"created_at", "updated_at", "name", "id"})
-    everything = await service.list_integrations(session, principal)
-    reverse = query.order_by[0][1] == "desc"
-    everything.sort(key=lambda i: (str(getattr(i, query.order_by[0][0])), i.id), reverse=reverse)
-    page = everything[query.offset : query.offset + query.limit]
-    running = await service.running_sync_ids(session, [i.id for i in page])
+    """Integrations this key may manage (scoped in the statement, before counting and paging)."""
+    orderable = {
+        "created_at": Integration.created_at,
+        "updated_at": Integration.updated_at,
+        "name": Integration.name,
+        "id": Integration.id,
+    }
+    query = parse_list_query(request, set(orderable))
+    rows, meta = await run_list(
+        session, service.integrations_statement(principal), query, orderable
+    )
+    running = await service.running_sync_ids(session, [row.id for row in rows])
     return {
-        "meta": query.meta(len(everything), len(page)),
-        "results": [service.present(i, is_running_sync=i.id in running) for i in page],
+        "meta": meta,
+        "results": [service.present(row, is_running_sync=row.id in running) for row in rows],
     }
 
 
@@ -79,7 +90,14 @@ async def update_integration(
     runtime = get_runtime(request)
     async with runtime.database.write() as session:
         integration = await service.integration_for_admin(session, principal, integration_id)
-        await service.update_integration(session, runtime.cipher, integration, body)
+        await service.update_integration(
+            session,
+            runtime.cipher,
+            integration,
+            body,
+            principal,
+            service.Guards.of(runtime),
+        )
     return {"result": service.present(integration)}
 
 

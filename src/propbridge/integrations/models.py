@@ -13,6 +13,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from propbridge.db.base import Base, IdMixin, TimestampMixin
 
 
+# A new integration syncs twice a day; the service applies these before the row is flushed, since
+# the minimum sync interval is checked on them.
+DEFAULT_SYNC_FREQUENCY = 12
+DEFAULT_SYNC_CADENCE = "HOUR"
+
+
 class Integration(IdMixin, TimestampMixin, Base):
     """One customer's connection to one PMS."""
 
@@ -23,8 +29,8 @@ class Integration(IdMixin, TimestampMixin, Base):
     base_url: Mapped[str | None] = mapped_column(String(500))
     credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(default=False)
-    sync_frequency: Mapped[int] = mapped_column(default=12)
-    sync_cadence: Mapped[str] = mapped_column(String(16), default="HOUR")
+    sync_frequency: Mapped[int] = mapped_column(default=DEFAULT_SYNC_FREQUENCY)
+    sync_cadence: Mapped[str] = mapped_column(String(16), default=DEFAULT_SYNC_CADENCE)
     max_request_frequency: Mapped[int] = mapped_column(default=10)
     max_request_cadence: Mapped[str] = mapped_column(String(16), default="SECOND")
     max_job_concurrency: Mapped[int] = mapped_column(default=4)

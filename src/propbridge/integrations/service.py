@@ -5,9 +5,10 @@ Never commits: the request owns the unit of work.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.errors import ApiError, bad_request, issue, not_found
@@ -19,7 +20,11 @@ from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.integrations.credentials import CredentialCipher
-from propbridge.integrations.models import Integration
+from propbridge.integrations.models import (
+    DEFAULT_SYNC_CADENCE,
+    DEFAULT_SYNC_FREQUENCY,
+    Integration,
+)
 from propbridge.integrations.request_budget import RequestBudget
 from propbridge.integrations.schemas import (
     CADENCE_SECONDS,
@@ -30,6 +35,10 @@ from propbridge.integrations.schemas import (
 from propbridge.jobs import queue
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.scheduler import upsert_schedule
+from propbridge.outbound import OutboundPolicy, OutboundRefusedError
+
+if TYPE_CHECKING:
+    from propbridge.runtime import Runtime
 
 SYNC_JOB = "sync"
 SYNCABLE_MODELS = (
@@ -93,15 +102,54 @@ async def integration_for_admin(
     return integration
 
 
-def _apply_settings(integration: Integration, body: IntegrationSettings) -> None:
+def _apply_settings(
+    integration: Integration, body: IntegrationSettings, min_interval_seconds: int
+) -> None:
     for name in SETTING_FIELDS:
         value = getattr(body, name)
         if value is not None or (name == "base_url" and name in body.model_fields_set):
             setattr(integration, name, value)
+    if sync_interval_seconds(integration) < min_interval_seconds:
+        raise bad_request(
+            f"Syncs may run at most every {min_interval_seconds} seconds",
+            [
+                issue(
+                    [field],
+                    f"sync_frequency × sync_cadence must be at least {min_interval_seconds} s",
+                )
+                for field in ("sync_frequency", "sync_cadence")
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The deployment's rules for integrations: where credentials may be sent, and how often a
+    schedule may sync."""
+
+    outbound: OutboundPolicy
+    min_sync_interval_seconds: int
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Guards:
+        """The rules a running propbridge was configured with."""
+        return cls(runtime.outbound, runtime.settings.min_sync_interval_seconds)
+
+
+async def check_base_url(policy: OutboundPolicy, base_url: str | None) -> None:
+    """400 unless the outbound policy lets credentials go to `base_url`."""
+    if base_url is None:
+        return
+    try:
+        await policy.check(base_url)
+    except OutboundRefusedError as error:
+        raise bad_request(
+            f"base_url is not an allowed destination: {error}", [issue(["base_url"], str(error))]
+        ) from error
 
 
 async def create_integration(
-    session: AsyncSession, cipher: CredentialCipher, body: IntegrationCreate
+    session: AsyncSession, cipher: CredentialCipher, body: IntegrationCreate, guards: Guards
 ) -> Integration:
     """Store a new integration with encrypted credentials and its sync schedule."""
     if body.integration_vendor not in supported_vendors():
@@ -109,14 +157,17 @@ async def create_integration(
             f"Unsupported integration_vendor {body.integration_vendor!r}",
             [issue(["integration_vendor"], f"Supported: {', '.join(sorted(supported_vendors()))}")],
         )
+    await check_base_url(guards.outbound, body.base_url)
     integration_id = new_id()
     integration = Integration(
         id=integration_id,
         name=body.name.strip(),
         vendor=body.integration_vendor,
         credentials_ciphertext=cipher.encrypt(integration_id, body.credentials.model_dump()),
+        sync_frequency=DEFAULT_SYNC_FREQUENCY,
+        sync_cadence=DEFAULT_SYNC_CADENCE,
     )
-    _apply_settings(integration, body)
+    _apply_settings(integration, body, guards.min_sync_interval_seconds)
     session.add(integration)
     await session.flush()
     await _follow_schedule(session, integration)
@@ -128,9 +179,30 @@ async def update_integration(
     cipher: CredentialCipher,
     integration: Integration,
     body: IntegrationUpdate,
+    principal: Principal | None,
+    guards: Guards,
 ) -> Integration:
-    """Change settings (and credentials, re-encrypted); the schedule follows."""
-    _apply_settings(integration, body)
+    """Change settings (and credentials, re-encrypted); the schedule follows.
+
+    Where credentials are sent is theirs to decide: changing `base_url` takes an admin key
+    limited to no integration and the credentials again, so that a key allowed one
+    integration cannot point it at its own server and read the credentials off the wire.
+    (`principal` None: the operator, from the CLI or the demo.)"""
+    moves = "base_url" in body.model_fields_set and body.base_url != integration.base_url
+    if moves:
+        if principal is not None and principal.integration_ids is not None:
+            raise ApiError(
+                403,
+                "forbidden",
+                "Only an admin key limited to no integration may change where credentials go",
+            )
+        if body.credentials is None:
+            raise bad_request(
+                "Changing base_url needs the credentials again",
+                [issue(["credentials"], "Required when base_url changes")],
+            )
+        await check_base_url(guards.outbound, body.base_url)
+    _apply_settings(integration, body, guards.min_sync_interval_seconds)
     if body.name is not None:
         integration.name = body.name.strip()
     if body.credentials is not None:
@@ -164,18 +236,12 @@ async def request_sync(
     )
 
 
-async def list_integrations(session: AsyncSession, principal: Principal) -> list[Integration]:
-    """Live integrations the key may manage, newest first."""
-    statement = select(Integration).where(Integration.deleted_at.is_(None))
+def integrations_statement(principal: Principal) -> Select[Any]:
+    """Every column of the live integrations a key may manage."""
+    statement = select(*Integration.__table__.columns).where(Integration.deleted_at.is_(None))
     if principal.integration_ids is not None:
         statement = statement.where(Integration.id.in_(principal.integration_ids))
-    return list(
-        (
-            await session.execute(
-                statement.order_by(Integration.created_at.desc(), Integration.id.desc())
-            )
-        ).scalars()
-    )
+    return statement
 
 
 async def running_sync_ids(session: AsyncSession, integration_ids: list[str]) -> set[str]:

@@ -66,7 +66,8 @@ class Schedule(IdMixin, TimestampMixin, Base):
     __tablename__ = "schedules"
     __table_args__ = (UniqueConstraint("integration_id", "kind"),)
 
-    integration_id: Mapped[str] = mapped_column(String(36), ForeignKey("integrations.id"))
+    # None: a job of the whole deployment (housekeeping).
+    integration_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("integrations.id"))
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     interval_seconds: Mapped[int]

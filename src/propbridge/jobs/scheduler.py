@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select, update
@@ -29,17 +29,16 @@ STALL_GUARD = timedelta(hours=24)
 
 async def upsert_schedule(
     session: AsyncSession,
-    integration_id: str,
+    integration_id: str | None,
     kind: str,
     interval_seconds: int,
     active: bool,
     first_run_in: float = 0,
 ) -> None:
-    """Create or change the recurring job of one kind for one integration."""
+    """Create or change the recurring job of one kind for one integration (None: for the whole
+    deployment)."""
     schedule = (
-        await session.execute(
-            select(Schedule).where(Schedule.integration_id == integration_id, Schedule.kind == kind)
-        )
+        await session.execute(select(Schedule).where(_owner(integration_id), Schedule.kind == kind))
     ).scalar_one_or_none()
     if schedule is None:
         session.add(
@@ -57,12 +56,16 @@ async def upsert_schedule(
     schedule.updated_at = utcnow()
 
 
-async def run_finished(session: AsyncSession, integration_id: str, kind: str) -> None:
+def _owner(integration_id: str | None) -> Any:
+    if integration_id is None:
+        return Schedule.integration_id.is_(None)
+    return Schedule.integration_id == integration_id
+
+
+async def run_finished(session: AsyncSession, integration_id: str | None, kind: str) -> None:
     """A scheduled kind of job ended: the next run is one interval from now."""
     schedule = (
-        await session.execute(
-            select(Schedule).where(Schedule.integration_id == integration_id, Schedule.kind == kind)
-        )
+        await session.execute(select(Schedule).where(_owner(integration_id), Schedule.kind == kind))
     ).scalar_one_or_none()
     if schedule is not None:
         schedule.next_run_at = utcnow() + timedelta(seconds=schedule.interval_seconds)

@@ -93,7 +93,14 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
 
 
 add_record_routes(
-    router, "/properties/", Property, render_property, "Property", "id", property_filters
+    router,
+    "/properties/",
+    Property,
+    render_property,
+    "Property",
+    "id",
+    property_filters,
+    ("is_active",),
 )
 add_record_routes(
     router,
@@ -103,6 +110,7 @@ add_record_routes(
     "Resident",
     "id",
     resident_filters,
+    ("lease_id", "email_1", "phone_1"),
 )
 add_record_routes(
     router,
@@ -112,4 +120,15 @@ add_record_routes(
     "Lease",
     "lease_id",
     lease_filters,
+    (
+        "resident_id",
+        "status_normalized",
+        "status_raw",
+        "unit_number",
+        "after_move_in_date",
+        "before_move_in_date",
+        "after_move_out_date",
+        "before_move_out_date",
+        "only_null_move_outs",
+    ),
 )

@@ -26,4 +26,6 @@ def unit_filters(request: Request, statement: Select[Any]) -> Select[Any]:
 add_record_routes(
     router, "/floor-plans/", FloorPlan, render_floor_plan, "Floor plan", "floor_plan_id"
 )
-add_record_routes(router, "/units/", Unit, render_unit, "Unit", "id", unit_filters)
+add_record_routes(
+    router, "/units/", Unit, render_unit, "Unit", "id", unit_filters, ("unit_number",)
+)

@@ -8,6 +8,7 @@ disabled or deleted; its pending deliveries are cancelled instead.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from sqlalchemy import insert, select, update
 
 from propbridge.db.base import utcnow
 from propbridge.jobs import queue
+from propbridge.outbound import OutboundRefusedError
 from propbridge.webhooks.events import ensure_delivery_job, lock_webhooks
 from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from propbridge.webhooks.schemas import RESERVED_HEADERS
+from propbridge.webhooks.sealing import unseal
 from propbridge.webhooks.signing import signed_headers
 
 if TYPE_CHECKING:
@@ -32,7 +36,13 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+# One attempt, from connecting to the last byte read, may take this long in all; of the answer,
+# at most `MAX_RESPONSE_BYTES` are read (a receiver only needs to say 2xx).
 TIMEOUT_SECONDS = 10.0
+MAX_RESPONSE_BYTES = 65_536
+# What an attempt without an HTTP answer records. One text for a refused, reset, timed-out or
+# non-HTTP endpoint, so that the delivery log cannot be used to probe ports.
+NO_ANSWER = "no HTTP answer from the endpoint"
 GIVE_UP_AFTER = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 3600.0
@@ -57,6 +67,17 @@ def retry_delay(
     """Exponential backoff with jitter: 5 s, 10 s, 20 s … capped at an hour, each ×[0.5, 1]."""
     ceiling = min(MAX_RETRY_SECONDS, first * 2 ** max(attempts - 1, 0))
     return float(ceiling * (rng or random).uniform(0.5, 1.0))
+
+
+async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST and read at most `MAX_RESPONSE_BYTES` of the answer; its status."""
+    async with http.stream("POST", url, content=body, headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= MAX_RESPONSE_BYTES:
+                break
+        return response.status_code
 
 
 class WebhookDeliveryHandler:
@@ -99,7 +120,9 @@ class WebhookDeliveryHandler:
             if hook is None or not hook.active or hook.deleted_at is not None:
                 await self._cancel_all(runtime, job, webhook_id)
                 return
-            secret = runtime.cipher.decrypt(webhook_id, hook.secret_ciphertext)["secret"]
+            secret, own_headers = unseal(
+                runtime.cipher, webhook_id, hook.secret_ciphertext, hook.headers
+            )
             blocked = False
             outcomes: list[Outcome] = []
             try:
@@ -107,7 +130,9 @@ class WebhookDeliveryHandler:
                     if delivery.next_attempt_at > utcnow():
                         blocked = True
                         break
-                    outcome = await self._attempt(runtime, http, hook, secret, delivery)
+                    outcome = await self._attempt(
+                        runtime, http, hook.url, own_headers, secret, delivery
+                    )
                     outcomes.append(outcome)
                     if len(outcomes) >= RECORD_EVERY:
                         await self._record(runtime, outcomes)
@@ -121,19 +146,29 @@ class WebhookDeliveryHandler:
                 return
 
     async def _attempt(
-        self, runtime: Runtime, http: httpx.AsyncClient, hook: Any, secret: str, delivery: Any
+        self,
+        runtime: Runtime,
+        http: httpx.AsyncClient,
+        url: str,
+        own_headers: list[dict[str, str]],
+        secret: str,
+        delivery: Any,
     ) -> Outcome:
         """Send one delivery; what became of it, to be recorded."""
         body = orjson.dumps(delivery.payload)
-        headers = {h["header"]: h["value"] for h in hook.headers or []}
+        headers = {
+            h["header"]: h["value"]
+            for h in own_headers
+            if h["header"].lower() not in RESERVED_HEADERS
+        }
         headers.update(signed_headers(secret, delivery.id, int(time.time()), body))
         started, status, error = time.perf_counter(), None, None
         try:
-            response = await http.post(hook.url, content=body, headers=headers)
-            status = response.status_code
-        except httpx.HTTPError as failure:
-            error = f"{type(failure).__name__}: {failure}"[:500]
-        latency = (time.perf_counter() - started) * 1000
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                status = await _post(http, url, body, headers)
+        except (httpx.HTTPError, OutboundRefusedError, TimeoutError):
+            error = NO_ANSWER
+        latency = (time.perf_counter() - started) * 1000 if status is not None else None
         now = utcnow()
         first = delivery.first_attempt_at or now
         attempts = delivery.attempts + 1
@@ -162,7 +197,7 @@ class WebhookDeliveryHandler:
             "delivery_id": delivery.id,
             "attempted_at": now,
             "status_code": status,
-            "latency_ms": round(latency, 2),
+            "latency_ms": None if latency is None else round(latency, 2),
             "error": error,
         }
         return Outcome(delivery.id, values, attempt, delivered or values.get("state") == "dead")

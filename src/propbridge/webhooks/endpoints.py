@@ -13,19 +13,28 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
-from propbridge.api.errors import not_found
+from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, run_list
 from propbridge.api.records import bool_param
 from propbridge.auth.service import Principal
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.ids import new_id
+from propbridge.outbound import OutboundRefusedError
 from propbridge.runtime import Runtime
-from propbridge.webhooks.events import DATA_TRIGGERS, ensure_delivery_job, lock_webhooks
+from propbridge.webhooks.events import (
+    DATA_TRIGGERS,
+    ensure_delivery_job,
+    lock_webhook_creation,
+    lock_webhooks,
+)
 from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from propbridge.webhooks.schemas import WebhookCreate, WebhookUpdate
+from propbridge.webhooks.sealing import seal, unseal
 from propbridge.webhooks.signing import new_secret
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+MAX_WEBHOOKS_PER_SCOPE = 25
+DELIVERY_STATES = ("pending", "delivered", "dead", "cancelled")
 admin = require_scope("admin")
 ORDERABLE = {
     "id": Webhook.id,
@@ -50,15 +59,16 @@ def _triggers(names: list[str], model: str | None) -> list[dict[str, Any]]:
 
 
 def present(runtime: Runtime, hook: Any) -> dict[str, Any]:
-    """A Webhook object (its secret decrypted)."""
+    """A Webhook object (its secret and headers decrypted)."""
+    secret, headers = unseal(runtime.cipher, hook.id, hook.secret_ciphertext, hook.headers)
     return {
         "id": hook.id,
         "created_at": isoformat_z(hook.created_at),
         "updated_at": isoformat_z(hook.updated_at),
         "url": hook.url,
-        "headers": hook.headers or [],
+        "headers": headers,
         "active": hook.active,
-        "secret": runtime.cipher.decrypt(hook.id, hook.secret_ciphertext)["secret"],
+        "secret": secret,
         "system": "PRODUCTION",
         "triggers": hook.triggers,
     }
@@ -70,6 +80,28 @@ def _may_see(hook: Any, principal: Principal) -> bool:
     return (
         hook.integration_ids is not None and set(hook.integration_ids) <= principal.integration_ids
     )
+
+
+def _scope(principal: Principal) -> list[str] | None:
+    """The integrations a key's webhooks hear (None: all)."""
+    return None if principal.integration_ids is None else sorted(principal.integration_ids)
+
+
+async def _visible_ids(session: AsyncSession, principal: Principal) -> list[str]:
+    """The live webhooks a key may see (few: each key has at most `MAX_WEBHOOKS_PER_SCOPE`)."""
+    rows = await session.execute(
+        select(Webhook.id, Webhook.integration_ids).where(Webhook.deleted_at.is_(None))
+    )
+    return [row.id for row in rows if _may_see(row, principal)]
+
+
+async def _check_url(runtime: Runtime, url: str) -> None:
+    try:
+        await runtime.outbound.check(url)
+    except OutboundRefusedError as error:
+        raise bad_request(
+            f"url is not an allowed destination: {error}", [issue(["url"], str(error))]
+        ) from error
 
 
 async def _get(session: AsyncSession, principal: Principal, webhook_id: str) -> Webhook:
@@ -86,36 +118,54 @@ async def list_webhooks(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Webhooks, active ones by default (`?active=false` for the others)."""
+    query = parse_list_query(request, set(ORDERABLE), filters=("active",))
     active = bool_param(request, "active")
-    query = parse_list_query(request, set(ORDERABLE))
+    # Scoped in the statement, before counting and paging: a key never learns how many
+    # webhooks others have, nor (ordering by url) where they point.
     statement = select(*Webhook.__table__.columns).where(
-        Webhook.deleted_at.is_(None), Webhook.active.is_(True if active is None else active)
+        Webhook.id.in_(await _visible_ids(session, principal)),
+        Webhook.active.is_(True if active is None else active),
     )
     rows, meta = await run_list(session, statement, query, ORDERABLE)
     runtime = get_runtime(request)
-    hooks = [row for row in rows if _may_see(row, principal)]
-    return {"meta": meta, "results": [present(runtime, hook) for hook in hooks]}
+    return {"meta": meta, "results": [present(runtime, hook) for hook in rows]}
 
 
 @router.post("/")
 async def create_webhook(
     body: WebhookCreate, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
-    """A new webhook; a secret is generated when none is given."""
+    """A new webhook; a secret is generated when none is given. At most
+    `MAX_WEBHOOKS_PER_SCOPE` per key scope; the URL must pass the outbound policy."""
     runtime = get_runtime(request)
+    await _check_url(runtime, body.url)
     webhook_id = new_id()
     secret = body.secret or new_secret()
+    headers = [h.model_dump() for h in body.headers or []]
+    scope = _scope(principal)
     async with runtime.database.write() as session:
+        await lock_webhook_creation(session)
+        same_scope = [
+            row
+            for row in await session.execute(
+                select(Webhook.integration_ids).where(Webhook.deleted_at.is_(None))
+            )
+            if (sorted(row.integration_ids) if row.integration_ids is not None else None) == scope
+        ]
+        if len(same_scope) >= MAX_WEBHOOKS_PER_SCOPE:
+            raise ApiError(
+                409,
+                "webhook_limit",
+                f"At most {MAX_WEBHOOKS_PER_SCOPE} webhooks per set of integrations; delete one",
+            )
         hook = Webhook(
             id=webhook_id,
             url=body.url,
-            headers=[h.model_dump() for h in body.headers or []],
+            headers=[],
             active=body.active,
-            secret_ciphertext=runtime.cipher.encrypt(webhook_id, {"secret": secret}),
+            secret_ciphertext=seal(runtime.cipher, webhook_id, secret, headers),
             triggers=_triggers(list(body.triggers), body.model),
-            integration_ids=None
-            if principal.integration_ids is None
-            else sorted(principal.integration_ids),
+            integration_ids=scope,
         )
         session.add(hook)
     return {"result": present(runtime, hook)}
@@ -140,17 +190,22 @@ async def update_webhook(
 ) -> dict[str, Any]:
     """Change any of a webhook's fields (a new secret is used from the next attempt on)."""
     runtime = get_runtime(request)
+    given = body.model_fields_set
+    if "url" in given and body.url is not None:
+        await _check_url(runtime, body.url)
     async with runtime.database.write() as session:
         hook = await _get(session, principal, webhook_id)
-        given = body.model_fields_set
         if "url" in given and body.url is not None:
             hook.url = body.url
+        secret, headers = unseal(runtime.cipher, hook.id, hook.secret_ciphertext, hook.headers)
         if "headers" in given:
-            hook.headers = [h.model_dump() for h in body.headers or []]
+            headers = [h.model_dump() for h in body.headers or []]
+        if "secret" in given and body.secret is not None:
+            secret = body.secret
+        hook.secret_ciphertext = seal(runtime.cipher, hook.id, secret, headers)
+        hook.headers = []
         if "active" in given and body.active is not None:
             hook.active = body.active
-        if "secret" in given and body.secret is not None:
-            hook.secret_ciphertext = runtime.cipher.encrypt(hook.id, {"secret": body.secret})
         if "triggers" in given and body.triggers is not None:
             hook.triggers = _triggers(list(body.triggers), body.model)
         elif "model" in given:
@@ -241,13 +296,17 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """Ours: a webhook's deliveries, newest first, with every attempt (`?state=` filters)."""
     await _get(session, principal, webhook_id)
-    query = parse_list_query(request, set(DELIVERY_ORDERABLE))
+    query = parse_list_query(request, set(DELIVERY_ORDERABLE), filters=("state",))
     statement = (
         select(*DELIVERY_COLUMNS)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.webhook_id == webhook_id)
     )
     state = request.query_params.get("state")
+    if state and state not in DELIVERY_STATES:
+        raise bad_request(
+            f"Unknown state {state!r}", [issue(["state"], f"One of {', '.join(DELIVERY_STATES)}")]
+        )
     if state:
         statement = statement.where(WebhookDelivery.state == state)
     rows, meta = await run_list(session, statement, query, DELIVERY_ORDERABLE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.db.base import utcnow
@@ -140,6 +140,18 @@ async def lock_webhooks(db: Executor, webhook_ids: list[str]) -> None:
     await db.execute(select(Webhook.id).where(Webhook.id.in_(webhook_ids)).with_for_update())
 
 
+# Any fixed number: the advisory lock that makes webhook creations count one at a time.
+CREATION_LOCK = 7_140_002
+
+
+async def lock_webhook_creation(db: Executor) -> None:
+    """Serialise webhook creations (PostgreSQL; SQLite writers are serial), so that concurrent
+    ones cannot pass the per-scope cap together."""
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    if connection.dialect.name == "postgresql":
+        await db.execute(select(func.pg_advisory_xact_lock(CREATION_LOCK)))
+
+
 def delivery_job_key(webhook_id: str) -> str:
     """The concurrency key that keeps one delivery job per webhook."""
     return f"webhook:{webhook_id}"
@@ -154,12 +166,18 @@ async def ensure_delivery_job(db: Executor, webhook_id: str, run_after: Any = No
         )
     ).first()
     if active is None:
+        # A webhook of a key limited to some integrations delivers within the first one's job
+        # concurrency: one tenant's slow endpoints cannot take every worker from the others.
+        scope = (
+            await db.execute(select(Webhook.integration_ids).where(Webhook.id == webhook_id))
+        ).scalar()
         await db.execute(
             insert(Job),
             [
                 new_job_row(
                     DELIVERY_JOB,
                     {"webhook_id": webhook_id},
+                    integration_id=sorted(scope)[0] if scope else None,
                     concurrency_key=key,
                     max_attempts=3,
                     run_after=run_after,

@@ -23,6 +23,8 @@ class Webhook(IdMixin, TimestampMixin, Base):
     __tablename__ = "webhooks"
 
     url: Mapped[str] = mapped_column(String(2000))
+    # Empty: the headers are sealed with the secret (`sealing.py`); only webhooks saved before
+    # that have them here until start-up seals them.
     headers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=False)
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
@@ -77,5 +79,6 @@ class WebhookAttempt(Base):
     )
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_code: Mapped[int | None] = mapped_column(default=None)
-    latency_ms: Mapped[float]
+    # Only for attempts that got an HTTP answer (a failure's timing would tell ports apart).
+    latency_ms: Mapped[float | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -35,13 +35,46 @@ def _model(value: str) -> str:
     return value
 
 
+# Headers a webhook's own `headers` may not set: the signatures, the framing, where it goes.
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+        "proxy-authorization",
+        "proxy-connection",
+        "propexo-signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+
+
+def _own_header(name: str) -> str:
+    if name.lower() in RESERVED_HEADERS:
+        raise ValueError(f"{name} is set by propbridge and cannot be overridden")
+    return name
+
+
 class Header(BaseModel):
-    """An extra header sent with every delivery."""
+    """An extra header sent with every delivery (its value is kept encrypted)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    header: Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9-]+$")]
-    value: Annotated[StrictStr, Field(max_length=2000)]
+    header: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9-]+$"),
+        AfterValidator(_own_header),
+    ]
+    value: Annotated[StrictStr, Field(max_length=2000, pattern=r"^[^\r\n\x00]*$")]
 
 
 Url = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_http_url)]
@@ -56,7 +89,7 @@ class WebhookCreate(BaseModel):
 
     url: Url
     triggers: Annotated[list[Trigger], Field(min_length=1)]
-    headers: list[Header] | None = None
+    headers: Annotated[list[Header], Field(max_length=20)] | None = None
     active: StrictBool = False
     secret: Secret | None = None
     model: Model | None = None
@@ -69,7 +102,7 @@ class WebhookUpdate(BaseModel):
 
     url: Url | None = None
     triggers: Annotated[list[Trigger], Field(min_length=1)] | None = None
-    headers: list[Header] | None = None
+    headers: Annotated[list[Header], Field(max_length=20)] | None = None
     active: StrictBool | None = None
     secret: Secret | None = None
     model: Model | None = None

@@ -24,6 +24,7 @@ from propbridge.connectors.base import (
 )
 from propbridge.connectors.resman.envelope import Envelope, parse_envelope
 from propbridge.connectors.resman.xml_safety import UnsafeXmlError
+from propbridge.outbound import OutboundRefusedError
 
 PRODUCTION_V1 = "https://api.myresman.com"
 PRODUCTION_V2 = "https://partners-api.myresman.com"
@@ -33,20 +34,26 @@ PRODUCTION_V2 = "https://partners-api.myresman.com"
 READ_ATTEMPTS = 3
 
 
+# A PMS's Retry-After is followed up to this long; a larger one (or an absurd date) would park
+# a job for days on the PMS's word.
+MAX_RETRY_AFTER_SECONDS = 900.0
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date)."""
+    """`Retry-After` as seconds (a number or an HTTP date), at most `MAX_RETRY_AFTER_SECONDS`."""
     value = response.headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-        return max(0.0, (moment - clock.now()).total_seconds())
-    except (TypeError, ValueError):
+        try:
+            seconds = (parsedate_to_datetime(value) - clock.now()).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
         return None
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
 
 
 def _base_urls(access: IntegrationAccess) -> tuple[str, str]:
@@ -80,6 +87,10 @@ class ResManV1Client:
             response = await self._http.post(
                 url, data={**self._auth, **fields}, headers={"Accept": "application/xml"}
             )
+        except OutboundRefusedError as error:
+            raise RejectedError(
+                f"ResMan's address is not an allowed destination: {error}"
+            ) from error
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise RetryableError(f"could not connect to ResMan: {type(error).__name__}") from error
         except httpx.TimeoutException as error:
@@ -196,6 +207,10 @@ async def read_with_retries(
             await budget()
         try:
             return await send()
+        except OutboundRefusedError as error:
+            raise RejectedError(
+                f"ResMan's address is not an allowed destination: {error}"
+            ) from error
         except httpx.TransportError as error:
             if attempt == READ_ATTEMPTS:
                 raise RetryableError(

@@ -187,7 +187,11 @@ class ResManConnector:
         """Post one MITS document; ResMan files it in Partner Transactions and returns no ids."""
         if not transactions:
             raise RejectedError("nothing to post")
-        document = build_resident_transactions(x_property_id, transactions)
+        try:
+            document = build_resident_transactions(x_property_id, transactions)
+        except ValueError as error:
+            # Nothing was sent: a document that cannot be built is refused, never "unknown".
+            raise RejectedError(f"the document could not be built: {error}") from error
         try:
             await self._v1.post_document(
                 POST_METHOD, {"PropertyID": x_property_id, "Xml": document}

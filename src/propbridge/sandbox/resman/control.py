@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from propbridge.sandbox.resman import partner_transactions as partner
 from propbridge.sandbox.resman import reads
 from propbridge.sandbox.resman.faults import FaultSettings
-from propbridge.sandbox.resman.state import Sandbox, sandbox_of
+from propbridge.sandbox.resman.state import Sandbox, same_origin, sandbox_of
 
-router = APIRouter(prefix="/_sandbox")
+# A browser elsewhere cannot drive it (a cross-site form post would approve a file).
+router = APIRouter(prefix="/_sandbox", dependencies=[Depends(same_origin)])
 COUNTED_TABLES = (
     "properties",
     "units",

@@ -8,33 +8,51 @@ from __future__ import annotations
 
 import contextlib
 import html
+import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from propbridge.sandbox.resman import partner_transactions as partner
 from propbridge.sandbox.resman.control import decide
-from propbridge.sandbox.resman.state import sandbox_of
+from propbridge.sandbox.resman.state import same_origin, sandbox_of
 
 router = APIRouter(prefix="/partner-transactions")
 
 
+# The page may not be framed (no clickjacking of its buttons).
+NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+
+
 @router.get("", response_class=HTMLResponse)
-def partner_transactions_page(request: Request) -> str:
+def partner_transactions_page(request: Request) -> HTMLResponse:
     """Pending files, and the latest posted and rejected transactions."""
-    store = sandbox_of(request).store
-    return render_page(
+    sandbox = sandbox_of(request)
+    store = sandbox.store
+    page = render_page(
         partner.list_items(store, "pending"),
         partner.list_items(store, "posted")[-20:],
         partner.list_items(store, "rejected")[-20:],
+        sandbox.csrf_token,
     )
+    return HTMLResponse(page, headers=NO_FRAMING)
+
+
+async def _form(request: Request) -> Any:
+    """The posted form, if it carries the page's token and comes from the page's own origin;
+    403 otherwise (a cross-site form post)."""
+    same_origin(request)
+    form = await request.form()
+    if not secrets.compare_digest(str(form.get("csrf") or ""), sandbox_of(request).csrf_token):
+        raise HTTPException(403, "The form is not from this page (missing or wrong token)")
+    return form
 
 
 @router.post("/{item_id}/{action}")
 async def page_decide(item_id: str, action: str, request: Request) -> Response:
     """Approve or reject one transaction from the page, then show the page again."""
-    form = await request.form()
+    form = await _form(request)
     posting_date = str(form.get("posting_date") or "") or None
     if action in ("approve", "reject"):
         # Whatever happens, the page simply shows the current state again.
@@ -46,7 +64,7 @@ async def page_decide(item_id: str, action: str, request: Request) -> Response:
 @router.post("/files/{file_id}/{action}")
 async def page_decide_file(file_id: str, action: str, request: Request) -> Response:
     """Approve or reject a whole file from the page."""
-    form = await request.form()
+    form = await _form(request)
     posting_date = str(form.get("posting_date") or "") or None
     sandbox = sandbox_of(request)
     if action in ("approve", "reject"):
@@ -56,7 +74,7 @@ async def page_decide_file(file_id: str, action: str, request: Request) -> Respo
     return RedirectResponse("/partner-transactions", status_code=303)
 
 
-def _row(item: dict[str, Any], actions: bool) -> str:
+def _row(item: dict[str, Any], actions: bool, token: str = "") -> str:
     e = html.escape
     cells = [
         item["kind"],
@@ -74,16 +92,21 @@ def _row(item: dict[str, Any], actions: bool) -> str:
     if actions:
         buttons = (
             f'<td><form method="post" action="/partner-transactions/{e(item["id"])}/approve">'
+            f'<input type="hidden" name="csrf" value="{e(token)}">'
             '<input type="date" name="posting_date" aria-label="Posting date">'
             '<button type="submit">Approve</button></form>'
             f'<form method="post" action="/partner-transactions/{e(item["id"])}/reject">'
+            f'<input type="hidden" name="csrf" value="{e(token)}">'
             '<button type="submit">Reject</button></form></td>'
         )
     return "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + buttons + "</tr>"
 
 
 def render_page(
-    pending: list[dict[str, Any]], posted: list[dict[str, Any]], rejected: list[dict[str, Any]]
+    pending: list[dict[str, Any]],
+    posted: list[dict[str, Any]],
+    rejected: list[dict[str, Any]],
+    token: str,
 ) -> str:
     """Accounting › Receivables › Partner Transactions, as a plain HTML page."""
     e = html.escape
@@ -101,12 +124,14 @@ def render_page(
             f'<section class="file" id="file-{e(file_id)}"><h3>Batch {e(items[0]["batch_id"])}'
             f" <small>property {e(items[0]['property_id'])}</small></h3>"
             f'<form method="post" action="/partner-transactions/files/{e(file_id)}/approve">'
+            f'<input type="hidden" name="csrf" value="{e(token)}">'
             '<input type="date" name="posting_date" aria-label="Posting date for the file">'
             '<button type="submit">Approve file</button></form>'
             f'<form method="post" action="/partner-transactions/files/{e(file_id)}/reject">'
+            f'<input type="hidden" name="csrf" value="{e(token)}">'
             '<button type="submit">Reject file</button></form>'
             f"<table>{head}<th>Actions</th></tr>"
-            + "".join(_row(i, True) for i in items)
+            + "".join(_row(i, True, token) for i in items)
             + "</table></section>"
         )
     body = "".join(sections) or "<p>No pending partner transactions.</p>"

@@ -190,9 +190,12 @@ def _check(store: SandboxStore, property_id: str, posted: list[PostedTransaction
         elif amount_to_cents(t.amount) <= 0:
             t.problems.append("Amount must be greater than zero")
         try:
-            date.fromisoformat(t.transaction_date)
+            day = date.fromisoformat(t.transaction_date)
             if len(t.transaction_date) != 10:
                 raise ValueError
+            # Assumption (ResMan's limits are not public): dates of 1900 to 2099.
+            if not 1900 <= day.year <= 2099:
+                t.problems.append(f"TransactionDate {t.transaction_date} is out of range")
         except ValueError:
             t.problems.append(f"TransactionDate {t.transaction_date!r} is not a valid date")
 

@@ -5,11 +5,13 @@ Plain data only: what a request handler reaches through `request.app.state.sandb
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from propbridge.sandbox.resman.faults import FaultSettings, FaultState
 from propbridge.sandbox.resman.store import SandboxStore
@@ -41,10 +43,22 @@ class Sandbox:
     store: SandboxStore
     config: SandboxConfig
     faults: FaultState
+    # The Partner Transactions page's forms carry it; a form from elsewhere cannot.
+    csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def now(self) -> datetime:
         """The sandbox's current instant."""
         return self.config.clock()
+
+
+def same_origin(request: Request) -> None:
+    """403 for a browser's cross-site POST: its `Origin` names another site. (Programs that
+    send no `Origin`, like the tests and propbridge, are not browsers.)"""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(403, "Cross-site requests are refused")
 
 
 def sandbox_of(request: Request) -> Sandbox:

@@ -1,0 +1,115 @@
+"""Attacks on `Idempotency-Key`: replay a stored response with a revoked or forged token,
+replay a refusal, flood the key store without a key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from propbridge.db.base import utcnow
+from propbridge.idempotency.middleware import KEY_TTL, forget_expired_keys
+from propbridge.idempotency.models import IdempotencyKey
+from propbridge.jobs.models import Schedule
+from tests.e2e.test_seed_path import _charge
+from tests.support import LiveStack
+
+HOOK = {"url": "http://127.0.0.1:9/", "triggers": ["JOB_FAILURE"]}
+
+
+def _keys(stack: LiveStack) -> int:
+    async def count() -> int:
+        async with stack.runtime.database.read() as session:
+            return int((await session.execute(select(func.count(IdempotencyKey.id)))).scalar_one())
+
+    return stack.call(count())
+
+
+def test_a_revoked_token_gets_no_replay(stack: LiveStack) -> None:
+    token = stack.new_token()
+    client = stack.client(token)
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = client.post("/v1/webhooks/", json=HOOK, headers=key)
+    assert first.status_code == 200 and first.json()["result"]["secret"]
+    assert client.post("/v1/webhooks/", json=HOOK, headers=key).headers["idempotent-replayed"]
+    key_id = next(
+        k["id"]
+        for k in stack.http.get("/v1/admin/api-keys/").json()["results"]
+        if k["token_prefix"] == token[:10]
+    )
+    assert stack.http.delete(f"/v1/admin/api-keys/{key_id}").status_code == 200
+    again = client.post("/v1/webhooks/", json=HOOK, headers=key)
+    assert again.status_code == 401 and "secret" not in again.text
+    stack.http.delete(f"/v1/webhooks/{first.json()['result']['id']}")
+
+
+def test_unauthenticated_requests_write_nothing(stack: LiveStack) -> None:
+    before = _keys(stack)
+    for n in range(50):
+        forged = stack.client(f"pb_forged{n}")
+        answer = forged.post("/v1/webhooks/", json=HOOK, headers={"Idempotency-Key": f"f-{n}"})
+        assert answer.status_code == 401
+    nobody = stack.client(None).post("/v1/webhooks/", json=HOOK, headers={"Idempotency-Key": "x"})
+    assert nobody.status_code == 401
+    assert _keys(stack) == before
+
+
+def test_refusals_are_not_stored(stack: LiveStack, synced: dict[str, Any]) -> None:
+    reader = stack.client(stack.new_token(scopes=["read"]))
+    key = {"Idempotency-Key": f"r-{uuid.uuid4()}"}
+    assert reader.post("/v1/webhooks/", json=HOOK, headers=key).status_code == 403
+    assert reader.post("/v1/webhooks/", json=HOOK, headers=key).status_code == 403
+    body = _charge(synced)
+    key = {"Idempotency-Key": f"v-{uuid.uuid4()}"}
+    bad = stack.http.post(
+        "/v1/resident-charges/resman/", json={**body, "amount_in_cents": 0}, headers=key
+    )
+    assert bad.status_code == 400
+    # The mistake was not kept: the corrected request runs, under the same key.
+    good = stack.http.post("/v1/resident-charges/resman/", json=body, headers=key)
+    assert good.status_code == 200 and "idempotent-replayed" not in good.headers
+
+
+def test_bodies_are_compared_as_json(stack: LiveStack) -> None:
+    key = {"Idempotency-Key": f"j-{uuid.uuid4()}", "Content-Type": "application/json"}
+    first = stack.http.post(
+        "/v1/webhooks/",
+        content=b'{"url": "http://127.0.0.1:9/", "triggers": ["JOB_FAILURE"]}',
+        headers=key,
+    )
+    reordered = stack.http.post(
+        "/v1/webhooks/",
+        content=b'{"triggers":["JOB_FAILURE"],"url":"http://127.0.0.1:9/"}',
+        headers=key,
+    )
+    assert reordered.headers.get("idempotent-replayed") == "true"
+    assert reordered.json() == first.json()
+    stack.http.delete(f"/v1/webhooks/{first.json()['result']['id']}")
+
+
+def test_old_keys_are_deleted_by_housekeeping(stack: LiveStack) -> None:
+    async def run() -> tuple[int, int]:
+        async with stack.runtime.database.write() as session:
+            await session.execute(
+                insert(IdempotencyKey).values(
+                    owner="someone",
+                    key="ancient",
+                    fingerprint="f",
+                    state="done",
+                    created_at=utcnow() - KEY_TTL - timedelta(minutes=1),
+                )
+            )
+        async with stack.runtime.database.write() as session:
+            deleted = await forget_expired_keys(session)
+        async with stack.runtime.database.read() as session:
+            scheduled = (
+                await session.execute(
+                    select(func.count(Schedule.id)).where(Schedule.kind == "housekeeping")
+                )
+            ).scalar_one()
+        return deleted, int(scheduled)
+
+    deleted, scheduled = stack.call(run())
+    assert deleted >= 1 and scheduled >= 1
