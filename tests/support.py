@@ -193,6 +193,14 @@ class LiveStack:
         result: dict[str, Any] = response.json()["result"]
         return result
 
+    def repoint(self, integration_id: str, base_url: str) -> None:
+        """Send an integration's ResMan calls elsewhere (which takes the credentials again)."""
+        response = self.http.put(
+            f"/v1/admin/integrations/{integration_id}/",
+            json={"base_url": base_url, "credentials": self.credentials()},
+        )
+        assert response.status_code == 200, response.text
+
     def sync(self, integration_id: str) -> dict[str, Any]:
         response = self.http.post(f"/v1/admin/integrations/{integration_id}/manual-sync")
         assert response.status_code == 200, response.text

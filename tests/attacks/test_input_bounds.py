@@ -106,12 +106,27 @@ def test_a_document_that_cannot_be_built_is_refused_not_unknown() -> None:
     async def post() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as http:
             connector = ResManConnector(
-                IntegrationAccess("i", "https://resman.invalid", {"integrationPartnerId": "p"}),
+                IntegrationAccess(
+                    "i",
+                    "https://resman.invalid",
+                    {"integrationPartnerId": "p", "accountId": "a", "apiKey": "k"},
+                ),
                 http,
             )
             await connector.post_transactions(
                 "prop",
-                [TransactionToPost("charge", "R1", "B1", "2026-11-02", "bad \x01", "", 100, {})],
+                [
+                    TransactionToPost(
+                        "charge",
+                        "R1",
+                        "B1",
+                        "2026-11-02",
+                        "bad \x01",
+                        "",
+                        100,
+                        {"customer_id": "c1", "charge_code": "RENT"},
+                    )
+                ],
             )
 
     with pytest.raises(RejectedError):

@@ -46,20 +46,27 @@ def test_same_key_with_another_body_or_path_is_409(
     assert elsewhere.status_code == 409
 
 
-def test_errors_are_replayed_too_and_keys_belong_to_one_api_key(
+def test_refusals_are_not_kept_and_keys_belong_to_one_api_key(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     headers = _key()
     bad = {**_charge(synced), "amount_in_cents": -5}
     first = stack.http.post("/v1/resident-charges/resman/", json=bad, headers=headers)
     again = stack.http.post("/v1/resident-charges/resman/", json=bad, headers=headers)
-    assert first.status_code == again.status_code == 400 and again.content == first.content
+    assert first.status_code == again.status_code == 400
+    assert "idempotent-replayed" not in again.headers
     other_client = stack.client(stack.new_token())
     body = _charge(synced)
     mine = stack.http.post("/v1/resident-charges/resman/", json=body, headers=headers)
-    assert mine.status_code == 409  # my key, another body
-    theirs = other_client.post("/v1/resident-charges/resman/", json=body, headers=headers)
-    assert theirs.status_code == 200, theirs.text
+    assert mine.status_code == 200, mine.text  # the refusal did not keep the key
+    changed = {**body, "amount_in_cents": body["amount_in_cents"] + 1}
+    reused = stack.http.post("/v1/resident-charges/resman/", json=changed, headers=headers)
+    assert reused.status_code == 409  # my key, another body
+    theirs = other_client.post(
+        "/v1/resident-charges/resman/", json=_charge(synced), headers=headers
+    )
+    assert theirs.status_code == 200 and "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["meta"]["job_id"] != mine.json()["meta"]["job_id"]
 
 
 def test_two_identical_requests_at_once_make_one_job(

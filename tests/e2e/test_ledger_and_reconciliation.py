@@ -147,17 +147,13 @@ def test_outcome_unknown_write_turns_success_when_found(
     stack: LiveStack, synced: dict[str, Any], answer_losing_proxy: str
 ) -> None:
     integration_id = synced["integration"]["id"]
-    stack.http.put(
-        f"/v1/admin/integrations/{integration_id}/", json={"base_url": answer_losing_proxy}
-    )
+    stack.repoint(integration_id, answer_losing_proxy)
     try:
         body = _charge(synced, amount_in_cents=777)
         job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
         status = _status(stack, job_id)
     finally:
-        stack.http.put(
-            f"/v1/admin/integrations/{integration_id}/", json={"base_url": stack.sandbox_url}
-        )
+        stack.repoint(integration_id, stack.sandbox_url)
     assert status["write_status"] == "FAILURE"
     assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
     [item] = _pending(stack, body["reference_number"])

@@ -67,6 +67,7 @@ def _call(client: Any, method: str, path: str) -> int:
         "{resident_payment_id}",
         "{fee_id}",
         "{floor_plan_id}",
+        "{key_id}",
     ):
         url = url.replace(name, "nope")
     assert "{" not in url, url

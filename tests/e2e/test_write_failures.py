@@ -72,13 +72,6 @@ def _status(stack: LiveStack, job_id: str) -> dict[str, Any]:
     )
 
 
-def _repoint(stack: LiveStack, integration_id: str, base_url: str) -> None:
-    response = stack.http.put(
-        f"/v1/admin/integrations/{integration_id}/", json={"base_url": base_url}
-    )
-    assert response.status_code == 200
-
-
 def test_document_rejected_by_resman_is_failure_with_its_reason(stack: LiveStack) -> None:
     integration = stack.create_integration()
     assert stack.sync(integration["id"])["state"] == "succeeded"
@@ -108,14 +101,14 @@ def test_dropped_connection_after_sending_is_outcome_unknown(
 ) -> None:
     url, received = dropping_server
     integration_id = synced["integration"]["id"]
-    _repoint(stack, integration_id, url)
+    stack.repoint(integration_id, url)
     try:
         job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()[
             "meta"
         ]["job_id"]
         status = _status(stack, job_id)
     finally:
-        _repoint(stack, integration_id, stack.sandbox_url)
+        stack.repoint(integration_id, stack.sandbox_url)
     assert status["write_status"] == "FAILURE"
     assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
     assert "check" in status["errors"][0].lower() and "Partner Transactions" in status["errors"][0]
@@ -126,7 +119,7 @@ def test_refused_connection_is_retried_later_not_failed(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     integration_id = synced["integration"]["id"]
-    _repoint(stack, integration_id, f"http://127.0.0.1:{free_port()}")
+    stack.repoint(integration_id, f"http://127.0.0.1:{free_port()}")
     try:
         job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()[
             "meta"
@@ -142,6 +135,6 @@ def test_refused_connection_is_retried_later_not_failed(
 
         state = wait_for(lambda: (s := stack.call(job_state()))[1] >= 1 and s[0] == "queued" and s)
     finally:
-        _repoint(stack, integration_id, stack.sandbox_url)
+        stack.repoint(integration_id, stack.sandbox_url)
     assert "could not connect" in (state[2] or "")
     assert stack.http.get(f"/v1/admin/write-status/{job_id}").json()["write_status"] == "PENDING"

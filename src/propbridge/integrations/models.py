@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin
 
-
 # A new integration syncs twice a day; the service applies these before the row is flushed, since
 # the minimum sync interval is checked on them.
 DEFAULT_SYNC_FREQUENCY = 12
