@@ -100,3 +100,17 @@ def own_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"
     else:
         yield from fresh_postgres()
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_die_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test's webhooks are deleted when it ends, so that no test hears (or counts against
+    the per-scope webhook cap) another's."""
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    live: LiveStack = request.getfixturevalue("stack")
+    for active in ("true", "false"):
+        listed = live.http.get("/v1/webhooks/", params={"active": active, "limit": 250})
+        for hook in listed.json()["results"]:
+            live.http.delete(f"/v1/webhooks/{hook['id']}")

@@ -219,6 +219,23 @@ class LiveStack:
 
         return wait_for(lambda: self.call(state()))
 
+    def writes_settled(self) -> None:
+        """Wait until no write job is queued or running (one a test left behind would end, and
+        emit its events, during the next test)."""
+        from sqlalchemy import func, select
+
+        from propbridge.billing.service import WRITE_JOB
+        from propbridge.jobs.models import ACTIVE_STATES, Job
+
+        async def active() -> int:
+            async with self.runtime.database.read() as session:
+                statement = select(func.count(Job.id)).where(
+                    Job.kind == WRITE_JOB, Job.state.in_(ACTIVE_STATES)
+                )
+                return int((await session.execute(statement)).scalar_one())
+
+        wait_for(lambda: self.call(active()) == 0, timeout=60)
+
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         try:

@@ -70,6 +70,7 @@ def test_refusals_are_not_stored(stack: LiveStack, synced: dict[str, Any]) -> No
     # The mistake was not kept: the corrected request runs, under the same key.
     good = stack.http.post("/v1/resident-charges/resman/", json=body, headers=key)
     assert good.status_code == 200 and "idempotent-replayed" not in good.headers
+    stack.wait_job(good.json()["meta"]["job_id"])
 
 
 def test_bodies_are_compared_as_json(stack: LiveStack) -> None:
