@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import httpx
 from tests.support import LiveStack, free_port, wait_for
 
 PROPBRIDGE = [sys.executable, "-m", "propbridge"]
+DEFAULT_KEY = b"0123456789abcdef0123456789abcdef"  # the sandbox's default API key
 
 
 def _run(
@@ -120,6 +122,53 @@ def test_sandbox_command_serves_resman(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_sandboxs_day_is_its_seeds_day(tmp_path: Path) -> None:
+    """`--as-of` moves the sandbox's clock with its seed: nothing it serves is in its future."""
+    port = free_port()
+    args = ["sandbox", "resman", "--port", str(port), "--properties", "1", "--units", "4"]
+    process = subprocess.Popen(
+        [*PROPBRIDGE, *args, "--as-of", "2028-02-29"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    v2 = {
+        "Authorization": "Basic " + base64.b64encode(b"1000:" + DEFAULT_KEY).decode(),
+        "ResMan-Account-Id": "400",
+    }
+    try:
+
+        def properties() -> Any:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/Properties", headers=v2).json()
+            except httpx.TransportError:
+                return None
+
+        [prop] = wait_for(properties, timeout=30)["properties"]
+        assert prop["currentPeriod"]["start"].startswith("2028-02-01")
+        accounts = httpx.get(
+            f"http://127.0.0.1:{port}/BillingAccounts",
+            headers=v2,
+            params={
+                "propertyId": prop["propertyId"],
+                "modifiedSince": "2027-03-10T00:00:00Z",
+                "includeTransactions": "true",
+            },
+        )
+        assert accounts.status_code == 200, accounts.text
+        days = [
+            t["date"][:10]
+            for account in accounts.json()["billingAccounts"]
+            for t in account["transactions"]
+        ]
+        assert days and max(days) <= "2028-02-29"
+    finally:
+        process.terminate()
+        process.wait(10)
+    refused = _run(["sandbox", "resman", "--account-id", "acme"], {})
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
 
 
 def _children(pid: int) -> list[int]:

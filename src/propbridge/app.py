@@ -15,10 +15,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
 from propbridge.api.dependencies import PrincipalCache
-from propbridge.api.errors import error_response, install_error_handlers, too_large
+from propbridge.api.errors import (
+    error_response,
+    install_error_handlers,
+    response_of,
+    too_large,
+)
 from propbridge.api.listing import CountCache
 from propbridge.api.records import VisibilityCache
-from propbridge.api.request_bodies import duplicate_json_key, read_bounded_body, replay_body
+from propbridge.api.request_bodies import (
+    json_body_problem,
+    nul_in_target,
+    read_bounded_body,
+    replay_body,
+)
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.billing.write_endpoints import router as billing_writes_router
@@ -42,8 +52,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 class RequestContextMiddleware:
     """Request ids in logs and responses, the runtime's clock in effect, and bodies bounded
     before anything else sees them: at most `MAX_BODY_BYTES` however they are sent (a declared
-    length, or counted while a chunked body streams in), and no JSON object with a key twice
-    (pure ASGI: no per-request task)."""
+    length, or counted while a chunked body streams in), no JSON body a parser would trip on
+    (`json_body_problem`), no NUL in a path or query (pure ASGI: no per-request task)."""
 
     def __init__(self, app: ASGIApp, clock: Clock) -> None:
         self.app = app
@@ -56,6 +66,11 @@ class RequestContextMiddleware:
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or new_id()
         length = headers.get(b"content-length", b"")
+        if nul_in_target(scope["path"], scope["query_string"]):
+            await error_response(
+                400, "invalid_request", "NUL characters are not accepted in a path or query"
+            )(scope, receive, send)
+            return
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             await too_large(MAX_BODY_BYTES)(scope, receive, send)
             return
@@ -64,13 +79,9 @@ class RequestContextMiddleware:
             if body is None:
                 await too_large(MAX_BODY_BYTES)(scope, receive, send)
                 return
-            repeated = (
-                duplicate_json_key(body) if b"json" in headers.get(b"content-type", b"") else None
-            )
-            if repeated is not None:
-                await error_response(
-                    400, "invalid_request", f"The JSON body has the key {repeated!r} twice"
-                )(scope, receive, send)
+            problem = json_body_problem(body) if body else None
+            if problem is not None:
+                await response_of(problem)(scope, receive, send)
                 return
             receive = replay_body(body)
 

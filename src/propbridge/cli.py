@@ -385,12 +385,17 @@ def sandbox_resman(
         datetime | None,
         typer.Option(
             formats=["%Y-%m-%d"],
-            help="The seed's day (default: today, or PROPBRIDGE_NOW's day).",
+            help=(
+                "The sandbox's day: its clock starts there (at the current time of day) and the "
+                "seed is made for it (default: today, or PROPBRIDGE_NOW's day)."
+            ),
         ),
     ] = None,
     partner_id: Annotated[str, typer.Option()] = "1000",
     api_key: Annotated[str, typer.Option()] = "0123456789abcdef0123456789abcdef",
-    account_id: Annotated[str, typer.Option()] = "400",
+    account_id: Annotated[
+        int, typer.Option(min=1, help="ResMan account ids are integers.")
+    ] = 400,
     state: Annotated[Path | None, typer.Option(help="SQLite file to keep state in.")] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
@@ -432,6 +437,11 @@ def sandbox_resman(
     from propbridge.sandbox.resman.store import SandboxStore
 
     start = get_settings().now
+    if as_of is not None:
+        # The seed's day is the sandbox's today: a clock elsewhere would date the seed in the
+        # future (or out of the 364-day window) of its own answers.
+        wall = WALL_CLOCK.now()
+        start = datetime.combine(as_of.date(), wall.time(), wall.tzinfo)
     clock = Clock.starting_at(start) if start else WALL_CLOCK
     store = SandboxStore(str(state) if state else ":memory:")
     if not store.is_seeded():
@@ -459,7 +469,7 @@ def sandbox_resman(
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
-    config = SandboxConfig(partner_id, api_key, account_id, auto_approve, faults, clock.now)
+    config = SandboxConfig(partner_id, api_key, str(account_id), auto_approve, faults, clock.now)
     console.print(
         f"ResMan sandbox on http://{host}:{port}  (Partner Transactions: "
         f"http://{host}:{port}/partner-transactions)"

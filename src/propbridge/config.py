@@ -5,6 +5,7 @@ Holds configuration only; it must not open files, sockets or databases.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -75,3 +76,13 @@ def normalise_database_url(url: str) -> str:
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests build their own `Settings`)."""
     return Settings()
+
+
+def make_private_directory(path: Path) -> None:
+    """Create a directory for propbridge's own files (the database, the key file) readable by
+    its owner only, whatever the umask; an existing directory is left as the operator made
+    it."""
+    if path.exists():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)

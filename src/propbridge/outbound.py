@@ -24,6 +24,22 @@ import httpx
 HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# IPv6 ranges that carry an IPv4 address inside (NAT64, 6to4, Teredo, IPv4-compatible,
+# IPv4-translated), or are deprecated site-local or discard-only: Python calls several of them
+# global, but through a translator they reach whatever IPv4 address they embed.
+EMBEDDING_IPV6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "2002::/16",
+        "2001::/32",
+        "::/96",
+        "::ffff:0:0:0/96",
+        "fec0::/10",
+        "100::/64",
+    )
+)
 
 
 class OutboundRefusedError(ValueError):
@@ -71,13 +87,20 @@ class OutboundPolicy:
             return True
         mapped = getattr(address, "ipv4_mapped", None)
         target = mapped or address
+        if isinstance(target, ipaddress.IPv6Address) and any(
+            target in network for network in EMBEDDING_IPV6
+        ):
+            return False
         return bool(target.is_global) and not target.is_multicast
 
     def check_url(self, url: str) -> None:
         """The URL's scheme and host are allowed (https, or http to an allowed host); the
         addresses it resolves to now are too."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname or "", parts.port
+        except ValueError as error:
+            raise OutboundRefusedError(f"is not a well-formed URL ({error})") from None
         if parts.scheme not in ("http", "https") or not host:
             raise OutboundRefusedError("must be an http(s) URL with a host")
         if parts.username or parts.password:
@@ -86,7 +109,7 @@ class OutboundPolicy:
             raise OutboundRefusedError(
                 "must use https (plain http only to hosts in PROPBRIDGE_OUTBOUND_ALLOWLIST)"
             )
-        for address in resolve(host, parts.port or (443 if parts.scheme == "https" else 80)):
+        for address in resolve(host, port or (443 if parts.scheme == "https" else 80)):
             if not self.allows_address(host, address):
                 raise OutboundRefusedError(
                     "points at a private, loopback, link-local or otherwise internal address "

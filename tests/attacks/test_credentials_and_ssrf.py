@@ -25,6 +25,16 @@ INTERNAL = [
     "http://127.0.0.2:8100/",
     "https://user:pw@example.com/",
     "ftp://example.com/",
+    # IPv6 that carries an inner IPv4 address: NAT64, 6to4, IPv4-compatible, site-local.
+    "https://[64:ff9b::a00:1]/",
+    "https://[2002:a9fe:a9fe::]/",
+    "https://[::127.0.0.1]/",
+    "https://[::ffff:0:7f00:1]/",
+    "https://[fec0::1]/",
+    # Malformed: a 400, never a 500.
+    "https://example.com:99999/",
+    "https://example.com:abc/",
+    "https://[::1/",
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,3 +188,59 @@ def test_a_retry_after_from_the_pms_is_capped() -> None:
     assert after("-5") == 0.0
     assert after("12") == 12.0
     assert after("soon") is None
+
+
+def test_deep_nesting_is_a_400_with_or_without_an_idempotency_key(stack: LiveStack) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    reader = stack.client(stack.new_token(scopes=["read"]))
+    for headers in ({}, {"Idempotency-Key": f"deep-{uuid.uuid4()}"}):
+        for client in (stack.http, reader):
+            answer = client.post(
+                "/v1/webhooks/",
+                content=deep,
+                headers={"Content-Type": "application/json", **headers},
+            )
+            assert answer.status_code == 400, answer.text
+
+
+def test_nul_characters_are_a_400_everywhere(stack: LiveStack, synced: dict[str, Any]) -> None:
+    """PostgreSQL cannot store or compare a NUL: refused before any query sees one."""
+    for path in (
+        "/v1/residents/a%00b",
+        "/v1/admin/write-status/a%00b",
+        "/v1/admin/integrations/a%00b/",
+        "/v1/residents/?x_id=a%00b",
+        "/v1/admin/logs/writes/?integration_id=a%00b",
+    ):
+        answer = stack.http.get(path)
+        assert answer.status_code == 400, (path, answer.text)
+    assert stack.http.delete("/v1/admin/api-keys/a%00b").status_code == 400
+    named = stack.http.post(
+        "/v1/admin/integrations/", json={"integration_vendor": "RESMAN", "name": "a\u0000b"}
+    )
+    assert named.status_code == 400
+    assert named.json()["error"]["details"]["issues"][0]["path"] == ["name"]
+    generic = stack.http.post("/v1/resident-charges/", json={"integration_id": "a\u0000"})
+    assert generic.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["€uro", "tab\tok\u000b", "caf\u00e9"])
+def test_webhook_header_values_are_printable_ascii(stack: LiveStack, value: str) -> None:
+    answer = stack.http.post(
+        "/v1/webhooks/",
+        json={
+            "url": "http://127.0.0.1:9/",
+            "triggers": ["JOB_FAILURE"],
+            "headers": [{"header": "X-Value", "value": value}],
+        },
+    )
+    assert answer.status_code == 400, answer.text
+
+
+def test_a_redirect_does_not_keep_an_idempotency_key(stack: LiveStack) -> None:
+    key = {"Idempotency-Key": f"slash-{uuid.uuid4()}"}
+    body = {"url": "http://127.0.0.1:9/", "triggers": ["JOB_FAILURE"]}
+    moved = stack.http.post("/v1/webhooks", json=body, headers=key)
+    assert moved.status_code == 307
+    landed = stack.http.post("/v1/webhooks/", json=body, headers=key)
+    assert landed.status_code == 200, landed.text

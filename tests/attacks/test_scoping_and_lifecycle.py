@@ -161,9 +161,10 @@ def _private(files: list[Path]) -> None:
 
 
 def test_the_sqlite_files_are_the_owners_alone(stack: LiveStack, tmp_path: Path) -> None:
-    done = _run(["migrate"], {"PROPBRIDGE_DATA_DIR": str(tmp_path)})
+    data = tmp_path / "fresh" / "data"
+    done = _run(["migrate"], {"PROPBRIDGE_DATA_DIR": str(data)})
     assert done.returncode == 0, done.stderr
-    _private([tmp_path / "propbridge.db"])
+    _private([data, data / "propbridge.db", data / "encryption.key"])
     if stack.settings.effective_database_url.startswith("sqlite"):
         # A running stack: its WAL and shared-memory files exist now.
         database = Path(stack.settings.effective_database_url.split("///", 1)[1])

@@ -19,7 +19,7 @@ from tests.contracts.test_resman_contracts import CLOCK, CONFIG, V1_AUTH, V2_HEA
 def main() -> None:
     store = SandboxStore()
     seed_store(store, SeedSize(properties=2, units=40, months=11), CLOCK.today())
-    with TestClient(create_sandbox_app(store, CONFIG)) as client:
+    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as client:
         shape = Shape()
         for endpoint, _label, answer in v2_answers(client):
             spec = V2["endpoints"][endpoint]

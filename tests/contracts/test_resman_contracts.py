@@ -55,7 +55,7 @@ V1_AUTH = {
 def client() -> Iterator[TestClient]:
     store = SandboxStore()
     seed_store(store, SeedSize(properties=2, units=40, months=11), CLOCK.today())
-    with TestClient(create_sandbox_app(store, CONFIG)) as test_client:
+    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

@@ -40,7 +40,7 @@ V2 = {
 def client() -> Iterator[TestClient]:
     store = SandboxStore()
     seed_store(store, SeedSize(properties=2, units=20, months=11), CLOCK.today())
-    with TestClient(create_sandbox_app(store, CONFIG)) as test_client:
+    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -427,4 +427,17 @@ def test_the_page_refuses_cross_site_posts_and_framing(client: TestClient) -> No
         headers={"Origin": "https://evil.example"},
     )
     assert cross_site.status_code == 403
+    # DNS rebinding: a site's own name pointed here, Origin and Host agreeing.
+    rebound = client.post(
+        f"/_sandbox/partner-transactions/{item['id']}/approve",
+        headers={"Origin": "http://rebind.example", "Host": "rebind.example"},
+    )
+    assert rebound.status_code == 403
+    for number in (b"NaN", b"Infinity"):
+        faults = client.post(
+            "/_sandbox/faults",
+            content=b'{"latency_ms": ' + number + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert faults.status_code == 400, faults.text
     assert client.get("/_sandbox/partner-transactions?status=pending").json()["results"]

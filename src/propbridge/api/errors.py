@@ -60,9 +60,16 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": error}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     """The error envelope as a ready response (for middleware, outside the route handlers)."""
-    return JSONResponse(error_body(code, message), status_code=status)
+    return JSONResponse(error_body(code, message, details), status_code=status)
+
+
+def response_of(error: ApiError) -> JSONResponse:
+    """An `ApiError` as a ready response (for middleware)."""
+    return error_response(error.status, error.code, error.message, error.details)
 
 
 def too_large(limit: int) -> JSONResponse:

@@ -12,7 +12,7 @@ import orjson
 from fastapi import Request
 from starlette.types import Message, Receive
 
-from propbridge.api.errors import bad_request, issue
+from propbridge.api.errors import ApiError, bad_request, issue
 
 
 async def json_object_body(request: Request) -> dict[str, Any]:
@@ -42,16 +42,50 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def duplicate_json_key(raw: bytes) -> str | None:
-    """The first key a JSON body repeats within one object (parsers would silently keep one of
-    the two values); None when there is none or the body is not JSON (the route says so)."""
+# Deeper than any body of this API; deeper ones would cost the parsers their stack.
+MAX_JSON_DEPTH = 32
+
+
+def json_body_problem(raw: bytes) -> ApiError | None:
+    """The 400 for a JSON body no route should read: a key repeated within one object (parsers
+    would silently keep one of the two values), nesting deeper than `MAX_JSON_DEPTH`, or a NUL
+    character in a string (no database column can hold it; the issue names where). None when
+    there is none, or when the body is not JSON (the route says so)."""
     try:
-        json.loads(raw, object_pairs_hook=_no_duplicates)
+        parsed = json.loads(raw, object_pairs_hook=_no_duplicates)
     except _DuplicateKeyError as duplicate:
-        return duplicate.key
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return bad_request(
+            f"The JSON body has the key {duplicate.key!r} twice",
+            [issue([duplicate.key], "Given twice")],
+        )
+    except RecursionError:
+        return bad_request(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+    except (ValueError, UnicodeDecodeError):
         return None
+    pending: list[tuple[Any, list[str | int]]] = [(parsed, [])]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return bad_request(
+                    "The JSON body has a NUL character in a string",
+                    [issue(path, "NUL characters are not accepted")],
+                )
+            continue
+        if len(path) >= MAX_JSON_DEPTH:
+            return bad_request(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, child in value.items():
+                pending.append((key, [*path, key]))
+                pending.append((child, [*path, key]))
+        elif isinstance(value, list):
+            pending.extend((child, [*path, index]) for index, child in enumerate(value))
     return None
+
+
+def nul_in_target(path: str, query_string: bytes) -> bool:
+    """A NUL character in the path or the query (as `%00` or raw)."""
+    return "\x00" in path or b"\x00" in query_string or b"%00" in query_string
 
 
 async def read_bounded_body(receive: Receive, limit: int) -> bytes | None:

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from propbridge.config import make_private_directory
+
 
 def _private_file(path: Path) -> None:
     """Create the database file readable by its owner only before SQLite opens it (SQLite
     gives its WAL and shared-memory files the database file's permissions)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_directory(path.parent)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     os.chmod(path, 0o600)
     for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):

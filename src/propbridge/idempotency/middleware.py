@@ -4,7 +4,7 @@ middleware).
 Keys belong to an API key: a request whose token is not a live key's is passed on untouched
 (the route answers 401) and costs no write, and no response is ever replayed to it. The first
 request with a key claims it in its own committed transaction before the route runs; only a
-request that ran to a success (2xx/3xx) keeps its response under the key: a refusal (401, 403,
+request that ran to a success (2xx) keeps its response under the key: a redirect, a refusal (401, 403,
 429, a validation 400, a conflict) or a 5xx or a crash frees the key, so that the client can
 try again. Later requests with the key get the stored response again if their method, path and
 body (compared as parsed JSON) are the same, a 409 if they differ, and a 409 while the first is
@@ -174,7 +174,7 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._release(owner, key)
             raise
-        if status >= 400:
+        if not 200 <= status < 300:
             await self._release(owner, key)
             return
         async with self.runtime.database.write_connection() as connection:
@@ -206,7 +206,7 @@ def canonical_body(body: bytes) -> bytes:
     body as it is."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body
     return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
 

@@ -17,7 +17,7 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from propbridge.config import Settings
+from propbridge.config import Settings, make_private_directory
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ def key_provider_from_settings(settings: Settings) -> KeyProvider:
         )
     key_file = Path(settings.data_dir) / "encryption.key"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_directory(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(generate_key_text())

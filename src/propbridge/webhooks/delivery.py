@@ -166,7 +166,8 @@ class WebhookDeliveryHandler:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
                 status = await _post(http, url, body, headers)
-        except (httpx.HTTPError, OutboundRefusedError, TimeoutError):
+        except (httpx.HTTPError, OutboundRefusedError, TimeoutError, ValueError):
+            # ValueError: a header no HTTP stack will send (saved before values were checked).
             error = NO_ANSWER
         latency = (time.perf_counter() - started) * 1000 if status is not None else None
         now = utcnow()

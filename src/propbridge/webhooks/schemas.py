@@ -74,7 +74,8 @@ class Header(BaseModel):
         Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9-]+$"),
         AfterValidator(_own_header),
     ]
-    value: Annotated[StrictStr, Field(max_length=2000, pattern=r"^[^\r\n\x00]*$")]
+    # Printable ASCII (and tab): what every HTTP stack sends as it is.
+    value: Annotated[StrictStr, Field(max_length=2000, pattern=r"^[\t\x20-\x7E]*$")]
 
 
 Url = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_http_url)]

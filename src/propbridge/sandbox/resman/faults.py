@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import threading
 import time
@@ -104,13 +105,18 @@ class FaultSettings:
         settings = cls(**data)
         for name in FAULT_KINDS:
             value = getattr(settings, name)
-            if not isinstance(value, int | float) or not 0 <= value <= 1:
+            if (
+                not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or not 0 <= value <= 1
+            ):
                 raise ValueError(f"{name} must be a probability between 0 and 1")
         if sum(getattr(settings, name) for name in FAULT_KINDS) > 1:
             raise ValueError("the fault probabilities add up to more than 1")
         for name in ("latency_ms", "retry_after_seconds", "hold_seconds"):
-            if not isinstance(getattr(settings, name), int | float) or getattr(settings, name) < 0:
-                raise ValueError(f"{name} must be a number ≥ 0")
+            value = getattr(settings, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number ≥ 0")
         return settings
 
 

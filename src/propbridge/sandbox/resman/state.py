@@ -5,6 +5,7 @@ Plain data only: what a request handler reaches through `request.app.state.sandb
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,13 +52,31 @@ class Sandbox:
         return self.config.clock()
 
 
+def _named_by_address(host_header: str) -> bool:
+    """The request's `Host` is an IP address or `localhost`: a page on another site that got
+    a DNS name of its own pointed here (DNS rebinding) would send that name instead."""
+    host = urlsplit(f"//{host_header}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def same_origin(request: Request) -> None:
-    """403 for a browser's cross-site POST: its `Origin` names another site. (Programs that
-    send no `Origin`, like the tests and propbridge, are not browsers.)"""
+    """403 for a browser's cross-site POST: its `Origin` names another site, or the request
+    reached us by a DNS name (the control plane and the approval page answer only on an
+    address or `localhost`). Programs that send no `Origin`, like the tests and propbridge, are
+    not browsers."""
+    host = request.headers.get("host", "")
+    if not _named_by_address(host):
+        raise HTTPException(403, "The control plane answers on an IP address or localhost only")
     origin = request.headers.get("origin")
     if origin is None:
         return
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
+    if urlsplit(origin).netloc != host:
         raise HTTPException(403, "Cross-site requests are refused")
 
 

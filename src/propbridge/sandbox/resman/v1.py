@@ -94,7 +94,7 @@ def _error(
             "MethodName": method,
             "ErrorDescription": error.description,
             "Status": "Failed",
-            "AccountID": account,
+            "AccountID": int(account),
         },
         status_code=error.http_status,
     )
