@@ -393,9 +393,7 @@ def sandbox_resman(
     ] = None,
     partner_id: Annotated[str, typer.Option()] = "1000",
     api_key: Annotated[str, typer.Option()] = "0123456789abcdef0123456789abcdef",
-    account_id: Annotated[
-        int, typer.Option(min=1, help="ResMan account ids are integers.")
-    ] = 400,
+    account_id: Annotated[int, typer.Option(min=1, help="ResMan account ids are integers.")] = 400,
     state: Annotated[Path | None, typer.Option(help="SQLite file to keep state in.")] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,

@@ -4,10 +4,11 @@ replay a refusal, flood the key store without a key."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from propbridge.db.base import utcnow
 from propbridge.idempotency.middleware import KEY_TTL, forget_expired_keys
@@ -114,3 +115,33 @@ def test_old_keys_are_deleted_by_housekeeping(stack: LiveStack) -> None:
 
     deleted, scheduled = stack.call(run())
     assert deleted >= 1 and scheduled >= 1
+
+
+def test_a_flood_of_bad_tokens_costs_almost_no_queries(stack: LiveStack) -> None:
+    """Unknown tokens share the process's reads of the keys: 400 of them at once make a few
+    queries, not 400; a key made meanwhile works at once."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "api_keys" in statement:
+            statements.append(statement)
+
+    engines = {stack.runtime.database.read_engine, stack.runtime.database.write_engine}
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+
+        def forged(n: int) -> int:
+            with stack.client(f"pb_forged-{n}-{uuid.uuid4().hex}") as client:
+                return client.get("/v1/residents/").status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(forged, range(400)))
+        assert set(answers) == {401}
+        flood_queries = len(statements)
+        fresh = stack.client(stack.new_token(scopes=["read"]))
+        assert fresh.get("/v1/residents/").status_code == 200
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert flood_queries <= 40, flood_queries

@@ -5,6 +5,7 @@ Authentication only; what a principal may do with a record is decided by the dom
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -14,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.api.errors import ApiError
 from propbridge.auth.rate_limit import count_request
-from propbridge.auth.service import Principal, authenticate, hash_token, mark_used
+from propbridge.auth.service import Principal, hash_token, live_principals, mark_used
 from propbridge.db.engine import Database
 from propbridge.runtime import Runtime
 
 # Revoking a key takes effect within this many seconds in every process.
 PRINCIPAL_CACHE_SECONDS = 5.0
+# Unknown tokens make a process read the keys again at most this often (a new key works within
+# this time everywhere; a flood of bad tokens shares the reads).
+MISS_REFRESH_SECONDS = 0.25
 # A key's `last_used_at` is written at most this often per process.
 LAST_USED_EVERY_SECONDS = 60.0
 
@@ -52,38 +56,57 @@ def _unauthorised(message: str) -> ApiError:
 
 
 class PrincipalCache:
-    """Who each token is, remembered for `PRINCIPAL_CACHE_SECONDS` (so revoking a key takes
-    effect within that time in every process); unknown tokens are remembered too, so a flood of
-    bad tokens costs one lookup each at most."""
+    """Every live key of the deployment, kept in memory by token hash: authenticating is a
+    hash and a dictionary lookup, never a query per request.
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+    The snapshot is read again every `PRINCIPAL_CACHE_SECONDS` (so a key revoked in another
+    process stops working within that time) and when a token is not in it (a key made since).
+    Those re-reads are shared: however many unknown tokens arrive, a process reads the keys at
+    most once per `MISS_REFRESH_SECONDS`, and the requests wait for that read instead of
+    making their own, so a flood of bad tokens costs almost nothing."""
+
+    def __init__(self) -> None:
+        self._principals: dict[str, Principal] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
         self._used: dict[str, float] = {}
-        self._max_entries = max_entries
+
+    async def _refresh(self, database: Database, older_than: float, gap: float) -> None:
+        """Read the keys again unless a read started after `older_than`, and no sooner than
+        `gap` seconds after the last (waiting outside the lock, so that a request after a key
+        that is known never waits behind a flood's unknown ones)."""
+        wait = self._loaded_at + gap - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        async with self._lock:
+            if self._loaded_at > older_than:
+                return  # a read that began after the caller asked: it saw what they need
+            started = time.monotonic()
+            async with database.read() as session:
+                self._principals = await live_principals(session)
+            self._loaded_at = started
 
     async def lookup(self, database: Database, token: str) -> Principal | None:
         """The live key behind a token, or None."""
         key = hash_token(token)
-        cached = self._entries.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            principal = cached[1]
-        else:
-            async with database.read() as session:
-                principal = await authenticate(session, token)
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[key] = (time.monotonic() + PRINCIPAL_CACHE_SECONDS, principal)
-        if principal is not None and principal.expired:
+        asked = time.monotonic()
+        if asked - self._loaded_at > PRINCIPAL_CACHE_SECONDS:
+            await self._refresh(database, asked - PRINCIPAL_CACHE_SECONDS, 0.0)
+        principal = self._principals.get(key)
+        if principal is None:
+            await self._refresh(database, asked, MISS_REFRESH_SECONDS)
+            principal = self._principals.get(key)
+        if principal is None or principal.expired:
             return None
-        if principal is not None and self._used.get(principal.key_id, 0.0) < time.monotonic():
+        if self._used.get(principal.key_id, 0.0) < time.monotonic():
             self._used[principal.key_id] = time.monotonic() + LAST_USED_EVERY_SECONDS
             async with database.write() as session:
                 await mark_used(session, principal.key_id)
         return principal
 
     def forget(self) -> None:
-        """Drop everything remembered (after a key is revoked in this process)."""
-        self._entries.clear()
+        """Read the keys again at the next lookup (after a key is revoked in this process)."""
+        self._loaded_at = float("-inf")
 
 
 def bearer_token(authorization: str | None) -> str | None:

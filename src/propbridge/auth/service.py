@@ -73,16 +73,25 @@ async def issue_api_key(
     return key, token
 
 
-async def authenticate(session: AsyncSession, token: str) -> Principal | None:
-    """The principal of a live key, or None for unknown or revoked tokens."""
-    key = (
-        await session.execute(select(ApiKey).where(ApiKey.token_hash == hash_token(token)))
-    ).scalar_one_or_none()
-    if key is None or key.revoked_at is not None:
-        return None
+def _principal(key: Any) -> Principal:
     allowed = frozenset(key.integration_ids) if key.integration_ids else None
-    principal = Principal(key.id, frozenset(key.scopes), allowed, key.rate_limit, key.expires_at)
-    return None if principal.expired else principal
+    return Principal(key.id, frozenset(key.scopes), allowed, key.rate_limit, key.expires_at)
+
+
+async def live_principals(session: AsyncSession) -> dict[str, Principal]:
+    """Every key not revoked, by token hash (what a process keeps in memory to authenticate
+    without a query per request)."""
+    rows = await session.execute(
+        select(
+            ApiKey.id,
+            ApiKey.token_hash,
+            ApiKey.scopes,
+            ApiKey.integration_ids,
+            ApiKey.rate_limit,
+            ApiKey.expires_at,
+        ).where(ApiKey.revoked_at.is_(None))
+    )
+    return {row.token_hash: _principal(row) for row in rows}
 
 
 async def list_api_keys(

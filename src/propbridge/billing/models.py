@@ -97,9 +97,11 @@ class LedgerTransactionMixin:
     # When ResMan reversed it (a bounced payment): it stays, but is no longer live; lists leave
     # it out unless asked (ours).
     reversed_date: Mapped[str | None] = mapped_column(String(10))
-    # Lists leave reversed transactions out: the listing index starts with what they filter on.
+    # Lists walk an integration's rows in creation order and leave reversed ones out: the index
+    # gives the order, and carries reversed_date last so the filter needs no table read
+    # (before created_at, PostgreSQL could not order by it: IS NULL is not an equality there).
     extra_indexes: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("integration_id", "reversed_date", "created_at", "id"),
+        ("integration_id", "created_at", "id", "reversed_date"),
         ("integration_id", "transaction_date"),
     )
 

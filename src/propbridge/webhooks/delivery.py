@@ -162,6 +162,9 @@ class WebhookDeliveryHandler:
             if h["header"].lower() not in RESERVED_HEADERS
         }
         headers.update(signed_headers(secret, delivery.id, int(time.time()), body))
+        # Times recorded are the attempt's start: how long an endpoint kept us waiting is not
+        # told to the webhook's owner (a silent port would stand out from a closed one).
+        began = utcnow()
         started, status, error = time.perf_counter(), None, None
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
@@ -170,8 +173,7 @@ class WebhookDeliveryHandler:
             # ValueError: a header no HTTP stack will send (saved before values were checked).
             error = NO_ANSWER
         latency = (time.perf_counter() - started) * 1000 if status is not None else None
-        now = utcnow()
-        first = delivery.first_attempt_at or now
+        first = delivery.first_attempt_at or began
         attempts = delivery.attempts + 1
         delivered = status is not None and 200 <= status < 300
         if not delivered and error is None:
@@ -183,20 +185,20 @@ class WebhookDeliveryHandler:
             "last_error": error,
         }
         if delivered:
-            values.update(state="delivered", delivered_at=now)
-        elif now - first >= GIVE_UP_AFTER:
+            values.update(state="delivered", delivered_at=utcnow())
+        elif began - first >= GIVE_UP_AFTER:
             values.update(state="dead")
         else:
             first_retry = runtime.settings.webhook_first_retry_seconds
             values.update(
-                next_attempt_at=now + timedelta(seconds=retry_delay(attempts, first_retry))
+                next_attempt_at=began + timedelta(seconds=retry_delay(attempts, first_retry))
             )
             log.warning(
                 "webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error
             )
         attempt = {
             "delivery_id": delivery.id,
-            "attempted_at": now,
+            "attempted_at": began,
             "status_code": status,
             "latency_ms": None if latency is None else round(latency, 2),
             "error": error,
