@@ -75,16 +75,20 @@ class PrincipalCache:
         """Read the keys again unless a read started after `older_than`, and no sooner than
         `gap` seconds after the last (waiting outside the lock, so that a request after a key
         that is known never waits behind a flood's unknown ones)."""
-        wait = self._loaded_at + gap - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        async with self._lock:
-            if self._loaded_at > older_than:
-                return  # a read that began after the caller asked: it saw what they need
-            started = time.monotonic()
-            async with database.read() as session:
-                self._principals = await live_principals(session)
-            self._loaded_at = started
+        while True:
+            wait = self._loaded_at + gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            async with self._lock:
+                if self._loaded_at > older_than:
+                    return  # a read that began after the caller asked: it saw what they need
+                if self._loaded_at + gap > time.monotonic():
+                    continue  # another read happened while we waited for the lock
+                started = time.monotonic()
+                async with database.read() as session:
+                    self._principals = await live_principals(session)
+                self._loaded_at = started
+                return
 
     async def lookup(self, database: Database, token: str) -> Principal | None:
         """The live key behind a token, or None."""
