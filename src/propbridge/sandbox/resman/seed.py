@@ -577,10 +577,13 @@ class _PropertySeed:
         lease names the lease they transferred to."""
         leases = self.rows.leases
         current = [i for i, row in enumerate(leases) if row[4] in ("Current", "Month to Month")]
-        for index, row in enumerate(leases):
-            if row[4] != "Former" or not current or self.rng.random() >= 0.08:
-                continue
-            target = leases[self.rng.choice(current)]
+        former = [i for i, row in enumerate(leases) if row[4] == "Former"]
+        if not current:
+            return
+        # About 8 % of them, and at least one per property (a small seed shows the shape too).
+        chosen = [i for i in former if self.rng.random() < 0.08] or former[:1]
+        for index in chosen:
+            row, target = leases[index], leases[self.rng.choice(current)]
             if target[3] != row[3]:
                 leases[index] = (*row[:20], target[0], *row[21:])
 
