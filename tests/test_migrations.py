@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from propbridge.db import all_models  # noqa: F401
+from propbridge import schema  # noqa: F401
 from propbridge.db.base import Base
 from propbridge.db.engine import Database
 from propbridge.db.migrate import upgrade_database

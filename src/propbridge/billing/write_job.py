@@ -30,11 +30,10 @@ from propbridge.jobs.retry import backoff_seconds
 from propbridge.webhooks.events import Event, emit, listeners
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession
 
+    from propbridge.db.engine import Executor
     from propbridge.runtime import Runtime
-
-    Executor = AsyncSession | AsyncConnection
 
 log = structlog.get_logger(__name__)
 

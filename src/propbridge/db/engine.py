@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
 
 from propbridge.config import make_private_directory
 
+# What a query helper runs on: an ORM session or a Core connection (both execute statements).
+Executor = AsyncSession | AsyncConnection
+
 
 def _private_file(path: Path) -> None:
     """Create the database file readable by its owner only before SQLite opens it (SQLite

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.db.base import utcnow
+from propbridge.db.engine import Executor
 from propbridge.db.ids import new_id
 from propbridge.jobs.models import ACTIVE_STATES, Job, JobAttempt
 
@@ -212,9 +213,6 @@ async def _close_attempt(
         .where(JobAttempt.job_id == job_id, JobAttempt.attempt == attempt)
         .values(finished_at=utcnow(), outcome=outcome, error=error)
     )
-
-
-Executor = AsyncSession | AsyncConnection
 
 
 async def _finish(

@@ -9,7 +9,6 @@ disabled or deleted; its pending deliveries are cancelled instead.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +21,7 @@ from sqlalchemy import insert, select, update
 
 from propbridge.db.base import utcnow
 from propbridge.jobs import queue
+from propbridge.jobs.retry import backoff_seconds
 from propbridge.outbound import OutboundRefusedError
 from propbridge.webhooks.events import ensure_delivery_job, lock_webhooks
 from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -44,7 +44,6 @@ MAX_RESPONSE_BYTES = 65_536
 # non-HTTP endpoint, so that the delivery log cannot be used to probe ports.
 NO_ANSWER = "no HTTP answer from the endpoint"
 GIVE_UP_AFTER = timedelta(hours=24)
-FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 3600.0
 PAGE = 100
 # Attempts are recorded in groups of this many (one transaction each), and at every failure.
@@ -59,14 +58,6 @@ class Outcome:
     values: dict[str, Any]
     attempt: dict[str, Any]
     done: bool
-
-
-def retry_delay(
-    attempts: int, first: float = FIRST_RETRY_SECONDS, rng: random.Random | None = None
-) -> float:
-    """Exponential backoff with jitter: 5 s, 10 s, 20 s … capped at an hour, each ×[0.5, 1]."""
-    ceiling = min(MAX_RETRY_SECONDS, first * 2 ** max(attempts - 1, 0))
-    return float(ceiling * (rng or random).uniform(0.5, 1.0))
 
 
 async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -191,7 +182,10 @@ class WebhookDeliveryHandler:
         else:
             first_retry = runtime.settings.webhook_first_retry_seconds
             values.update(
-                next_attempt_at=began + timedelta(seconds=retry_delay(attempts, first_retry))
+                next_attempt_at=began
+                + timedelta(
+                    seconds=backoff_seconds(attempts - 1, base=first_retry, cap=MAX_RETRY_SECONDS)
+                )
             )
             log.warning(
                 "webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.db.base import utcnow
+from propbridge.db.engine import Executor
 from propbridge.db.ids import new_id
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.queue import new_job_row
 from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
-
-Executor = AsyncSession | AsyncConnection
 
 DELIVERY_JOB = "webhook_delivery"
 DATA_TRIGGERS = frozenset({"DATA_NEW", "DATA_UPDATE"})
@@ -62,17 +61,6 @@ async def listeners(db: Executor) -> list[Listener]:
         )
     )
     return [Listener(row.id, row.triggers or [], row.integration_ids) for row in rows]
-
-
-async def anyone_hears(
-    db: Executor, triggers: frozenset[str], integration_id: str, model: str
-) -> bool:
-    """Whether building events of these kinds for this model is worth anything."""
-    return any(
-        listener.hears(trigger, integration_id, model)
-        for listener in await listeners(db)
-        for trigger in triggers
-    )
 
 
 async def emit(db: Executor, events: list[Event], hooks: list[Listener] | None = None) -> int:

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from propbridge.db import all_models  # noqa: F401  (registers every table)
+from propbridge import schema  # noqa: F401  (registers every table)
 from propbridge.db.base import Base
 
 target_metadata = Base.metadata

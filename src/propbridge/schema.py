@@ -1,6 +1,7 @@
 """Imports every table module so `Base.metadata` knows the whole schema.
 
-Used by migrations and tests; defines nothing.
+The composition of every domain's tables (beside the other packages, not in `db/`, which imports
+no domain). Used by migrations and tests; defines nothing.
 """
 
 from propbridge.auth import models as auth_models
