@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, select
@@ -135,12 +134,10 @@ async def resolve_resident_charge(
     ).first()
     check_integration(principal, body.integration_id, row[0] if row else None, operation)
     assert row is not None
-    resident = SimpleNamespace(property_id=row.resident_property, lease_x_id=row.lease_x_id)
+    resident = FoundResident(row.resident_property, row.lease_x_id)
     code = None
     if row.code_id is not None:
-        code = SimpleNamespace(
-            property_id=row.code_property, category_type=row.code_type, code=row.code
-        )
+        code = FoundCode(row.code_property, row.code_type, row.code)
     problems = _resident_problems([], body.resident_id, resident)
     problems += _code_problems(
         [], body.charge_code_id, code, None if problems else row.resident_property
@@ -206,8 +203,25 @@ def _charge_item(position: int, body: _Transaction, target: Target, code: str) -
     return _item(position, "charge", body, target, charge_code=code)
 
 
+@dataclass(frozen=True)
+class FoundResident:
+    """A resident as a write needs it: their property and the lease writes post to."""
+
+    property_id: str | None
+    lease_x_id: str | None
+
+
+@dataclass(frozen=True)
+class FoundCode:
+    """A charge code as a write needs it."""
+
+    property_id: str | None
+    category_type: str | None
+    code: str | None
+
+
 def _resident_problems(
-    path: list[str | int], resident_id: str, found: Any | None
+    path: list[str | int], resident_id: str, found: FoundResident | Any | None
 ) -> list[dict[str, Any]]:
     if found is None or found.property_id is None:
         return [issue([*path, "resident_id"], f"Resident {resident_id!r} not found in integration")]
@@ -217,7 +231,10 @@ def _resident_problems(
 
 
 def _code_problems(
-    path: list[str | int], code_id: str, code: Any | None, resident_property: str | None
+    path: list[str | int],
+    code_id: str,
+    code: FoundCode | Any | None,
+    resident_property: str | None,
 ) -> list[dict[str, Any]]:
     if code is None:
         return [

@@ -95,17 +95,17 @@ async def _load(executor: Executor, request_id: str) -> WriteToSend:
         raise LookupError(f"write request {request_id} is missing")
     items = list((await executor.execute(LOAD_ITEMS, {"request_id": request_id})).all())
     return WriteToSend(
-        request_id,
-        row[0],
-        row[1] is not None,
-        row[2] is not None,
-        row[3],
-        row[4],
-        row[5],
-        row[6] is not None,
-        items,
-        row[7],
-        row[8],
+        request_id=request_id,
+        integration_id=row.integration_id,
+        finished=row.finished_at is not None,
+        dispatched=row.dispatched_at is not None,
+        vendor=row.vendor,
+        base_url=row.base_url,
+        ciphertext=row.credentials_ciphertext,
+        deleted=row.deleted_at is not None,
+        items=items,
+        request_frequency=row.max_request_frequency,
+        request_cadence=row.max_request_cadence,
     )
 
 
