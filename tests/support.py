@@ -224,13 +224,13 @@ class LiveStack:
         emit its events, during the next test)."""
         from sqlalchemy import func, select
 
-        from propbridge.billing.service import WRITE_JOB
+        from propbridge.jobs.kinds import JobKind
         from propbridge.jobs.models import ACTIVE_STATES, Job
 
         async def active() -> int:
             async with self.runtime.database.read() as session:
                 statement = select(func.count(Job.id)).where(
-                    Job.kind == WRITE_JOB, Job.state.in_(ACTIVE_STATES)
+                    Job.kind == JobKind.WRITE, Job.state.in_(ACTIVE_STATES)
                 )
                 return int((await session.execute(statement)).scalar_one())
 

@@ -5,35 +5,32 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.billing.service import WRITE_JOB
 from propbridge.billing.write_job import WriteJobHandler
 from propbridge.idempotency.tasks import (
     HOUSEKEEPING_INTERVAL,
-    HOUSEKEEPING_JOB,
     HousekeepingHandler,
 )
 from propbridge.integrations.models import Integration
-from propbridge.integrations.service import SYNC_JOB
+from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.jobs.worker import JobHandler
 from propbridge.sync.engine import SyncJobHandler
 from propbridge.webhooks.delivery import WebhookDeliveryHandler
-from propbridge.webhooks.events import DELIVERY_JOB
 
 
 def job_handlers() -> dict[str, JobHandler]:
     """Handler per job kind."""
     return {
-        SYNC_JOB: SyncJobHandler(),
-        WRITE_JOB: WriteJobHandler(),
-        DELIVERY_JOB: WebhookDeliveryHandler(),
-        HOUSEKEEPING_JOB: HousekeepingHandler(),
+        JobKind.SYNC: SyncJobHandler(),
+        JobKind.WRITE: WriteJobHandler(),
+        JobKind.WEBHOOK_DELIVERY: WebhookDeliveryHandler(),
+        JobKind.HOUSEKEEPING: HousekeepingHandler(),
     }
 
 
 async def schedule_housekeeping(session: AsyncSession) -> None:
     """The deployment's own recurring jobs (a scheduler's process makes sure they exist)."""
-    await upsert_schedule(session, None, HOUSEKEEPING_JOB, HOUSEKEEPING_INTERVAL, True, 60)
+    await upsert_schedule(session, None, JobKind.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, True, 60)
 
 
 async def integration_job_limits(

@@ -30,7 +30,6 @@ from propbridge.integrations.models import Integration
 from propbridge.jobs.models import Job
 from propbridge.residents.models import Lease, Resident
 
-WRITE_JOB = "write"
 WRITE_MAX_ATTEMPTS = 5
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from propbridge.api.errors import ApiError
 from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.billing.service import (
-    WRITE_JOB,
     WRITE_MAX_ATTEMPTS,
     AcceptedWrite,
     PendingWrite,
@@ -28,6 +27,7 @@ from propbridge.billing.service import (
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
+from propbridge.jobs.kinds import JobKind, WritePayload
 from propbridge.jobs.models import Job
 from propbridge.jobs.queue import new_job_row
 
@@ -135,8 +135,8 @@ class WriteRecorder:
                 )
                 jobs.append(
                     new_job_row(
-                        WRITE_JOB,
-                        {"write_request_id": request_id},
+                        JobKind.WRITE,
+                        WritePayload(write_request_id=request_id),
                         integration_id=pending.integration_id,
                         max_attempts=WRITE_MAX_ATTEMPTS,
                         job_id=job_id,

@@ -9,6 +9,7 @@ import structlog
 
 from propbridge.idempotency.middleware import forget_expired_keys
 from propbridge.jobs import queue
+from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import run_finished
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
     from propbridge.runtime import Runtime
 
-HOUSEKEEPING_JOB = "housekeeping"
 HOUSEKEEPING_INTERVAL = 3600
 log = structlog.get_logger(__name__)
 
@@ -28,7 +28,7 @@ class HousekeepingHandler:
         async with runtime.database.write() as session:
             forgotten = await forget_expired_keys(session)
             await queue.mark_succeeded(session, job, {"idempotency_keys_deleted": forgotten})
-            await run_finished(session, None, HOUSEKEEPING_JOB)
+            await run_finished(session, None, JobKind.HOUSEKEEPING)
         log.info("housekeeping_done", idempotency_keys_deleted=forgotten)
 
     async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:

@@ -33,6 +33,7 @@ from propbridge.integrations.schemas import (
     IntegrationUpdate,
 )
 from propbridge.jobs import queue
+from propbridge.jobs.kinds import JobKind, SyncPayload
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.outbound import OutboundPolicy, OutboundRefusedError
@@ -40,7 +41,6 @@ from propbridge.outbound import OutboundPolicy, OutboundRefusedError
 if TYPE_CHECKING:
     from propbridge.runtime import Runtime
 
-SYNC_JOB = "sync"
 SYNCABLE_MODELS = (
     "properties",
     "charge_codes",
@@ -78,7 +78,7 @@ async def _follow_schedule(session: AsyncSession, integration: Integration) -> N
     await upsert_schedule(
         session,
         integration.id,
-        SYNC_JOB,
+        JobKind.SYNC,
         sync_interval_seconds(integration),
         active=integration.active and integration.deleted_at is None,
     )
@@ -228,10 +228,10 @@ async def request_sync(
     """Queue a sync, or return the one already queued or running."""
     return await queue.enqueue(
         session,
-        SYNC_JOB,
-        {"models": models},
+        JobKind.SYNC,
+        SyncPayload(models=models),
         integration_id=integration.id,
-        concurrency_key=f"{SYNC_JOB}:{integration.id}",
+        concurrency_key=f"{JobKind.SYNC}:{integration.id}",
         max_attempts=3,
     )
 
@@ -248,7 +248,7 @@ async def running_sync_ids(session: AsyncSession, integration_ids: list[str]) ->
     """Integrations with a sync queued or running."""
     rows = await session.execute(
         select(Job.integration_id).where(
-            Job.kind == SYNC_JOB,
+            Job.kind == JobKind.SYNC,
             Job.state.in_(ACTIVE_STATES),
             Job.integration_id.in_(integration_ids),
         )

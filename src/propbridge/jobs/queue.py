@@ -6,7 +6,7 @@ SKIP LOCKED). Never commits: callers pass the session of their own unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ class ClaimedJob:
 
 def new_job_row(
     kind: str,
-    payload: dict[str, Any],
+    payload: Mapping[str, object],
     *,
     integration_id: str | None = None,
     concurrency_key: str | None = None,
@@ -50,7 +50,7 @@ def new_job_row(
         "kind": kind,
         "integration_id": integration_id,
         "concurrency_key": concurrency_key,
-        "payload": payload,
+        "payload": dict(payload),
         "state": "queued",
         "attempt": 0,
         "max_attempts": max_attempts,
@@ -63,7 +63,7 @@ def new_job_row(
 async def enqueue(
     session: AsyncSession,
     kind: str,
-    payload: dict[str, Any],
+    payload: Mapping[str, object],
     *,
     integration_id: str | None = None,
     concurrency_key: str | None = None,

@@ -19,8 +19,9 @@ from propbridge.connectors.base import RejectedError, RetryableError
 from propbridge.connectors.registry import connector_for
 from propbridge.db.base import utcnow
 from propbridge.integrations.models import Integration
-from propbridge.integrations.service import SYNC_JOB, access_for, get_integration
+from propbridge.integrations.service import access_for, get_integration
 from propbridge.jobs import queue
+from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import run_finished
 from propbridge.jobs.worker import RetryLater, fail_or_retry
 from propbridge.sync.models import SyncCheckpoint, SyncRun
@@ -222,7 +223,7 @@ async def _finish(
     await session.execute(
         update(Integration).where(Integration.id == integration_id).values(last_completed_sync=now)
     )
-    await run_finished(session, integration_id, SYNC_JOB)
+    await run_finished(session, integration_id, JobKind.SYNC)
 
 
 async def _end_run(

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Executor
 from propbridge.db.ids import new_id
+from propbridge.jobs.kinds import JobKind, WebhookDeliveryPayload
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.queue import new_job_row
 from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 
-DELIVERY_JOB = "webhook_delivery"
 DATA_TRIGGERS = frozenset({"DATA_NEW", "DATA_UPDATE"})
 
 
@@ -163,8 +163,8 @@ async def ensure_delivery_job(db: Executor, webhook_id: str, run_after: Any = No
             insert(Job),
             [
                 new_job_row(
-                    DELIVERY_JOB,
-                    {"webhook_id": webhook_id},
+                    JobKind.WEBHOOK_DELIVERY,
+                    WebhookDeliveryPayload(webhook_id=webhook_id),
                     integration_id=sorted(scope)[0] if scope else None,
                     concurrency_key=key,
                     max_attempts=3,
