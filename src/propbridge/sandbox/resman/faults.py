@@ -105,19 +105,25 @@ class FaultSettings:
         settings = cls(**data)
         for name in FAULT_KINDS:
             value = getattr(settings, name)
-            if (
-                not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or not 0 <= value <= 1
-            ):
+            if not _number(value) or not math.isfinite(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
         if sum(getattr(settings, name) for name in FAULT_KINDS) > 1:
             raise ValueError("the fault probabilities add up to more than 1")
-        for name in ("latency_ms", "retry_after_seconds", "hold_seconds"):
+        for name, most in MAX_DURATIONS.items():
             value = getattr(settings, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number ≥ 0")
+            if not _number(value) or not math.isfinite(value) or not 0 <= value <= most:
+                raise ValueError(f"{name} must be a number from 0 to {most}")
         return settings
+
+
+# Durations a fault may take: long enough for any timeout test, short enough that a request
+# held by one ends (and the sandbox can stop) in bounded time.
+MAX_DURATIONS = {"latency_ms": 60_000, "retry_after_seconds": 3600, "hold_seconds": 600}
+
+
+def _number(value: object) -> bool:
+    """An int or float, not a bool (JSON true would otherwise count as 1)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass

@@ -27,7 +27,9 @@ NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ances
 
 @router.get("", response_class=HTMLResponse)
 def partner_transactions_page(request: Request) -> HTMLResponse:
-    """Pending files, and the latest posted and rejected transactions."""
+    """Pending files, and the latest posted and rejected transactions (only on an address or
+    localhost: the page carries the form token)."""
+    same_origin(request)
     sandbox = sandbox_of(request)
     store = sandbox.store
     page = render_page(
