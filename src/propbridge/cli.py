@@ -435,12 +435,12 @@ def sandbox_resman(
     from propbridge.sandbox.resman.store import SandboxStore
 
     start = get_settings().now
-    if as_of is not None:
-        # The seed's day is the sandbox's today: a clock elsewhere would date the seed in the
-        # future (or out of the 364-day window) of its own answers.
-        wall = WALL_CLOCK.now()
-        start = datetime.combine(as_of.date(), wall.time(), wall.tzinfo)
     clock = Clock.starting_at(start) if start else WALL_CLOCK
+    if as_of is not None:
+        # The seed's day is the sandbox's today (at the clock's time of day): a clock elsewhere
+        # would date the seed in the future (or out of the 364-day window) of its own answers.
+        now = clock.now()
+        clock = Clock.starting_at(datetime.combine(as_of.date(), now.time(), now.tzinfo))
     store = SandboxStore(str(state) if state else ":memory:")
     if not store.is_seeded():
         day = as_of.date() if as_of else clock.today()

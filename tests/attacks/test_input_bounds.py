@@ -17,6 +17,7 @@ import pytest
 from propbridge.connectors.base import IntegrationAccess, RejectedError, TransactionToPost
 from propbridge.connectors.resman.clients import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
 from propbridge.connectors.resman.connector import ResManConnector
+from tests.e2e.test_payments_batches_generic import _batch, _payment
 from tests.e2e.test_seed_path import _charge, _pending
 from tests.support import LiveStack
 
@@ -244,3 +245,42 @@ def test_a_redirect_does_not_keep_an_idempotency_key(stack: LiveStack) -> None:
     assert moved.status_code == 307
     landed = stack.http.post("/v1/webhooks/", json=body, headers=key)
     assert landed.status_code == 200, landed.text
+
+
+def _every_write_route(
+    synced: dict[str, Any], **bad: Any
+) -> list[tuple[str, dict[str, Any], list[str | int]]]:
+    """The same bad field through each write route: (path, body, where the 400 must point)."""
+    charge = _charge(synced, **bad)
+    payment = _payment(synced, **bad)
+    batch = _batch(synced, 2)
+    batch["charges"][1].update(bad)
+    field = next(iter(bad))
+    return [
+        ("/v1/resident-charges/resman/", charge, [field]),
+        ("/v1/resident-charges/", charge, [field]),
+        ("/v1/resident-payments/resman/", payment, [field]),
+        ("/v1/resident-payments/", payment, [field]),
+        ("/v1/resident-charges/batch/resman/", batch, ["charges", 1, field]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"description": "bell \x07"},
+        {"notes": "\ufffe"},
+        {"transaction_date": "1899-12-31T00:00:00Z"},
+        {"transaction_date": "2100-01-01"},
+    ],
+)
+def test_every_write_route_refuses_what_resman_cannot_take(
+    stack: LiveStack, synced: dict[str, Any], bad: dict[str, Any]
+) -> None:
+    for path, body, where in _every_write_route(synced, **bad):
+        answer = stack.http.post(path, json=body)
+        assert answer.status_code == 400, (path, answer.text)
+        assert where in [i["path"] for i in answer.json()["error"]["details"]["issues"]], (
+            path,
+            answer.text,
+        )

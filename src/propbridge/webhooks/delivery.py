@@ -152,6 +152,7 @@ class WebhookDeliveryHandler:
             for h in own_headers
             if h["header"].lower() not in RESERVED_HEADERS
         }
+        # The real time, not the product's clock: receivers check it against their own (±5 min).
         headers.update(signed_headers(secret, delivery.id, int(time.time()), body))
         # Times recorded are the attempt's start: how long an endpoint kept us waiting is not
         # told to the webhook's owner (a silent port would stand out from a closed one).

@@ -19,7 +19,8 @@ from propbridge.sandbox.resman.store import SandboxStore
 
 
 def wall_clock() -> datetime:
-    """The real current instant (UTC)."""
+    """The real current instant (UTC): the default of a sandbox run without a clock (it imports
+    nothing of the product); `propbridge sandbox resman`, the demo and the tests hand it theirs."""
     return datetime.now(UTC)
 
 
