@@ -31,8 +31,6 @@ from propbridge.api.request_bodies import (
 )
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
-from propbridge.billing.write_endpoints import router as billing_writes_router
-from propbridge.billing.write_recorder import WriteRecorder
 from propbridge.clock import Clock, set_clock
 from propbridge.db.ids import new_id
 from propbridge.idempotency.middleware import IdempotencyMiddleware
@@ -42,6 +40,8 @@ from propbridge.runtime import Runtime
 from propbridge.sync.endpoints import router as sync_router
 from propbridge.units.endpoints import router as units_router
 from propbridge.webhooks.endpoints import router as webhooks_router
+from propbridge.writes.endpoints import router as writes_router
+from propbridge.writes.recorder import WriteRecorder
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -123,7 +123,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(residents_router)
     app.include_router(units_router)
     app.include_router(billing_router)
-    app.include_router(billing_writes_router)
+    app.include_router(writes_router)
     app.include_router(sync_router)
     app.include_router(webhooks_router)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.billing.write_job import WriteJobHandler
 from propbridge.idempotency.tasks import (
     HOUSEKEEPING_INTERVAL,
     HousekeepingHandler,
@@ -16,6 +15,7 @@ from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.jobs.worker import JobHandler
 from propbridge.sync.engine import SyncJobHandler
 from propbridge.webhooks.delivery import WebhookDeliveryHandler
+from propbridge.writes.tasks import WriteJobHandler
 
 
 def job_handlers() -> dict[str, JobHandler]:

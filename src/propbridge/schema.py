@@ -14,6 +14,7 @@ from propbridge.residents import models as resident_models
 from propbridge.sync import models as sync_models
 from propbridge.units import models as unit_models
 from propbridge.webhooks import models as webhook_models
+from propbridge.writes import models as write_models
 
 __all__ = [
     "auth_models",
@@ -27,4 +28,5 @@ __all__ = [
     "unit_models",
     "usage_windows",
     "webhook_models",
+    "write_models",
 ]

@@ -159,13 +159,16 @@ async def _apply_rate_limit(request: Request, principal: Principal) -> None:
         )
 
 
-def require_scope(scope: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
-    """A dependency that authenticates and then demands one scope (403 without it)."""
+def require_scope(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates and then demands one of `scopes` (403 without any)."""
+    needed = frozenset(scopes)
+    named = " or ".join(repr(scope) for scope in scopes)
+    message = f"This API key lacks the {named} scope"
 
     async def dependency(request: Request) -> Principal:
         principal = await current_principal(request)
-        if scope not in principal.scopes:
-            raise ApiError(403, "forbidden", f"This API key lacks the {scope!r} scope")
+        if not principal.scopes & needed:
+            raise ApiError(403, "forbidden", message)
         return principal
 
     return dependency

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.errors import bad_request, issue
+from propbridge.db.engine import count_rows
 
 MAX_LIMIT = 250
 # Deeper than any table here; an offset past it is a client's mistake (and would overflow).
@@ -150,15 +151,6 @@ class CountCache:
                 self._entries.clear()
             self._entries[key] = total
         return total
-
-
-async def count_rows(db: AsyncSession | AsyncConnection, statement: Select[Any]) -> int:
-    """COUNT(*) over a SELECT."""
-    return int(
-        (
-            await db.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
-        ).scalar_one()
-    )
 
 
 async def run_list(

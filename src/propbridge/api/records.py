@@ -26,7 +26,8 @@ from propbridge.db.base import isoformat_z
 from propbridge.db.table_versions import table_versions
 from propbridge.integrations.models import Integration
 
-VENDORS = (
+# Propexo's integration vendors (a filter may name any of them; propbridge connects to ResMan).
+PROPEXO_VENDORS = (
     "SAMPLE2",
     "BUILDIUM",
     "ENTRATA",
@@ -191,10 +192,10 @@ async def scoped_list(
     )
     vendor = params.get("integration_vendor")
     if vendor:
-        if vendor not in VENDORS:
+        if vendor not in PROPEXO_VENDORS:
             raise bad_request(
                 "Unknown integration_vendor",
-                [issue(["integration_vendor"], f"Expected one of {', '.join(VENDORS)}")],
+                [issue(["integration_vendor"], f"Expected one of {', '.join(PROPEXO_VENDORS)}")],
             )
         statement = statement.where(model.integration_vendor == vendor)
     if params.get("property_id") and "property_id" in model.__table__.columns:

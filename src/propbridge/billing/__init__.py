@@ -1,1 +1,1 @@
-"""Billing and Payments: charge codes, and the writes of charges and payments into the PMS."""
+"""Billing and Payments reads: charge codes, resident charges and payments, fees."""

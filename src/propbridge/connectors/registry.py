@@ -7,18 +7,18 @@ import httpx
 from propbridge.connectors.base import Connector, IntegrationAccess
 from propbridge.connectors.resman.connector import ResManConnector
 
-VENDORS: dict[str, type[ResManConnector]] = {"RESMAN": ResManConnector}
+CONNECTORS: dict[str, type[ResManConnector]] = {"RESMAN": ResManConnector}
 
 
 def supported_vendors() -> frozenset[str]:
     """Vendors propbridge can connect to."""
-    return frozenset(VENDORS)
+    return frozenset(CONNECTORS)
 
 
 def connector_for(vendor: str, access: IntegrationAccess, http: httpx.AsyncClient) -> Connector:
     """A connector for one integration."""
     try:
-        factory = VENDORS[vendor]
+        factory = CONNECTORS[vendor]
     except KeyError:
         raise ValueError(f"no connector for vendor {vendor!r}") from None
     return factory(access, http)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import Select, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -27,6 +27,12 @@ from propbridge.config import make_private_directory
 
 # What a query helper runs on: an ORM session or a Core connection (both execute statements).
 Executor = AsyncSession | AsyncConnection
+
+
+async def count_rows(db: Executor, statement: Select[Any]) -> int:
+    """COUNT(*) over a SELECT (its ORDER BY dropped)."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int((await db.execute(counted)).scalar_one())
 
 
 def _private_file(path: Path) -> None:

@@ -30,10 +30,10 @@ from propbridge.db.table_versions import bump_table_versions
 from propbridge.residents.models import Lease, Property, Resident, ResidentLease
 from propbridge.residents.presenters import render_property
 from propbridge.sync.bulk_insert import insert_rows
-from propbridge.sync.reconcile import reconcile
 from propbridge.units.models import FloorPlan, Unit
 from propbridge.units.presenters import render_floor_plan, render_unit
 from propbridge.webhooks.events import Event, Listener, emit, listeners
+from propbridge.writes.reconcile import reconcile
 
 # In upsert order: within a page, parents before children, so links resolve.
 MODEL_TABLES: dict[str, Any] = {

@@ -10,29 +10,68 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from propbridge.api.errors import ApiError
-from propbridge.billing.models import WriteItem, WriteRequest
-from propbridge.billing.service import (
-    WRITE_MAX_ATTEMPTS,
-    AcceptedWrite,
-    PendingWrite,
-    duplicate_conflict,
-    find_existing_write,
-)
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.jobs.kinds import JobKind, WritePayload
-from propbridge.jobs.models import Job
 from propbridge.jobs.queue import new_job_row
+from propbridge.writes import repository, rules
+from propbridge.writes.repository import SeenWrite
+from propbridge.writes.rules import AcceptedWrite
+from propbridge.writes.service import WRITE_MAX_ATTEMPTS, PendingWrite, find_existing_write
 
 MAX_BATCH = 256
 Waiter = tuple[PendingWrite, "asyncio.Future[AcceptedWrite]"]
+
+
+@dataclass
+class NewRows:
+    """The rows of the writes one transaction records: requests, their items, their jobs."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, pending: PendingWrite, now: datetime) -> str:
+        """A write's rows; the id of the job that will carry it."""
+        request_id, job_id = new_id(), new_id()
+        self.requests.append(
+            {
+                "id": request_id,
+                "integration_id": pending.integration_id,
+                "operation": pending.operation,
+                "request_body": pending.body,
+                "body_hash": pending.digest,
+                "dedupe_key": pending.dedupe_key,
+                "job_id": job_id,
+                "errors": [],
+                "retry_of": pending.retry_of,
+                "retry_root": pending.retry_root,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        self.items.extend(
+            {**item, "id": new_id(), "write_request_id": request_id, "status": "PENDING"}
+            for item in pending.items
+        )
+        self.jobs.append(
+            new_job_row(
+                JobKind.WRITE,
+                WritePayload(write_request_id=request_id),
+                integration_id=pending.integration_id,
+                max_attempts=WRITE_MAX_ATTEMPTS,
+                job_id=job_id,
+            )
+        )
+        return job_id
 
 
 class WriteRecorder:
@@ -86,69 +125,25 @@ class WriteRecorder:
 
     async def _commit(self, batch: list[PendingWrite]) -> list[AcceptedWrite | BaseException]:
         outcomes: list[AcceptedWrite | BaseException] = []
-        requests: list[dict[str, Any]] = []
-        items: list[dict[str, Any]] = []
-        jobs: list[dict[str, Any]] = []
-        async with self._database.write_connection() as session:
+        rows = NewRows()
+        async with self._database.write_connection() as connection:
             keys = [p.dedupe_key for p in batch if p.dedupe_key is not None]
-            known: dict[str, tuple[str, str, dict[str, Any]]] = {}
-            if keys:
-                rows = await session.execute(
-                    select(
-                        WriteRequest.dedupe_key,
-                        WriteRequest.job_id,
-                        WriteRequest.body_hash,
-                        WriteRequest.request_body,
-                    ).where(WriteRequest.dedupe_key.in_(keys))
-                )
-                known = {key: (job_id, digest, body) for key, job_id, digest, body in rows if key}
+            seen = await repository.writes_by_dedupe_key(connection, keys)
             now = utcnow()
             for pending in batch:
-                seen = known.get(pending.dedupe_key) if pending.dedupe_key else None
-                if seen is not None:
+                first = seen.get(pending.dedupe_key) if pending.dedupe_key else None
+                if first is not None:
                     outcomes.append(
-                        AcceptedWrite(seen[0], seen[2])
-                        if seen[1] == pending.digest
-                        else duplicate_conflict(seen[0])
+                        rules.replay_or_conflict(
+                            pending.digest, first.job_id, first.digest, first.body
+                        )
                     )
                     continue
-                request_id, job_id = new_id(), new_id()
-                requests.append(
-                    {
-                        "id": request_id,
-                        "integration_id": pending.integration_id,
-                        "operation": pending.operation,
-                        "request_body": pending.body,
-                        "body_hash": pending.digest,
-                        "dedupe_key": pending.dedupe_key,
-                        "job_id": job_id,
-                        "errors": [],
-                        "retry_of": pending.retry_of,
-                        "retry_root": pending.retry_root,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                items.extend(
-                    {**item, "id": new_id(), "write_request_id": request_id, "status": "PENDING"}
-                    for item in pending.items
-                )
-                jobs.append(
-                    new_job_row(
-                        JobKind.WRITE,
-                        WritePayload(write_request_id=request_id),
-                        integration_id=pending.integration_id,
-                        max_attempts=WRITE_MAX_ATTEMPTS,
-                        job_id=job_id,
-                    )
-                )
+                job_id = rows.add(pending, now)
                 if pending.dedupe_key is not None:
-                    known[pending.dedupe_key] = (job_id, pending.digest, pending.body)
+                    seen[pending.dedupe_key] = SeenWrite(job_id, pending.digest, pending.body)
                 outcomes.append(AcceptedWrite(job_id, pending.body))
-            if requests:
-                await session.execute(insert(WriteRequest), requests)
-                await session.execute(insert(WriteItem), items)
-                await session.execute(insert(Job), jobs)
+            await repository.insert_writes(connection, rows.requests, rows.items, rows.jobs)
         return outcomes
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""What a write became: Propexo's `write_status` plus our per-item extension.
+"""What a write became: Propexo's `write_status` (plus our per-item extension) and write logs.
 
 Pure presentation of stored rows; no queries.
 """
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from propbridge.billing.models import WriteItem, WriteRequest
+from propbridge.db.base import isoformat_z
+from propbridge.writes.models import WriteItem, WriteRequest
 
 SUCCEEDED_ITEM_STATES = frozenset({"ACCEPTED", "POSTED"})
 FAILED_ITEM_STATES = frozenset({"REJECTED", "OUTCOME_UNKNOWN"})
@@ -58,4 +59,41 @@ def present_write_status(
             }
             for item in ordered
         ],
+    }
+
+
+JOB_TYPES = {
+    "resident_charge": ("WRITE_RESIDENT_CHARGE", "Create resident charge"),
+    "resident_payment": ("WRITE_RESIDENT_PAYMENT", "Create resident payment"),
+    "resident_charge_batch": ("WRITE_RESIDENT_CHARGE_BATCH", "Create resident charges (batch)"),
+}
+
+
+def present_log(
+    write: WriteRequest,
+    job_state: str,
+    job_error: str | None,
+    vendor: str,
+    status: str,
+    retried_by: str | None,
+) -> dict[str, Any]:
+    """One entry of Propexo's write logs; ours: `vendor`, `retry_of`, `retried_by`."""
+    job_type, name = JOB_TYPES.get(write.operation, (write.operation.upper(), write.operation))
+    error = None
+    if status == "FAILURE":
+        error = "; ".join(write.errors) if write.errors else job_error or "failed"
+    return {
+        "id": write.id,
+        "created_at": isoformat_z(write.created_at),
+        "job_id": write.job_id,
+        "job_log_id": write.job_id,
+        "status": status,
+        "integration_id": write.integration_id,
+        "job_type": job_type,
+        "parameters": write.request_body,
+        "error": error,
+        "name": f"{name} ({vendor})",
+        "vendor": vendor,
+        "retry_of": write.retry_of,
+        "retried_by": retried_by,
     }

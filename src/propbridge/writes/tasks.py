@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import bindparam, select, update
 
-from propbridge.billing.models import WriteItem, WriteRequest
 from propbridge.connectors.base import (
     IntegrationAccess,
     OutcomeUnknownError,
@@ -22,12 +20,11 @@ from propbridge.connectors.base import (
     TransactionToPost,
 )
 from propbridge.connectors.registry import connector_for
-from propbridge.db.base import utcnow
-from propbridge.integrations.models import Integration
 from propbridge.integrations.request_budget import RequestBudget
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
 from propbridge.webhooks.events import Event, emit, listeners
+from propbridge.writes import repository
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,35 +38,8 @@ UNKNOWN_ADVICE = (
     "The document may have reached ResMan; check its Partner Transactions before "
     "retrying, or wait for the next sync, which reconciles it if it was taken."
 )
-ITEM_COLUMNS = (
-    WriteItem.position,
-    WriteItem.kind,
-    WriteItem.reference_number,
-    WriteItem.batch_id,
-    WriteItem.amount_in_cents,
-    WriteItem.x_property_id,
-    WriteItem.upstream,
-)
-LOAD_REQUEST = (
-    select(
-        WriteRequest.integration_id,
-        WriteRequest.finished_at,
-        WriteRequest.dispatched_at,
-        Integration.vendor,
-        Integration.base_url,
-        Integration.credentials_ciphertext,
-        Integration.deleted_at,
-        Integration.max_request_frequency,
-        Integration.max_request_cadence,
-    )
-    .join(Integration, Integration.id == WriteRequest.integration_id)
-    .where(WriteRequest.id == bindparam("request_id"))
-)
-LOAD_ITEMS = (
-    select(*ITEM_COLUMNS)
-    .where(WriteItem.write_request_id == bindparam("request_id"))
-    .order_by(WriteItem.position)
-)
+# The error of items refused only because they were in a document with others the PMS named.
+WITH_OTHERS = "Not posted: the document was rejected because of other transactions in it"
 
 
 @dataclass
@@ -90,10 +60,7 @@ class WriteToSend:
 
 
 async def _load(executor: Executor, request_id: str) -> WriteToSend:
-    row = (await executor.execute(LOAD_REQUEST, {"request_id": request_id})).first()
-    if row is None:
-        raise LookupError(f"write request {request_id} is missing")
-    items = list((await executor.execute(LOAD_ITEMS, {"request_id": request_id})).all())
+    row, items = await repository.write_to_send(executor, request_id)
     return WriteToSend(
         request_id=request_id,
         integration_id=row.integration_id,
@@ -132,26 +99,11 @@ async def conclude(
     item_errors: dict[int, str] | None = None,
 ) -> None:
     """Record the outcome of every item and end the job, in the caller's one transaction."""
-    now = utcnow()
-    default_error = errors[0] if errors and status != "ACCEPTED" else None
+    item_error = errors[0] if errors and status != "ACCEPTED" else None
     if item_errors:
-        # The PMS named the culprits; the others were refused only because they were with them.
-        default_error = "Not posted: the document was rejected because of other transactions in it"
-    await executor.execute(
-        update(WriteItem)
-        .where(WriteItem.write_request_id == request_id)
-        .values(status=status, error=default_error)
-    )
-    for position, error in (item_errors or {}).items():
-        await executor.execute(
-            update(WriteItem)
-            .where(WriteItem.write_request_id == request_id, WriteItem.position == position)
-            .values(error=error)
-        )
-    await executor.execute(
-        update(WriteRequest)
-        .where(WriteRequest.id == request_id)
-        .values(errors=errors, finished_at=now, updated_at=now)
+        item_error = WITH_OTHERS  # the PMS named the culprits
+    await repository.record_outcome(
+        executor, request_id, status, item_error, item_errors or {}, errors
     )
     if status == "ACCEPTED":
         await queue.mark_succeeded(executor, job)
@@ -167,13 +119,7 @@ async def _report(
     hooks = await listeners(executor)
     if not hooks:
         return
-    row = (
-        await executor.execute(
-            select(Integration.id, Integration.vendor, WriteRequest.operation)
-            .join(WriteRequest, WriteRequest.integration_id == Integration.id)
-            .where(WriteRequest.id == request_id)
-        )
-    ).one()
+    row = await repository.write_origin(executor, request_id)
     succeeded = status == "ACCEPTED"
     trigger = "WRITE_OPERATION_SUCCESS" if succeeded else "WRITE_OPERATION_FAILURE"
     payload = {
@@ -186,6 +132,18 @@ async def _report(
         "errors": errors,
     }
     await emit(executor, [Event(trigger, row.id, payload)], hooks)
+
+
+def _failure(error: Exception, bound: Any) -> tuple[str, list[str], dict[int, str] | None]:
+    """What a failed post means for the write: its items' status, its errors, each culprit's."""
+    if isinstance(error, RejectedError):
+        bound.warning("write_rejected", reason=error.message)
+        return "REJECTED", [f"ResMan rejected the document: {error.message}"], error.item_errors
+    if isinstance(error, OutcomeUnknownError):
+        bound.error("write_outcome_unknown", reason=error.message)
+        return "OUTCOME_UNKNOWN", [f"Outcome unknown: {error.message}. {UNKNOWN_ADVICE}"], None
+    bound.exception("write_crashed", error_type=type(error).__name__)
+    return "OUTCOME_UNKNOWN", [f"Outcome unknown: {type(error).__name__}. {UNKNOWN_ADVICE}"], None
 
 
 class WriteJobHandler:
@@ -212,23 +170,9 @@ class WriteJobHandler:
         )
         connector = connector_for(write.vendor, access, runtime.http())
         async with runtime.database.write_connection() as connection:
-            if write.finished:
-                await queue.mark_succeeded(connection, job)
+            if not await self._begin(connection, job, write):
                 return
-            if write.deleted:
-                await conclude(
-                    connection,
-                    job,
-                    request_id,
-                    "REJECTED",
-                    ["The integration was deleted before the write was sent"],
-                )
-                return
-            await connection.execute(
-                update(WriteRequest)
-                .where(WriteRequest.id == request_id)
-                .values(dispatched_at=utcnow())
-            )
+        item_errors: dict[int, str] | None = None
         try:
             await connector.post_transactions(
                 write.items[0].x_property_id, [_to_post(item) for item in write.items]
@@ -237,39 +181,30 @@ class WriteJobHandler:
             bound.warning("write_not_delivered", reason=error.message, attempt=job.attempt)
             await self._not_delivered(runtime, job, request_id, error)
             return
-        except RejectedError as error:
-            bound.warning("write_rejected", reason=error.message)
-            await self._end(
-                runtime,
-                job,
-                request_id,
-                "REJECTED",
-                [f"ResMan rejected the document: {error.message}"],
-                error.item_errors,
-            )
-            return
-        except OutcomeUnknownError as error:
-            bound.error("write_outcome_unknown", reason=error.message)
-            await self._end(
-                runtime,
-                job,
-                request_id,
-                "OUTCOME_UNKNOWN",
-                [f"Outcome unknown: {error.message}. {UNKNOWN_ADVICE}"],
-            )
-            return
         except Exception as error:
-            bound.exception("write_crashed", error_type=type(error).__name__)
-            await self._end(
-                runtime,
+            status, errors, item_errors = _failure(error, bound)
+        else:
+            status, errors = "ACCEPTED", []
+            bound.info("write_accepted", transactions=len(write.items))
+        await self._end(runtime, job, request_id, status, errors, item_errors)
+
+    async def _begin(self, connection: Executor, job: queue.ClaimedJob, write: WriteToSend) -> bool:
+        """Mark the write dispatched (committed before sending); False when there is nothing to
+        send: it was finished already, or its integration was deleted."""
+        if write.finished:
+            await queue.mark_succeeded(connection, job)
+            return False
+        if write.deleted:
+            await conclude(
+                connection,
                 job,
-                request_id,
-                "OUTCOME_UNKNOWN",
-                [f"Outcome unknown: {type(error).__name__}. {UNKNOWN_ADVICE}"],
+                write.request_id,
+                "REJECTED",
+                ["The integration was deleted before the write was sent"],
             )
-            return
-        await self._end(runtime, job, request_id, "ACCEPTED", [])
-        bound.info("write_accepted", transactions=len(write.items))
+            return False
+        await repository.set_dispatched(connection, write.request_id, True)
+        return True
 
     async def _end(
         self,
@@ -288,9 +223,7 @@ class WriteJobHandler:
     ) -> None:
         """ResMan provably did not take it: clear the mark and try again later, or give up."""
         async with runtime.database.write_connection() as connection:
-            await connection.execute(
-                update(WriteRequest).where(WriteRequest.id == request_id).values(dispatched_at=None)
-            )
+            await repository.set_dispatched(connection, request_id, False)
             if job.attempt < job.max_attempts:
                 await queue.schedule_retry(
                     connection,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from propbridge.billing.models import WriteItem, WriteRequest
-from propbridge.billing.write_status import overall_status, present_write_status
+from propbridge.writes.models import WriteItem, WriteRequest
+from propbridge.writes.presenters import overall_status, present_write_status
 
 
 def _items(*states: str) -> list[WriteItem]:

@@ -1,0 +1,1 @@
+"""Writes to a PMS: accepting, recording, sending and reconciling charges and payments."""

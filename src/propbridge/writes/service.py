@@ -1,0 +1,431 @@
+"""Accepting writes and answering for them: resolution (what a charge or payment names, checked
+against the store), retry, status and logs.
+
+Never commits and never calls the PMS: lookups run on the caller's read connection; recording
+is the recorder's (`recorder.py`), sending the job's (`tasks.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from propbridge.api.errors import bad_request, issue, not_found
+from propbridge.auth.service import Principal
+from propbridge.db.base import utcnow
+from propbridge.db.engine import Executor, count_rows
+from propbridge.writes import repository, rules
+from propbridge.writes.models import WriteRequest
+from propbridge.writes.presenters import overall_status, present_log, present_write_status
+from propbridge.writes.rules import AcceptedWrite
+from propbridge.writes.schemas import (
+    ResidentChargeBatchCreate,
+    ResidentChargeCreate,
+    ResidentPaymentCreate,
+    local_date,
+)
+
+WRITE_MAX_ATTEMPTS = 5
+# A retry in one of these states is live: retrying again answers with it instead of sending
+# the write once more.
+LIVE_RETRY_STATES = frozenset({"PENDING", "SUCCESS", "PARTIAL_SUCCESS"})
+ITEM_FIELDS = (
+    "position",
+    "kind",
+    "reference_number",
+    "batch_id",
+    "amount_in_cents",
+    "x_property_id",
+    "x_lease_id",
+    "upstream",
+)
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A validated write, ready to be recorded: the request, its items and its dedupe key."""
+
+    integration_id: str
+    operation: str
+    body: dict[str, Any]
+    dedupe_key: str | None
+    items: list[dict[str, Any]]
+    retry_of: str | None = None
+    retry_root: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """A digest of the body, independent of key order."""
+        return rules.body_digest(self.body)
+
+
+Resolver = Callable[[Executor, Principal, Any], Awaitable[PendingWrite]]
+
+
+# ---- Resolution ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a resident's transactions go in ResMan: the property, the lease, the unit."""
+
+    x_property_id: str
+    lease_x_id: str
+    unit_number: str | None
+
+
+@dataclass(frozen=True)
+class FoundResident:
+    """A resident as a write needs it: their property and the lease writes post to."""
+
+    property_id: str | None
+    lease_x_id: str | None
+
+
+@dataclass(frozen=True)
+class FoundCode:
+    """A charge code as a write needs it."""
+
+    property_id: str | None
+    category_type: str | None
+    code: str | None
+
+
+class _Transaction(Protocol):
+    batch_id: str
+    reference_number: str
+    amount_in_cents: int
+    transaction_date: str
+    description: str
+    notes: str
+
+
+def _item(
+    position: int, kind: str, body: _Transaction, target: Target, **upstream: Any
+) -> dict[str, Any]:
+    """A write item: what the worker posts for one transaction."""
+    return {
+        "position": position,
+        "kind": kind,
+        "reference_number": body.reference_number,
+        "batch_id": body.batch_id,
+        "amount_in_cents": body.amount_in_cents,
+        "x_property_id": target.x_property_id,
+        "x_lease_id": target.lease_x_id,
+        "upstream": {
+            "customer_id": target.lease_x_id,
+            "unit_id": target.unit_number,
+            "transaction_date": local_date(body.transaction_date),
+            "description": body.description,
+            "notes": body.notes,
+            **upstream,
+        },
+    }
+
+
+def _resident_problems(
+    path: list[str | int], resident_id: str, found: FoundResident | Any | None
+) -> list[dict[str, Any]]:
+    if found is None or found.property_id is None:
+        return [issue([*path, "resident_id"], f"Resident {resident_id!r} not found in integration")]
+    if found.lease_x_id is None:
+        return [issue([*path, "resident_id"], "Resident has no synced lease in ResMan")]
+    return []
+
+
+def _code_problems(
+    path: list[str | int],
+    code_id: str,
+    code: FoundCode | Any | None,
+    resident_property: str | None,
+) -> list[dict[str, Any]]:
+    if code is None:
+        return [
+            issue([*path, "charge_code_id"], f"Charge code {code_id!r} not found in integration")
+        ]
+    if resident_property is not None and code.property_id != resident_property:
+        return [
+            issue([*path, "charge_code_id"], "Charge code and resident are in different properties")
+        ]
+    if code.category_type != "Charge" or not code.code:
+        return [
+            issue(
+                [*path, "charge_code_id"],
+                f"Charge code is a {code.category_type} category: only Charge categories can be "
+                "charged (see category_type on /v1/charge-codes/)",
+            )
+        ]
+    return []
+
+
+async def resolve_resident_charge(
+    db: Executor, principal: Principal, body: ResidentChargeCreate
+) -> PendingWrite:
+    """Check the charge's ids against the store in one query and build what the worker needs."""
+    operation = "resident_charge"
+    row = await repository.charge_target(
+        db, body.integration_id, body.resident_id, body.charge_code_id
+    )
+    rules.check_target(principal, body.integration_id, row.vendor if row else None, operation)
+    assert row is not None
+    resident = FoundResident(row.resident_property, row.lease_x_id)
+    code = None
+    if row.code_id is not None:
+        code = FoundCode(row.code_property, row.code_type, row.code)
+    problems = _resident_problems([], body.resident_id, resident)
+    problems += _code_problems(
+        [], body.charge_code_id, code, None if problems else row.resident_property
+    )
+    if problems:
+        raise bad_request("The charge names records that cannot take it", problems)
+    target = Target(row.x_property_id, row.lease_x_id, row.unit_number)
+    item = _item(0, "charge", body, target, charge_code=row.code)
+    key = rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
+    return PendingWrite(body.integration_id, operation, body.model_dump(), key, [item])
+
+
+async def resolve_resident_payment(
+    db: Executor, principal: Principal, body: ResidentPaymentCreate
+) -> PendingWrite:
+    """Check the payment's resident and build what the worker posts (`PaidBy` = their name)."""
+    operation = "resident_payment"
+    vendor = await repository.vendor_of(db, body.integration_id)
+    rules.check_target(principal, body.integration_id, vendor, operation)
+    found = (
+        await repository.residents_with_leases(db, body.integration_id, [body.resident_id])
+    ).get(body.resident_id)
+    problems = _resident_problems([], body.resident_id, found)
+    if problems:
+        raise bad_request("The payment names records that cannot take it", problems)
+    assert found is not None
+    paid_by = " ".join(part for part in (found.first_name, found.last_name) if part) or None
+    target = Target(found.x_property_id, found.lease_x_id, found.unit_number)
+    item = _item(0, "payment", body, target, payment_type=body.payment_type, paid_by=paid_by)
+    key = rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
+    return PendingWrite(body.integration_id, operation, body.model_dump(), key, [item])
+
+
+def _batch_problems(
+    body: ResidentChargeBatchCreate, residents: dict[str, Any], codes: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """What stops each charge of a batch: its records, another property, a repeated reference."""
+    problems: list[dict[str, Any]] = []
+    batch_property: str | None = None
+    seen: dict[tuple[str, str], int] = {}
+    for index, charge in enumerate(body.charges):
+        path: list[str | int] = ["charges", index]
+        resident = residents.get(charge.resident_id)
+        found = _resident_problems(path, charge.resident_id, resident)
+        property_id = None if found or resident is None else resident.property_id
+        found += _code_problems(
+            path, charge.charge_code_id, codes.get(charge.charge_code_id), property_id
+        )
+        if property_id is not None:
+            batch_property = batch_property or property_id
+            if property_id != batch_property:
+                found.append(
+                    issue(
+                        [*path, "resident_id"],
+                        "Resident is in another property than the batch's first charge: "
+                        "a batch goes to one ResMan property",
+                    )
+                )
+        key = (charge.batch_id, charge.reference_number)
+        if key in seen:
+            found.append(
+                issue(
+                    [*path, "reference_number"],
+                    f"batch_id and reference_number repeat charge {seen[key]}",
+                )
+            )
+        seen.setdefault(key, index)
+        problems += found
+    return problems
+
+
+async def resolve_charge_batch(
+    db: Executor, principal: Principal, body: ResidentChargeBatchCreate
+) -> PendingWrite:
+    """Check every charge of a batch (one property, no reference twice) in two queries."""
+    operation = "resident_charge_batch"
+    vendor = await repository.vendor_of(db, body.integration_id)
+    rules.check_target(principal, body.integration_id, vendor, operation)
+    residents = await repository.residents_with_leases(
+        db, body.integration_id, sorted({c.resident_id for c in body.charges})
+    )
+    codes = await repository.charge_codes(
+        db, body.integration_id, sorted({c.charge_code_id for c in body.charges})
+    )
+    problems = _batch_problems(body, residents, codes)
+    if problems:
+        raise bad_request("Some charges of the batch cannot be posted", problems)
+    items = []
+    for index, charge in enumerate(body.charges):
+        resident = residents[charge.resident_id]
+        target = Target(resident.x_property_id, resident.lease_x_id, resident.unit_number)
+        code = codes[charge.charge_code_id].code
+        items.append(_item(index, "charge", charge, target, charge_code=code))
+    key = rules.batch_dedupe_key(
+        body.integration_id, operation, ((c.batch_id, c.reference_number) for c in body.charges)
+    )
+    return PendingWrite(body.integration_id, operation, body.model_dump(), key, items)
+
+
+# Which resolution checks each operation's body against the store.
+RESOLVERS: dict[str, Resolver] = {
+    "resident_charge": resolve_resident_charge,
+    "resident_payment": resolve_resident_payment,
+    "resident_charge_batch": resolve_charge_batch,
+}
+
+
+async def resolve_generic(
+    db: Executor, principal: Principal, operation: str, body: dict[str, Any], ignore_unknown: bool
+) -> PendingWrite:
+    """A vendor-agnostic write: find the integration's vendor, check the body against that
+    vendor's schema (400 naming unknown fields unless they are to be dropped), resolve it."""
+    integration_id = body.get("integration_id")
+    if not isinstance(integration_id, str) or not integration_id.strip():
+        raise bad_request(
+            "integration_id is required", [issue(["integration_id"], "Required string")]
+        )
+    vendor = rules.check_target(
+        principal, integration_id, await repository.vendor_of(db, integration_id), operation
+    )
+    schema = rules.write_body(vendor, operation)
+    unknown = sorted(set(body) - set(schema.model_fields))
+    if unknown and not ignore_unknown:
+        raise bad_request(
+            f"Fields not supported by {vendor}: {', '.join(unknown)}",
+            [
+                issue(
+                    [name],
+                    f"Not supported by {vendor}; send ?ignore_unknown_fields=true to drop it",
+                )
+                for name in unknown
+            ],
+        )
+    accepted = schema.model_validate({k: v for k, v in body.items() if k not in unknown})
+    return await RESOLVERS[operation](db, principal, accepted)
+
+
+async def find_existing_write(db: Executor, pending: PendingWrite) -> AcceptedWrite | None:
+    """The first write with the same dedupe key: replayed if the body matches, else 409."""
+    if pending.dedupe_key is None:
+        return None
+    seen = (await repository.writes_by_dedupe_key(db, [pending.dedupe_key])).get(pending.dedupe_key)
+    if seen is None:
+        return None
+    outcome = rules.replay_or_conflict(pending.digest, seen.job_id, seen.digest, seen.body)
+    if not isinstance(outcome, AcceptedWrite):
+        raise outcome
+    return outcome
+
+
+# ---- Status and retry ---------------------------------------------------------------------------
+
+
+async def _write_in_scope(
+    db: Executor, principal: Principal, root_job_id: str
+) -> repository.WriteWithJob:
+    found = await repository.write_by_job(db, root_job_id)
+    if found is None or not principal.may_use(found.request.integration_id):
+        raise not_found(f"Job {root_job_id}")
+    return found
+
+
+async def write_status(db: Executor, principal: Principal, root_job_id: str) -> dict[str, Any]:
+    """What became of a write (404 when unknown or outside the key's scope)."""
+    found = await _write_in_scope(db, principal, root_job_id)
+    items = await repository.items_of(db, found.request.id)
+    retried_by = await repository.latest_retry_job(db, found.request.id)
+    return present_write_status(found.request, found.job_state, found.job_error, items, retried_by)
+
+
+async def _status_of(db: Executor, write: WriteRequest) -> str:
+    state = await repository.job_state(db, write.job_id)
+    return overall_status(state or "failed", await repository.items_of(db, write.id))
+
+
+async def write_to_retry(
+    db: Executor, principal: Principal, root_job_id: str
+) -> PendingWrite | AcceptedWrite:
+    """What retrying a write means: its chain's live retry if there is one (so no number of
+    calls sends a write twice), else a new numbered retry of the chain's latest failed write
+    (404 unknown, 400 when the write did not fail)."""
+    found = (await _write_in_scope(db, principal, root_job_id)).request
+    root_id = found.retry_root or found.id
+    retries = await repository.retries_of(db, root_id)
+    latest = retries[-1] if retries else found
+    status = await _status_of(db, latest)
+    if retries and status in LIVE_RETRY_STATES:
+        return AcceptedWrite(latest.job_id, latest.request_body)
+    if status != "FAILURE":
+        raise bad_request(
+            f"Only failed writes can be retried; this one is {status}",
+            [issue(["root_job_id"], f"write_status is {status}")],
+        )
+    items = await repository.items_of(db, latest.id)
+    return PendingWrite(
+        latest.integration_id,
+        latest.operation,
+        latest.request_body,
+        rules.retry_dedupe_key(root_id, len(retries) + 1),
+        [{name: getattr(item, name) for name in ITEM_FIELDS} for item in items],
+        retry_of=latest.id,
+        retry_root=root_id,
+    )
+
+
+# ---- Logs ---------------------------------------------------------------------------------------
+
+TIME_RANGES = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=31),
+}
+# Propexo's write categories, and which of our operations fall in each.
+CATEGORIES = {
+    "resident_charges": ("resident_charge", "resident_charge_batch"),
+    "resident_payments": ("resident_payment",),
+}
+LOG_STATUSES = ("SUCCESS", "FAILURE")
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """A write-log request: Propexo's filters and the page."""
+
+    offset: int
+    limit: int
+    integration_id: str | None = None
+    time_range: str | None = None
+    status: str | None = None
+    write_category: str | None = None
+
+
+async def write_logs(db: Executor, principal: Principal, query: LogQuery) -> dict[str, Any]:
+    """The latest state of each finished write the principal may see, newest first."""
+    filters = repository.LogFilters(
+        integration_ids=principal.integration_ids,
+        integration_id=query.integration_id,
+        since=utcnow() - TIME_RANGES[query.time_range] if query.time_range else None,
+        status=query.status,
+        operations=CATEGORIES[query.write_category] if query.write_category else None,
+    )
+    statement = repository.write_logs_statement(filters)
+    total = await count_rows(db, statement)
+    rows = await db.execute(statement.offset(query.offset).limit(query.limit))
+    logs = [present_log(*row) for row in rows]
+    return {
+        "results": {"logs": logs},
+        "meta": {
+            "offset": query.offset,
+            "limit": query.limit,
+            "total": total,
+            "hasMore": query.offset + len(logs) < total,
+        },
+    }
