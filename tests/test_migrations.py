@@ -42,8 +42,17 @@ def test_models_match_migrations_on_postgresql(postgres_url: str) -> None:
     assert _differences(postgres_url) == []
 
 
-def test_every_syncable_model_is_upserted_in_link_order() -> None:
-    from propbridge.integrations.service import SYNCABLE_MODELS
-    from propbridge.sync.upsert import MODEL_TABLES
+def test_every_synced_table_is_registered_once() -> None:
+    """The registry lists every table of synced records (and nothing else), each once."""
+    from propbridge.catalog import SYNCED_MODELS
+    from propbridge.db.base import Base
+    from propbridge.db.synced import SyncedRecordMixin
 
-    assert tuple(MODEL_TABLES) == SYNCABLE_MODELS
+    synced_tables = {
+        mapper.class_.__tablename__
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, SyncedRecordMixin)
+    }
+    registered = [model.table.__tablename__ for model in SYNCED_MODELS]
+    assert sorted(registered) == sorted(synced_tables)
+    assert len(set(registered)) == len(registered)

@@ -350,6 +350,7 @@ def sync(
     models: Annotated[str | None, typer.Option(help="Comma-separated models to sync.")] = None,
 ) -> None:
     """Sync one integration now, with a progress bar (runs here unless a worker took it first)."""
+    from propbridge.handlers import job_handlers
     from propbridge.sync.cli_sync import run_sync_command
 
     runtime = _runtime()
@@ -365,7 +366,7 @@ def sync(
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            code = await run_sync_command(runtime, integration_id, wanted, progress)
+            code = await run_sync_command(runtime, job_handlers(), integration_id, wanted, progress)
         await runtime.close()
         return code
 

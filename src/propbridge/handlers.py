@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.idempotency.tasks import (
-    HOUSEKEEPING_INTERVAL,
-    HousekeepingHandler,
-)
-from propbridge.integrations.models import Integration
+from propbridge.idempotency.tasks import HOUSEKEEPING_INTERVAL, HousekeepingHandler
+from propbridge.integrations.repository import job_caps
 from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.jobs.worker import JobHandler
-from propbridge.sync.engine import SyncJobHandler
-from propbridge.webhooks.delivery import WebhookDeliveryHandler
+from propbridge.sync.tasks import SyncJobHandler
+from propbridge.webhooks.tasks import WebhookDeliveryHandler
 from propbridge.writes.tasks import WriteJobHandler
 
 
@@ -37,9 +33,4 @@ async def integration_job_limits(
     session: AsyncSession, integration_ids: list[str]
 ) -> dict[str, int]:
     """Each integration's `max_job_concurrency` (the queue's concurrency limits)."""
-    rows = await session.execute(
-        select(Integration.id, Integration.max_job_concurrency).where(
-            Integration.id.in_(integration_ids)
-        )
-    )
-    return {integration_id: int(cap) for integration_id, cap in rows}
+    return await job_caps(session, integration_ids)

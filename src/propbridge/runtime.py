@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from propbridge.catalog import SYNCED_MODELS
 from propbridge.clock import WALL_CLOCK, Clock
 from propbridge.config import Settings
 from propbridge.db.engine import Database
@@ -19,18 +20,21 @@ from propbridge.integrations.credentials import (
     key_provider_from_settings,
 )
 from propbridge.outbound import OutboundPolicy, guarded_transport
+from propbridge.sync.registry import SyncedModels
 
 
 @dataclass
 class Runtime:
     """Process-wide handles. `job_enqueued` wakes an in-process worker without waiting a poll;
-    `clock` is the one "now" of everything this runtime runs (see `clock.py`)."""
+    `clock` is the one "now" of everything this runtime runs (see `clock.py`); `synced_models`
+    is the registry of what a sync copies (composed in `catalog.py`, handed down from here)."""
 
     settings: Settings
     database: Database
     cipher: CredentialCipher
     clock: Clock = WALL_CLOCK
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    synced_models: SyncedModels = SYNCED_MODELS
     job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
     _http: httpx.AsyncClient | None = None
     _webhook_http: httpx.AsyncClient | None = None

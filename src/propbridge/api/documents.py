@@ -1,30 +1,17 @@
-"""Stored documents: each synced record's Propexo object, rendered once when it is written.
-
-A list page is then the concatenation of up to 250 stored strings instead of 250 objects built,
-converted and encoded per request. `last_seen` is left out of the stored text, because a sync
-stamps it on records that did not otherwise change; it is spliced in when the page is served.
+"""Serving stored documents: each synced record's Propexo object was rendered once when it was
+written (`db/synced.py`), so a list page is the concatenation of up to 250 stored strings instead
+of 250 objects built, converted and encoded per request; `last_seen` is spliced in here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from propbridge.db.base import isoformat_z
-
-Fields = Mapping[Any, Any]  # column name → value (a dict, or a Row's mapping)
-# One record's Propexo object from its column values (models whose objects need no other table).
-Render = Callable[[Fields], dict[str, Any]]
-
-
-def render_document(render: Render, values: Fields) -> str:
-    """The stored text of one record: its Propexo object without `last_seen`."""
-    body = render(values)
-    body.pop("last_seen", None)
-    return orjson.dumps(body).decode()
 
 
 def serve_document(document: str, last_seen: datetime | str | None, stamps: dict[Any, str]) -> str:

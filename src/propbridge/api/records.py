@@ -18,11 +18,11 @@ from sqlalchemy import Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.dependencies import Reader, read_connection, require_scope
-from propbridge.api.documents import Fields, Render, envelope, render_document, serve_document
+from propbridge.api.documents import envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
 from propbridge.auth.service import Principal
-from propbridge.db.base import isoformat_z
+from propbridge.db.synced import UNSERVED_COLUMNS, Render, render_document, served_columns
 from propbridge.db.table_versions import table_versions
 from propbridge.integrations.models import Integration
 
@@ -45,16 +45,6 @@ PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Propexo objects for a page of rows (may read related tables, e.g. resident-to-lease links).
 Presenter = Callable[[Reader, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
-
-
-# Kept in the table but never served: reading them would cost JSON decoding on every row.
-UNSERVED_COLUMNS = frozenset({"raw", "content_hash", "document"})
-
-
-@functools.cache
-def served_columns(model: Any) -> list[Any]:
-    """The columns a read endpoint selects (rows come back as plain Row objects, not ORM ones)."""
-    return [column for column in model.__table__.columns if column.key not in UNSERVED_COLUMNS]
 
 
 class VisibilityCache:
@@ -110,30 +100,6 @@ async def scoped(
         ids = [wanted] if wanted in ids else []
     condition = model.integration_id == ids[0] if len(ids) == 1 else model.integration_id.in_(ids)
     return select(*columns).where(condition)
-
-
-def core_fields(values: Fields) -> dict[str, Any]:
-    """The fields every synced record carries, from its column values."""
-    return {
-        "id": values["id"],
-        "created_at": isoformat_z(values["created_at"]),
-        "updated_at": isoformat_z(values["updated_at"]),
-        "last_seen": isoformat_z(values.get("last_seen")),
-        "x_id": values["x_id"],
-        "x_property_id": values["x_property_id"],
-        "x_location_id": None,
-        "integration_id": values["integration_id"],
-        "integration_vendor": values["integration_vendor"],
-        "property_id": values.get("property_id", values["id"]),
-        "custom_data": values.get("custom_data"),
-    }
-
-
-def model_fields(values: Fields, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
-    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown."""
-    fields: dict[str, Any] = {name: values.get(name) for name in names}
-    fields.update({name: [] for name in lists})
-    return fields
 
 
 @functools.cache

@@ -1,17 +1,20 @@
-"""The columns every record copied from a PMS carries (Propexo's core fields).
-
-A mixin only: each synced model declares its own table and its own extra columns.
+"""What every record copied from a PMS carries: its columns (Propexo's core fields, as a mixin;
+each synced model declares its own table and extra columns) and its stored document (the
+record's Propexo object, rendered from its column values when the sync writes it).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from propbridge.db.base import IdMixin, TimestampMixin
+from propbridge.db.base import IdMixin, TimestampMixin, isoformat_z
 
 
 class SyncedRecordMixin(IdMixin, TimestampMixin):
@@ -58,3 +61,48 @@ class PropertyScopedMixin:
     @declared_attr
     def property_id(cls) -> Mapped[str]:
         return mapped_column(String(36), ForeignKey("properties.id"), index=True)
+
+
+Fields = Mapping[Any, Any]  # column name → value (a dict, or a Row's mapping)
+# One record's Propexo object from its column values (models whose objects need no other table).
+Render = Callable[[Fields], dict[str, Any]]
+# Kept in the table but never served: reading them would cost JSON decoding on every row.
+UNSERVED_COLUMNS = frozenset({"raw", "content_hash", "document"})
+
+
+@functools.cache
+def served_columns(model: Any) -> list[Any]:
+    """The columns a read selects and an event shows (rows come back as plain Row objects)."""
+    return [column for column in model.__table__.columns if column.key not in UNSERVED_COLUMNS]
+
+
+def render_document(render: Render, values: Fields) -> str:
+    """The stored text of one record: its Propexo object without `last_seen` (a sync stamps it
+    on records that did not otherwise change; it is spliced in when the record is served)."""
+    body = render(values)
+    body.pop("last_seen", None)
+    return orjson.dumps(body).decode()
+
+
+def core_fields(values: Fields) -> dict[str, Any]:
+    """The fields every synced record carries, from its column values."""
+    return {
+        "id": values["id"],
+        "created_at": isoformat_z(values["created_at"]),
+        "updated_at": isoformat_z(values["updated_at"]),
+        "last_seen": isoformat_z(values.get("last_seen")),
+        "x_id": values["x_id"],
+        "x_property_id": values["x_property_id"],
+        "x_location_id": None,
+        "integration_id": values["integration_id"],
+        "integration_vendor": values["integration_vendor"],
+        "property_id": values.get("property_id", values["id"]),
+        "custom_data": values.get("custom_data"),
+    }
+
+
+def model_fields(values: Fields, names: Sequence[str], lists: Sequence[str] = ()) -> dict[str, Any]:
+    """Every key of a Propexo model: the stored value, or null (`[]` for lists) when unknown."""
+    fields: dict[str, Any] = {name: values.get(name) for name in names}
+    fields.update({name: [] for name in lists})
+    return fields

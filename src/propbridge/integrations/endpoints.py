@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError
-from propbridge.api.listing import parse_list_query, run_list
+from propbridge.api.listing import parse_list_query
 from propbridge.auth.service import Principal
 from propbridge.integrations import service
-from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import IntegrationCreate, IntegrationUpdate, ManualSyncRequest
 
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
@@ -35,7 +34,7 @@ async def create_integration(
             service.Guards.of(runtime),
         )
     runtime.notify_job_enqueued()
-    return {"result": service.present(integration)}
+    return {"result": service.present(integration, runtime.synced_models)}
 
 
 @router.get("/")
@@ -45,21 +44,10 @@ async def list_integrations(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Integrations this key may manage (scoped in the statement, before counting and paging)."""
-    orderable = {
-        "created_at": Integration.created_at,
-        "updated_at": Integration.updated_at,
-        "name": Integration.name,
-        "id": Integration.id,
-    }
-    query = parse_list_query(request, set(orderable))
-    rows, meta = await run_list(
-        session, service.integrations_statement(principal), query, orderable
+    query = parse_list_query(request, set(service.ORDERABLE))
+    return await service.list_integrations(
+        session, principal, query, get_runtime(request).synced_models
     )
-    running = await service.running_sync_ids(session, [row.id for row in rows])
-    return {
-        "meta": meta,
-        "results": [service.present(row, is_running_sync=row.id in running) for row in rows],
-    }
 
 
 @router.get("/{integration_id}/")
@@ -70,12 +58,12 @@ async def get_integration(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """One integration."""
-    query = parse_list_query(request, {"created_at", "updated_at", "name", "id"})
+    query = parse_list_query(request, set(service.ORDERABLE))
     integration = await service.integration_for_admin(session, principal, integration_id)
-    running = await service.running_sync_ids(session, [integration.id])
+    synced = get_runtime(request).synced_models
     return {
         "meta": query.meta(1, 1),
-        "results": service.present(integration, is_running_sync=integration.id in running),
+        "results": await service.present_one(session, integration, synced),
     }
 
 
@@ -98,7 +86,7 @@ async def update_integration(
             principal,
             service.Guards.of(runtime),
         )
-    return {"result": service.present(integration)}
+    return {"result": service.present(integration, runtime.synced_models)}
 
 
 @router.delete("/{integration_id}/")
@@ -123,22 +111,7 @@ async def manual_sync(
     runtime = get_runtime(request)
     async with runtime.database.write() as session:
         integration = await service.integration_for_admin(session, principal, integration_id)
-        unknown = sorted(set(body.models_to_sync or ()) - set(service.SYNCABLE_MODELS))
-        if unknown:
-            raise ApiError(
-                400,
-                "invalid_request",
-                f"Cannot sync {', '.join(unknown)}",
-                {
-                    "issues": [
-                        {
-                            "code": "invalid_enum_value",
-                            "path": ["models_to_sync"],
-                            "message": f"Syncable models: {', '.join(service.SYNCABLE_MODELS)}",
-                        }
-                    ]
-                },
-            )
+        service.check_models(body.models_to_sync, runtime.synced_models)
         job = await service.request_sync(session, integration, body.models_to_sync)
     runtime.notify_job_enqueued()
     return {"result": {"success": True, "job_id": job.id}}

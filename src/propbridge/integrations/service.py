@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.errors import ApiError, bad_request, issue, not_found
+from propbridge.api.listing import ListQuery, run_list
 from propbridge.auth.service import Principal
 from propbridge.connectors.base import IntegrationAccess
 from propbridge.connectors.registry import supported_vendors
@@ -19,6 +19,7 @@ from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
+from propbridge.integrations import repository
 from propbridge.integrations.credentials import CredentialCipher
 from propbridge.integrations.models import (
     DEFAULT_SYNC_CADENCE,
@@ -34,24 +35,14 @@ from propbridge.integrations.schemas import (
 )
 from propbridge.jobs import queue
 from propbridge.jobs.kinds import JobKind, SyncPayload
-from propbridge.jobs.models import ACTIVE_STATES, Job
+from propbridge.jobs.models import Job
 from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.outbound import OutboundPolicy, OutboundRefusedError
+from propbridge.sync.registry import SyncedModels
 
 if TYPE_CHECKING:
     from propbridge.runtime import Runtime
 
-SYNCABLE_MODELS = (
-    "properties",
-    "charge_codes",
-    "floor_plans",
-    "units",
-    "leases",
-    "residents",
-    "resident_charges",
-    "resident_payments",
-    "fees",
-)
 SETTING_FIELDS = (
     "base_url",
     "active",
@@ -84,17 +75,11 @@ async def _follow_schedule(session: AsyncSession, integration: Integration) -> N
     )
 
 
-async def get_integration(session: AsyncSession, integration_id: str) -> Integration | None:
-    """A live (not deleted) integration."""
-    integration = await session.get(Integration, integration_id)
-    return None if integration is None or integration.deleted_at is not None else integration
-
-
 async def integration_for_admin(
     session: AsyncSession, principal: Principal, integration_id: str
 ) -> Integration:
     """404 when absent, 403 when outside the key's allow-list."""
-    integration = await get_integration(session, integration_id)
+    integration = await repository.live_integration(session, integration_id)
     if integration is None:
         raise not_found(f"Integration {integration_id}")
     if not principal.may_use(integration.id):
@@ -236,26 +221,6 @@ async def request_sync(
     )
 
 
-def integrations_statement(principal: Principal) -> Select[Any]:
-    """Every column of the live integrations a key may manage."""
-    statement = select(*Integration.__table__.columns).where(Integration.deleted_at.is_(None))
-    if principal.integration_ids is not None:
-        statement = statement.where(Integration.id.in_(principal.integration_ids))
-    return statement
-
-
-async def running_sync_ids(session: AsyncSession, integration_ids: list[str]) -> set[str]:
-    """Integrations with a sync queued or running."""
-    rows = await session.execute(
-        select(Job.integration_id).where(
-            Job.kind == JobKind.SYNC,
-            Job.state.in_(ACTIVE_STATES),
-            Job.integration_id.in_(integration_ids),
-        )
-    )
-    return {r[0] for r in rows if r[0] is not None}
-
-
 def access_for(
     cipher: CredentialCipher, integration: Integration, database: Database | None = None
 ) -> IntegrationAccess:
@@ -277,9 +242,27 @@ def access_for(
     )
 
 
-def present(integration: Integration, *, is_running_sync: bool = False) -> dict[str, Any]:
+def check_models(wanted: list[str] | None, synced: SyncedModels) -> None:
+    """400 naming the models in `wanted` that are not synced."""
+    unknown = synced.unknown(wanted or ())
+    if unknown:
+        raise bad_request(
+            f"Cannot sync {', '.join(unknown)}",
+            [
+                issue(
+                    ["models_to_sync"],
+                    f"Syncable models: {', '.join(synced.names)}",
+                    "invalid_enum_value",
+                )
+            ],
+        )
+
+
+def present(
+    integration: Integration, synced: SyncedModels, *, is_running_sync: bool = False
+) -> dict[str, Any]:
     """The integration object, with both of Propexo's vendor keys and no credentials."""
-    models = {m: {"enabled": True, "from_interfaces": []} for m in SYNCABLE_MODELS}
+    models = {m: {"enabled": True, "from_interfaces": []} for m in synced.names}
     return {
         "id": integration.id,
         "created_at": isoformat_z(integration.created_at),
@@ -311,3 +294,32 @@ def present(integration: Integration, *, is_running_sync: bool = False) -> dict[
         "ping_results": {},
         "use_custom_sync_schedule": False,
     }
+
+
+ORDERABLE = {
+    "created_at": Integration.created_at,
+    "updated_at": Integration.updated_at,
+    "name": Integration.name,
+    "id": Integration.id,
+}
+
+
+async def list_integrations(
+    session: AsyncSession, principal: Principal, query: ListQuery, synced: SyncedModels
+) -> dict[str, Any]:
+    """The integrations a key may manage, a page of them (scoped before counting and paging)."""
+    statement = repository.live_integrations(principal.integration_ids)
+    rows, meta = await run_list(session, statement, query, ORDERABLE)
+    running = await repository.running_sync_ids(session, [row.id for row in rows])
+    return {
+        "meta": meta,
+        "results": [present(row, synced, is_running_sync=row.id in running) for row in rows],
+    }
+
+
+async def present_one(
+    session: AsyncSession, integration: Integration, synced: SyncedModels
+) -> dict[str, Any]:
+    """One integration, with whether a sync of it is queued or running."""
+    running = await repository.running_sync_ids(session, [integration.id])
+    return present(integration, synced, is_running_sync=integration.id in running)

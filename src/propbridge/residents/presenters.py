@@ -1,19 +1,16 @@
 """Propexo's Property, Resident and Lease objects from our rows (every key, null when unknown).
 
-Reads the link table for the `*_meta_data` arrays; writes nothing.
+The `*_meta_data` arrays come from the link table (read by the repository); writes nothing.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
-from propbridge.api.dependencies import Reader
-from propbridge.api.documents import Fields
-from propbridge.api.records import core_fields, model_fields
+from propbridge.db.engine import Executor
+from propbridge.db.synced import Fields, core_fields, model_fields
+from propbridge.residents import repository
 from propbridge.residents.models import ResidentLease
 
 PROPERTY_FIELDS = (
@@ -134,18 +131,6 @@ def render_property(values: Fields) -> dict[str, Any]:
     }
 
 
-async def _links(db: Reader, column: Any, ids: list[str]) -> dict[str, list[Any]]:
-    grouped: dict[str, list[Any]] = defaultdict(list)
-    if ids:
-        for link in await db.execute(
-            select(*ResidentLease.__table__.columns)
-            .where(column.in_(ids))
-            .order_by(ResidentLease.id)
-        ):
-            grouped[getattr(link, column.key)].append(link)
-    return grouped
-
-
 def _meta(link: Any, key: str) -> dict[str, Any]:
     return {
         key: getattr(link, key),
@@ -158,9 +143,9 @@ def _meta(link: Any, key: str) -> dict[str, Any]:
     }
 
 
-async def present_residents(db: Reader, rows: Sequence[Any]) -> list[dict[str, Any]]:
+async def present_residents(db: Executor, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Resident objects with `leases_meta_data`."""
-    links = await _links(db, ResidentLease.resident_id, [r.id for r in rows])
+    links = await repository.lease_links(db, ResidentLease.resident_id, [r.id for r in rows])
     return [
         {
             **core_fields(row._mapping),
@@ -172,9 +157,9 @@ async def present_residents(db: Reader, rows: Sequence[Any]) -> list[dict[str, A
     ]
 
 
-async def present_leases(db: Reader, rows: Sequence[Any]) -> list[dict[str, Any]]:
+async def present_leases(db: Executor, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Lease objects with `residents_meta_data`."""
-    links = await _links(db, ResidentLease.lease_id, [r.id for r in rows])
+    links = await repository.lease_links(db, ResidentLease.lease_id, [r.id for r in rows])
     out = []
     for row in rows:
         values = {

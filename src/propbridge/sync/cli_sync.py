@@ -9,31 +9,35 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from rich.progress import Progress, TaskID
-from sqlalchemy import select
 
-from propbridge.handlers import job_handlers
-from propbridge.integrations.service import SYNCABLE_MODELS, get_integration, request_sync
+from propbridge.integrations.repository import live_integration
+from propbridge.integrations.service import request_sync
 from propbridge.jobs.models import ACTIVE_STATES, Job
-from propbridge.jobs.worker import Worker
-from propbridge.sync.models import SyncRun
+from propbridge.jobs.worker import JobHandler, Worker
+from propbridge.sync import repository
 
 if TYPE_CHECKING:
     from propbridge.runtime import Runtime
 
 
 async def run_sync_command(
-    runtime: Runtime, integration_id: str, models: list[str] | None, progress: Progress
+    runtime: Runtime,
+    handlers: dict[str, JobHandler],
+    integration_id: str,
+    models: list[str] | None,
+    progress: Progress,
 ) -> int:
-    """Exit code 0 when the sync succeeded."""
-    unknown = sorted(set(models or ()) - set(SYNCABLE_MODELS))
+    """Exit code 0 when the sync succeeded (`handlers`: the job kinds a worker here runs)."""
+    synced = runtime.synced_models
+    unknown = synced.unknown(models or ())
     if unknown:
         progress.console.print(
             f"[red]error:[/red] cannot sync {', '.join(unknown)}; "
-            f"choose from {', '.join(SYNCABLE_MODELS)}"
+            f"choose from {', '.join(synced.names)}"
         )
         return 2
     async with runtime.database.write() as session:
-        integration = await get_integration(session, integration_id)
+        integration = await live_integration(session, integration_id)
         if integration is None:
             progress.console.print(f"[red]error:[/red] no integration {integration_id}")
             return 2
@@ -46,21 +50,11 @@ async def run_sync_command(
             tasks[feed] = progress.add_task(f"syncing {feed}", total=total)
         progress.update(tasks[feed], completed=done, total=total)
 
-    ran_here = await Worker(runtime, job_handlers(), concurrency=1).run_one(job_id, report)
+    ran_here = await Worker(runtime, handlers, concurrency=1).run_one(job_id, report)
     while True:
         async with runtime.database.read() as session:
             current = await session.get(Job, job_id)
-            run = (
-                (
-                    await session.execute(
-                        select(SyncRun)
-                        .where(SyncRun.job_id == job_id)
-                        .order_by(SyncRun.started_at.desc())
-                    )
-                )
-                .scalars()
-                .first()
-            )
+            run = await repository.latest_run_of_job(session, job_id)
         if run is not None and not ran_here:
             for model, counts in run.counts.items():
                 report(model, sum(counts.values()), None)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from propbridge.api.documents import Fields
-from propbridge.api.records import core_fields, model_fields
+from propbridge.db.synced import Fields, core_fields, model_fields
 
 FLOOR_PLAN_FIELDS = (
     "name",

@@ -9,16 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Executor
 from propbridge.db.ids import new_id
 from propbridge.jobs.kinds import JobKind, WebhookDeliveryPayload
-from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.jobs.queue import new_job_row
-from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
+from propbridge.webhooks import repository
 
 DATA_TRIGGERS = frozenset({"DATA_NEW", "DATA_UPDATE"})
 
@@ -55,11 +51,7 @@ class Listener:
 
 async def listeners(db: Executor) -> list[Listener]:
     """Every active webhook."""
-    rows = await db.execute(
-        select(Webhook.id, Webhook.triggers, Webhook.integration_ids).where(
-            Webhook.active.is_(True), Webhook.deleted_at.is_(None)
-        )
-    )
+    rows = await repository.active_listeners(db)
     return [Listener(row.id, row.triggers or [], row.integration_ids) for row in rows]
 
 
@@ -111,33 +103,11 @@ async def emit(db: Executor, events: list[Event], hooks: list[Listener] | None =
     if not delivery_rows:
         return 0
     webhook_ids = sorted({row["webhook_id"] for row in delivery_rows})
-    await lock_webhooks(db, webhook_ids)
-    await db.execute(insert(WebhookEvent), event_rows)
-    await db.execute(insert(WebhookDelivery), delivery_rows)
+    await repository.lock_webhooks(db, webhook_ids)
+    await repository.insert_events(db, event_rows, delivery_rows)
     for webhook_id in webhook_ids:
         await ensure_delivery_job(db, webhook_id)
     return len(delivery_rows)
-
-
-async def lock_webhooks(db: Executor, webhook_ids: list[str]) -> None:
-    """Lock webhook rows until the transaction ends (PostgreSQL; SQLite writers are serial).
-
-    Whoever adds pending deliveries and a delivery job deciding it has none left take this
-    lock first, so a delivery never waits behind a job that has already looked and found nothing.
-    """
-    await db.execute(select(Webhook.id).where(Webhook.id.in_(webhook_ids)).with_for_update())
-
-
-# Any fixed number: the advisory lock that makes webhook creations count one at a time.
-CREATION_LOCK = 7_140_002
-
-
-async def lock_webhook_creation(db: Executor) -> None:
-    """Serialise webhook creations (PostgreSQL; SQLite writers are serial), so that concurrent
-    ones cannot pass the per-scope cap together."""
-    connection = await db.connection() if isinstance(db, AsyncSession) else db
-    if connection.dialect.name == "postgresql":
-        await db.execute(select(func.pg_advisory_xact_lock(CREATION_LOCK)))
 
 
 def delivery_job_key(webhook_id: str) -> str:
@@ -148,27 +118,17 @@ def delivery_job_key(webhook_id: str) -> str:
 async def ensure_delivery_job(db: Executor, webhook_id: str, run_after: Any = None) -> None:
     """Queue the webhook's delivery job unless one is queued or running."""
     key = delivery_job_key(webhook_id)
-    active = (
-        await db.execute(
-            select(Job.id).where(Job.concurrency_key == key, Job.state.in_(ACTIVE_STATES))
-        )
-    ).first()
-    if active is None:
-        # A webhook of a key limited to some integrations delivers within the first one's job
-        # concurrency: one tenant's slow endpoints cannot take every worker from the others.
-        scope = (
-            await db.execute(select(Webhook.integration_ids).where(Webhook.id == webhook_id))
-        ).scalar()
-        await db.execute(
-            insert(Job),
-            [
-                new_job_row(
-                    JobKind.WEBHOOK_DELIVERY,
-                    WebhookDeliveryPayload(webhook_id=webhook_id),
-                    integration_id=sorted(scope)[0] if scope else None,
-                    concurrency_key=key,
-                    max_attempts=3,
-                    run_after=run_after,
-                )
-            ],
-        )
+    if await repository.has_active_job(db, key):
+        return
+    # A webhook of a key limited to some integrations delivers within the first one's job
+    # concurrency: one tenant's slow endpoints cannot take every worker from the others.
+    scope = await repository.webhook_scope(db, webhook_id)
+    job = new_job_row(
+        JobKind.WEBHOOK_DELIVERY,
+        WebhookDeliveryPayload(webhook_id=webhook_id),
+        integration_id=sorted(scope)[0] if scope else None,
+        concurrency_key=key,
+        max_attempts=3,
+        run_after=run_after,
+    )
+    await repository.insert_job(db, job)

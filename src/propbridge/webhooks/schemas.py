@@ -7,8 +7,6 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from propbridge.integrations.service import SYNCABLE_MODELS
-
 Trigger = Literal[
     "DATA_UPDATE",
     "DATA_NEW",
@@ -26,12 +24,6 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http or https URL")
-    return value
-
-
-def _model(value: str) -> str:
-    if value not in SYNCABLE_MODELS:
-        raise ValueError(f"must be one of {', '.join(SYNCABLE_MODELS)}")
     return value
 
 
@@ -80,7 +72,8 @@ class Header(BaseModel):
 
 Url = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_http_url)]
 Secret = Annotated[StrictStr, Field(min_length=10, max_length=500)]
-Model = Annotated[StrictStr, AfterValidator(_model)]
+# A synced model name: checked against the registry by the service (the schema cannot know it).
+Model = StrictStr
 
 
 class WebhookCreate(BaseModel):

@@ -6,11 +6,9 @@ Encryption and its shape only; the routes and the delivery job call it.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from propbridge.db.engine import Executor
 from propbridge.integrations.credentials import CredentialCipher
-from propbridge.webhooks.models import Webhook
+from propbridge.webhooks import repository
 
 Headers = list[dict[str, str]]
 
@@ -30,23 +28,11 @@ def unseal(
     return str(opened["secret"]), list(headers if headers is not None else plain_headers or [])
 
 
-async def seal_plain_headers(session: AsyncSession, cipher: CredentialCipher) -> int:
+async def seal_plain_headers(db: Executor, cipher: CredentialCipher) -> int:
     """Move header values stored in plain text (before sealing existed) into the ciphertext;
     the number of webhooks changed. Run at start-up, after migrations."""
-    changed = 0
-    rows = await session.execute(
-        select(Webhook.id, Webhook.headers, Webhook.secret_ciphertext).where(
-            Webhook.headers.is_not(None)
-        )
-    )
-    for row in rows.all():
-        if not row.headers:
-            continue
+    rows = await repository.plain_headers(db)
+    for row in rows:
         secret, headers = unseal(cipher, row.id, row.secret_ciphertext, row.headers)
-        await session.execute(
-            update(Webhook)
-            .where(Webhook.id == row.id)
-            .values(secret_ciphertext=seal(cipher, row.id, secret, headers), headers=[])
-        )
-        changed += 1
-    return changed
+        await repository.set_sealed(db, row.id, seal(cipher, row.id, secret, headers))
+    return len(rows)

@@ -1,4 +1,4 @@
-"""The webhook delivery job: send a webhook's pending deliveries, oldest first, one at a time.
+"""The `webhook_delivery` job: send a webhook's pending deliveries, oldest first, one at a time.
 
 One job per webhook (its concurrency key) keeps deliveries in order: a delivery that fails
 holds back the ones after it until it succeeds or is given up on (about a day of retries with
@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 import structlog
-from sqlalchemy import insert, select, update
 
 from propbridge.db.base import utcnow
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
 from propbridge.outbound import OutboundRefusedError
-from propbridge.webhooks.events import ensure_delivery_job, lock_webhooks
-from propbridge.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from propbridge.webhooks import repository
+from propbridge.webhooks.events import ensure_delivery_job
 from propbridge.webhooks.schemas import RESERVED_HEADERS
 from propbridge.webhooks.sealing import unseal
 from propbridge.webhooks.signing import signed_headers
@@ -79,35 +78,8 @@ class WebhookDeliveryHandler:
         http = runtime.webhook_http()
         while True:
             async with runtime.database.read_connection() as db:
-                hook = (
-                    await db.execute(
-                        select(
-                            Webhook.url,
-                            Webhook.headers,
-                            Webhook.active,
-                            Webhook.deleted_at,
-                            Webhook.secret_ciphertext,
-                        ).where(Webhook.id == webhook_id)
-                    )
-                ).first()
-                due = list(
-                    await db.execute(
-                        select(
-                            WebhookDelivery.id,
-                            WebhookDelivery.attempts,
-                            WebhookDelivery.next_attempt_at,
-                            WebhookDelivery.first_attempt_at,
-                            WebhookEvent.payload,
-                        )
-                        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                        .where(
-                            WebhookDelivery.webhook_id == webhook_id,
-                            WebhookDelivery.state == "pending",
-                        )
-                        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-                        .limit(PAGE)
-                    )
-                )
+                hook = await repository.webhook_for_delivery(db, webhook_id)
+                due = await repository.due_deliveries(db, webhook_id, PAGE)
             if hook is None or not hook.active or hook.deleted_at is not None:
                 await self._cancel_all(runtime, job, webhook_id)
                 return
@@ -206,13 +178,9 @@ class WebhookDeliveryHandler:
         if not outcomes:
             return
         async with runtime.database.write_connection() as db:
-            await db.execute(insert(WebhookAttempt), [o.attempt for o in outcomes])
-            for outcome in outcomes:
-                await db.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id == outcome.delivery_id)
-                    .values(**outcome.values)
-                )
+            await repository.record_attempts(
+                db, [(o.delivery_id, o.values, o.attempt) for o in outcomes]
+            )
 
     async def _finished(
         self, runtime: Runtime, job: queue.ClaimedJob, webhook_id: str, more_now: bool
@@ -222,18 +190,8 @@ class WebhookDeliveryHandler:
         if more_now:
             return False
         async with runtime.database.write_connection() as db:
-            await lock_webhooks(db, [webhook_id])
-            next_due = (
-                await db.execute(
-                    select(WebhookDelivery.next_attempt_at)
-                    .where(
-                        WebhookDelivery.webhook_id == webhook_id,
-                        WebhookDelivery.state == "pending",
-                    )
-                    .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            await repository.lock_webhooks(db, [webhook_id])
+            next_due = await repository.next_due(db, webhook_id)
             if next_due is not None and next_due <= utcnow():
                 return False
             await queue.mark_succeeded(db, job)
@@ -243,11 +201,7 @@ class WebhookDeliveryHandler:
 
     async def _cancel_all(self, runtime: Runtime, job: queue.ClaimedJob, webhook_id: str) -> None:
         async with runtime.database.write_connection() as db:
-            await db.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.state == "pending")
-                .values(state="cancelled", last_error="webhook disabled or deleted")
-            )
+            await repository.cancel_pending(db, webhook_id, "webhook disabled or deleted")
             await queue.mark_succeeded(db, job)
 
     async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:

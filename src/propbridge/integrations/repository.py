@@ -1,0 +1,62 @@
+"""Every query of integrations: the live ones, a key's list (scoped in the statement, before
+counting and paging), their running syncs, their last sync, their job caps.
+
+Never commits: the request or the job owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.db.engine import Executor
+from propbridge.integrations.models import Integration
+from propbridge.jobs.kinds import JobKind
+from propbridge.jobs.models import ACTIVE_STATES, Job
+
+
+async def live_integration(session: AsyncSession, integration_id: str) -> Integration | None:
+    """An integration that is not deleted."""
+    integration = await session.get(Integration, integration_id)
+    return None if integration is None or integration.deleted_at is not None else integration
+
+
+def live_integrations(integration_ids: frozenset[str] | None) -> Select[Any]:
+    """Every column of the live integrations, limited to `integration_ids` (None: all)."""
+    statement = select(*Integration.__table__.columns).where(Integration.deleted_at.is_(None))
+    if integration_ids is not None:
+        statement = statement.where(Integration.id.in_(integration_ids))
+    return statement
+
+
+async def running_sync_ids(db: Executor, integration_ids: Sequence[str]) -> set[str]:
+    """Integrations with a sync queued or running."""
+    rows = await db.execute(
+        select(Job.integration_id).where(
+            Job.kind == JobKind.SYNC,
+            Job.state.in_(ACTIVE_STATES),
+            Job.integration_id.in_(integration_ids),
+        )
+    )
+    return {r[0] for r in rows if r[0] is not None}
+
+
+async def mark_synced(db: Executor, integration_id: str, at: datetime) -> None:
+    """A sync of the integration completed."""
+    await db.execute(
+        update(Integration).where(Integration.id == integration_id).values(last_completed_sync=at)
+    )
+
+
+async def job_caps(db: Executor, integration_ids: Sequence[str]) -> dict[str, int]:
+    """Each integration's `max_job_concurrency`."""
+    rows = await db.execute(
+        select(Integration.id, Integration.max_job_concurrency).where(
+            Integration.id.in_(integration_ids)
+        )
+    )
+    return {integration_id: int(cap) for integration_id, cap in rows}
