@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.db.engine import Database
+from propbridge.db.migrate import upgrade_database
 from tests.support import IN_CI, LiveStack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -114,3 +117,43 @@ def _webhooks_die_with_their_test(request: pytest.FixtureRequest) -> Iterator[No
         listed = live.http.get("/v1/webhooks/", params={"active": active, "limit": 250})
         for hook in listed.json()["results"]:
             live.http.delete(f"/v1/webhooks/{hook['id']}")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def unit_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    """A migrated database of the unit tests' own on each engine (no worker polls it)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('unit') / 'unit.db'}"
+        database = Database(url)
+        await upgrade_database(database)
+        yield database
+        await database.dispose()
+        return
+    name = await _create_pg_database()
+    if name is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL is unreachable on 127.0.0.1:5432 and CI=true requires it")
+        pytest.skip("PostgreSQL is unreachable")
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+    await upgrade_database(database)
+    yield database
+    await database.dispose()
+    await _drop_pg_database(name)
+
+
+@pytest.fixture
+async def session(unit_database: Database) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that is rolled back when the test ends: each unit test sees
+    only what it made. Commits inside become savepoints."""
+    async with unit_database.write_engine.connect() as connection:
+        transaction = await connection.begin()
+        db = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield db
+        finally:
+            await db.close()
+            await transaction.rollback()

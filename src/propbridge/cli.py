@@ -177,7 +177,7 @@ def rotate_key(
         StaticKeyProvider,
         decode_key,
     )
-    from propbridge.integrations.key_rotation import reencrypt_all
+    from propbridge.key_rotation import reencrypt_all
 
     runtime = _runtime()
     text = new_key or generate_key_text()

@@ -13,8 +13,8 @@ from sqlalchemy import event, func, insert, select
 
 from propbridge.api.dependencies import MISS_REFRESH_SECONDS
 from propbridge.db.base import utcnow
-from propbridge.idempotency.middleware import KEY_TTL, forget_expired_keys
 from propbridge.idempotency.models import IdempotencyKey
+from propbridge.idempotency.service import KEY_TTL, forget_expired_keys
 from propbridge.jobs.models import Schedule
 from tests.e2e.test_seed_path import _charge
 from tests.support import LiveStack

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -17,7 +17,9 @@ from propbridge.api.errors import ApiError
 from propbridge.auth.rate_limit import count_request
 from propbridge.auth.service import Principal, hash_token, live_principals, mark_used
 from propbridge.db.engine import Database
-from propbridge.runtime import Runtime
+
+if TYPE_CHECKING:
+    from propbridge.runtime import Runtime
 
 # Revoking a key takes effect within this many seconds in every process.
 PRINCIPAL_CACHE_SECONDS = 5.0

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.auth import repository
 from propbridge.auth.models import ApiKey
 from propbridge.db.base import isoformat_z, utcnow
 
@@ -68,9 +68,7 @@ async def issue_api_key(
         rate_limit=rate_limit,
         expires_at=None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days),
     )
-    session.add(key)
-    await session.flush()
-    return key, token
+    return await repository.add_key(session, key), token
 
 
 def _principal(key: Any) -> Principal:
@@ -81,17 +79,7 @@ def _principal(key: Any) -> Principal:
 async def live_principals(session: AsyncSession) -> dict[str, Principal]:
     """Every key not revoked, by token hash (what a process keeps in memory to authenticate
     without a query per request)."""
-    rows = await session.execute(
-        select(
-            ApiKey.id,
-            ApiKey.token_hash,
-            ApiKey.scopes,
-            ApiKey.integration_ids,
-            ApiKey.rate_limit,
-            ApiKey.expires_at,
-        ).where(ApiKey.revoked_at.is_(None))
-    )
-    return {row.token_hash: _principal(row) for row in rows}
+    return {row.token_hash: _principal(row) for row in await repository.live_keys(session)}
 
 
 async def list_api_keys(
@@ -102,20 +90,15 @@ async def list_api_keys(
 ) -> tuple[list[ApiKey], int]:
     """One page of keys (revoked ones included: they say when), newest first unless `order_by`
     (column, asc/desc) says otherwise; and how many there are in all."""
-    columns = ApiKey.__table__.columns
-    order = [
-        columns[name].desc() if direction == "desc" else columns[name].asc()
-        for name, direction in order_by or [("created_at", "desc")]
-    ]
-    statement = select(ApiKey).order_by(*order, ApiKey.id).offset(offset).limit(limit)
-    total = (await session.execute(select(func.count(ApiKey.id)))).scalar_one()
-    return list((await session.execute(statement)).scalars()), int(total)
+    return await repository.page_of_keys(
+        session, offset, limit, order_by or [("created_at", "desc")]
+    )
 
 
 async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
     """Revoke a key (it stops authenticating at once here, within seconds everywhere); None if
     there is no such key. Revoking twice is harmless."""
-    key = await session.get(ApiKey, key_id)
+    key = await repository.key_by_id(session, key_id)
     if key is not None and key.revoked_at is None:
         key.revoked_at = utcnow()
     return key
@@ -124,7 +107,7 @@ async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
 async def rotate_api_key(session: AsyncSession, key_id: str) -> tuple[ApiKey, str] | None:
     """A new token with the same name, scopes, allow-list, limit and expiry; the old one is
     revoked in the same transaction. None if there is no live key of that id."""
-    old = await session.get(ApiKey, key_id)
+    old = await repository.key_by_id(session, key_id)
     if old is None or old.revoked_at is not None:
         return None
     old.revoked_at = utcnow()
@@ -137,7 +120,7 @@ async def rotate_api_key(session: AsyncSession, key_id: str) -> tuple[ApiKey, st
 
 async def mark_used(session: AsyncSession, key_id: str) -> None:
     """Note that a key was just used."""
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+    await repository.set_last_used(session, key_id, utcnow())
 
 
 def present_api_key(key: ApiKey) -> dict[str, Any]:

@@ -8,35 +8,25 @@ request that ran to a success (2xx) keeps its response under the key: a redirect
 429, a validation 400, a conflict) or a 5xx or a crash frees the key, so that the client can
 try again. Later requests with the key get the stored response again if their method, path and
 body (compared as parsed JSON) are the same, a 409 if they differ, and a 409 while the first is
-still running. Keys are forgotten after `KEY_TTL` and deleted by the housekeeping job.
+still running. Keys are forgotten after `service.KEY_TTL` and deleted by the housekeeping job.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge.api.dependencies import PrincipalCache, bearer_token
-from propbridge.api.errors import error_response, too_large
+from propbridge.api.errors import ApiError, error_response, response_of, too_large
 from propbridge.api.request_bodies import read_bounded_body, replay_body
-from propbridge.db.base import utcnow
-from propbridge.idempotency.models import IdempotencyKey
-from propbridge.runtime import Runtime
+from propbridge.idempotency import service
+
+if TYPE_CHECKING:
+    from propbridge.runtime import Runtime
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
-# Kept at least a day (SPEC §4); an older key is forgotten when it is next used.
-KEY_TTL = timedelta(hours=48)
-# A claim this old whose request never finished (the process died) may be taken over.
-STALE_CLAIM = timedelta(minutes=5)
 
 
 class IdempotencyMiddleware:
@@ -77,80 +67,20 @@ class IdempotencyMiddleware:
             await too_large(self.max_body)(scope, receive, send)
             return
         owner = principal.key_id
-        fingerprint = hashlib.sha256(
-            b"\n".join(
-                (
-                    scope["method"].encode(),
-                    scope["path"].encode(),
-                    scope["query_string"],
-                    canonical_body(body),
-                )
+        request_fingerprint = service.fingerprint(
+            scope["method"], scope["path"], scope["query_string"], body
+        )
+        try:
+            stored = await service.claim(
+                self.runtime.database, self.runtime.cipher, owner, key, request_fingerprint
             )
-        ).hexdigest()
-        early = await self._claim(owner, key, fingerprint)
-        if early is not None:
-            await early(scope, receive, send)
+        except ApiError as refused:
+            await response_of(refused)(scope, receive, send)
+            return
+        if stored is not None:
+            await _Replay(stored)(scope, receive, send)
             return
         await self._run(scope, body, send, owner, key)
-
-    async def _claim(self, owner: str, key: str, fingerprint: str) -> Any | None:
-        """None when this request now owns the key; else the response to give instead."""
-        database = self.runtime.database
-        for _ in range(3):
-            try:
-                async with database.write_connection() as connection:
-                    await connection.execute(
-                        insert(IdempotencyKey).values(
-                            owner=owner, key=key, fingerprint=fingerprint, created_at=utcnow()
-                        )
-                    )
-                return None
-            except IntegrityError:
-                pass
-            async with database.write_connection() as connection:
-                found = (
-                    await connection.execute(
-                        select(
-                            IdempotencyKey.id,
-                            IdempotencyKey.fingerprint,
-                            IdempotencyKey.state,
-                            IdempotencyKey.status_code,
-                            IdempotencyKey.content_type,
-                            IdempotencyKey.response_body,
-                            IdempotencyKey.created_at,
-                        ).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-                    )
-                ).first()
-                if found is None:
-                    continue  # freed in between: claim again
-                now = utcnow()
-                expired = found.created_at < now - KEY_TTL
-                abandoned = found.state == "processing" and found.created_at < now - STALE_CLAIM
-                if expired or abandoned:
-                    await connection.execute(
-                        delete(IdempotencyKey).where(IdempotencyKey.id == found.id)
-                    )
-                    continue
-            if found.fingerprint != fingerprint:
-                return error_response(
-                    409,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with another request (method, path or body)",
-                )
-            if found.state == "processing":
-                return error_response(
-                    409,
-                    "request_in_progress",
-                    "A request with this Idempotency-Key is still being processed; retry later",
-                )
-            body = b""
-            if found.response_body:
-                sealed = self.runtime.cipher.decrypt(owner, found.response_body)
-                body = base64.b64decode(sealed["body"])
-            return _Replay(found.status_code, found.content_type, body)
-        return error_response(
-            409, "request_in_progress", "The Idempotency-Key is contended; retry later"
-        )
 
     async def _run(self, scope: Scope, body: bytes, send: Send, owner: str, key: str) -> None:
         status = 500
@@ -169,74 +99,37 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        database = self.runtime.database
         try:
             await self.app(scope, replay_body(body), capture)
         except BaseException:
-            await self._release(owner, key)
+            await service.release(database, owner, key)
             raise
         if not 200 <= status < 300:
-            await self._release(owner, key)
+            await service.release(database, owner, key)
             return
-        async with self.runtime.database.write_connection() as connection:
-            await connection.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-                .values(
-                    state="done",
-                    status_code=status,
-                    content_type=content_type,
-                    # Encrypted: a response may hold a secret (a new webhook's, for one).
-                    response_body=self.runtime.cipher.encrypt(
-                        owner, {"body": base64.b64encode(b"".join(chunks)).decode()}
-                    ),
-                )
-            )
-
-    async def _release(self, owner: str, key: str) -> None:
-        async with self.runtime.database.write_connection() as connection:
-            await connection.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.owner == owner, IdempotencyKey.key == key
-                )
-            )
-
-
-def canonical_body(body: bytes) -> bytes:
-    """A JSON body as sorted, compact JSON (so key order and spacing do not matter); any other
-    body as it is."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return body
-    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
-
-
-async def forget_expired_keys(session: AsyncSession) -> int:
-    """Delete keys older than `KEY_TTL`; how many."""
-    result = await session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEY_TTL)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+        await service.keep(
+            database, self.runtime.cipher, owner, key, status, content_type, b"".join(chunks)
+        )
 
 
 class _Replay:
     """The stored first response, sent again (marked `idempotent-replayed: true`)."""
 
-    def __init__(self, status: int | None, content_type: str | None, body: bytes) -> None:
-        self.status = status or 200
-        self.content_type = content_type or "application/json"
-        self.body = body
+    def __init__(self, stored: service.StoredResponse) -> None:
+        self.stored = stored
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self.stored.body
         await send(
             {
                 "type": "http.response.start",
-                "status": self.status,
+                "status": self.stored.status,
                 "headers": [
-                    (b"content-type", self.content_type.encode("latin-1")),
-                    (b"content-length", str(len(self.body)).encode()),
+                    (b"content-type", self.stored.content_type.encode("latin-1")),
+                    (b"content-length", str(len(body)).encode()),
                     (b"idempotent-replayed", b"true"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": self.body})
+        await send({"type": "http.response.body", "body": body})

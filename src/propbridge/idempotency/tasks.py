@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from propbridge.idempotency.middleware import forget_expired_keys
+from propbridge.idempotency.service import forget_expired_keys
 from propbridge.jobs import queue
 from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import run_finished

@@ -9,11 +9,12 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from propbridge.api.errors import bad_request, issue
 from propbridge.api.records import RecordView, add_record_routes, bool_param, date_param
-from propbridge.residents.models import Lease, Property, Resident, ResidentLease
+from propbridge.residents import repository
+from propbridge.residents.models import Lease, Property, Resident
 from propbridge.residents.presenters import present_leases, present_residents, render_property
 
 router = APIRouter(prefix="/v1", tags=["residents"])
@@ -31,13 +32,7 @@ def resident_filters(request: Request, statement: Select[Any]) -> Select[Any]:
     """`lease_id`, `email_1`, `phone_1` (ten digits)."""
     params = request.query_params
     if params.get("lease_id"):
-        statement = statement.where(
-            Resident.id.in_(
-                select(ResidentLease.resident_id).where(
-                    ResidentLease.lease_id == params["lease_id"]
-                )
-            )
-        )
+        statement = statement.where(Resident.id.in_(repository.residents_of(params["lease_id"])))
     if params.get("email_1"):
         statement = statement.where(Resident.email_1 == params["email_1"])
     if params.get("phone_1"):
@@ -54,13 +49,7 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
     """Propexo's lease filters: resident, statuses, unit number, move dates."""
     params = request.query_params
     if params.get("resident_id"):
-        statement = statement.where(
-            Lease.id.in_(
-                select(ResidentLease.lease_id).where(
-                    ResidentLease.resident_id == params["resident_id"]
-                )
-            )
-        )
+        statement = statement.where(Lease.id.in_(repository.leases_of(params["resident_id"])))
     status = params.get("status_normalized")
     if status:
         if status not in LEASE_STATUSES:

@@ -38,6 +38,16 @@ async def lease_links(db: Executor, column: Any, ids: list[str]) -> dict[str, li
     return grouped
 
 
+def residents_of(lease_id: str) -> Any:
+    """The ids of the residents on a lease (a subquery, for a residents listing's filter)."""
+    return select(ResidentLease.resident_id).where(ResidentLease.lease_id == lease_id)
+
+
+def leases_of(resident_id: str) -> Any:
+    """The ids of a resident's leases (a subquery, for a leases listing's filter)."""
+    return select(ResidentLease.lease_id).where(ResidentLease.resident_id == resident_id)
+
+
 async def resolve_lease_links(db: Executor, integration_id: str, batch: list[RecordData]) -> None:
     """A lease's unit, by the PMS unit id."""
     units = await rows_by_pms_id(

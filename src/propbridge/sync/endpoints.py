@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import read_session, require_scope
-from propbridge.api.listing import parse_list_query, run_list
+from propbridge.api.listing import parse_list_query
 from propbridge.auth.service import Principal
-from propbridge.db.base import isoformat_z
 from propbridge.integrations.service import integration_for_admin
-from propbridge.sync.models import SyncRun
+from propbridge.sync import service
 
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
-ORDERABLE = {
-    "started_at": SyncRun.started_at,
-    "finished_at": SyncRun.finished_at,
-    "id": SyncRun.id,
-    "state": SyncRun.state,
-}
 
 
 @router.get("/{integration_id}/sync-runs")
@@ -33,21 +25,5 @@ async def list_sync_runs(
 ) -> dict[str, Any]:
     """Syncs of one integration, newest first: when, how they ended, counts per model."""
     await integration_for_admin(session, principal, integration_id)
-    query = parse_list_query(request, set(ORDERABLE), default="started_at:desc")
-    statement = select(*SyncRun.__table__.columns).where(SyncRun.integration_id == integration_id)
-    rows, meta = await run_list(session, statement, query, ORDERABLE)
-    return {
-        "meta": meta,
-        "results": [
-            {
-                "id": run.id,
-                "job_id": run.job_id,
-                "state": run.state,
-                "counts": run.counts,
-                "error": run.error,
-                "started_at": isoformat_z(run.started_at),
-                "finished_at": isoformat_z(run.finished_at),
-            }
-            for run in rows
-        ],
-    }
+    query = parse_list_query(request, set(service.RUN_ORDERABLE), default="started_at:desc")
+    return await service.list_runs(session, integration_id, query)

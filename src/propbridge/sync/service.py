@@ -11,13 +11,15 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from propbridge.api.listing import ListQuery, run_list
 from propbridge.connectors.base import Connector, RejectedError, RetryableError
 from propbridge.connectors.registry import connector_for
-from propbridge.db.base import utcnow
+from propbridge.db.base import isoformat_z, utcnow
+from propbridge.db.engine import Executor
 from propbridge.integrations import repository as integrations
 from propbridge.integrations.service import access_for
 from propbridge.jobs import queue
@@ -25,6 +27,7 @@ from propbridge.jobs.kinds import JobKind
 from propbridge.jobs.scheduler import run_finished
 from propbridge.jobs.worker import RetryLater, fail_or_retry
 from propbridge.sync import repository
+from propbridge.sync.models import SyncRun
 from propbridge.sync.upsert import ModelCounts, upsert_page
 from propbridge.webhooks.events import Event, emit
 
@@ -231,3 +234,32 @@ async def _end_run(runtime: Runtime, run: Run, error: str, final: bool) -> None:
                 "error": error,
             }
             await emit(session, [Event("JOB_FAILURE", run.integration_id, payload)])
+
+
+RUN_ORDERABLE = {
+    "started_at": SyncRun.started_at,
+    "finished_at": SyncRun.finished_at,
+    "id": SyncRun.id,
+    "state": SyncRun.state,
+}
+
+
+async def list_runs(db: Executor, integration_id: str, query: ListQuery) -> dict[str, Any]:
+    """A page of an integration's sync runs: when, how they ended, counts per model."""
+    statement = repository.runs_statement(integration_id)
+    rows, meta = await run_list(db, statement, query, RUN_ORDERABLE)
+    return {
+        "meta": meta,
+        "results": [
+            {
+                "id": run.id,
+                "job_id": run.job_id,
+                "state": run.state,
+                "counts": run.counts,
+                "error": run.error,
+                "started_at": isoformat_z(run.started_at),
+                "finished_at": isoformat_z(run.finished_at),
+            }
+            for run in rows
+        ],
+    }

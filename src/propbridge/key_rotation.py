@@ -1,5 +1,5 @@
-"""Re-encrypting every secret at rest under a new key: PMS credentials, webhook secrets and
-stored idempotent responses.
+"""Rotating the encryption key: every secret at rest, of every domain, opened with the old key and
+sealed with the new (composition: it touches integrations, webhooks and idempotency keys alike).
 
 One transaction: either every secret is under the new key or none is.
 """
