@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 # One attempt, from connecting to the last byte read, may take this long in all; of the answer,
 # at most `MAX_RESPONSE_BYTES` are read (a receiver only needs to say 2xx).
-TIMEOUT_SECONDS = 10.0
+ATTEMPT_DEADLINE_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 65_536
 # What an attempt without an HTTP answer records. One text for a refused, reset, timed-out or
 # non-HTTP endpoint, so that the delivery log cannot be used to probe ports.
@@ -68,6 +68,34 @@ async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[st
             if read >= MAX_RESPONSE_BYTES:
                 break
         return response.status_code
+
+
+def _after_attempt(
+    runtime: Runtime, delivery: Any, began: datetime, status: int | None, error: str | None
+) -> dict[str, Any]:
+    """A delivery's new values after an attempt: delivered, given up on (a day after its first
+    attempt), or due again after a backoff."""
+    first = delivery.first_attempt_at or began
+    attempts = delivery.attempts + 1
+    delivered = status is not None and 200 <= status < 300
+    if not delivered and error is None:
+        error = f"HTTP {status}"
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "first_attempt_at": first,
+        "last_status_code": status,
+        "last_error": error,
+    }
+    if delivered:
+        values.update(state="delivered", delivered_at=utcnow())
+    elif began - first >= GIVE_UP_AFTER:
+        values.update(state="dead")
+    else:
+        first_retry = runtime.settings.webhook_first_retry_seconds
+        delay = backoff_seconds(attempts - 1, base=first_retry, cap=MAX_RETRY_SECONDS)
+        values.update(next_attempt_at=began + timedelta(seconds=delay))
+        log.warning("webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error)
+    return values
 
 
 class WebhookDeliveryHandler:
@@ -131,46 +159,21 @@ class WebhookDeliveryHandler:
         began = utcnow()
         started, status, error = time.perf_counter(), None, None
         try:
-            async with asyncio.timeout(TIMEOUT_SECONDS):
+            async with asyncio.timeout(ATTEMPT_DEADLINE_SECONDS):
                 status = await _post(http, url, body, headers)
         except (httpx.HTTPError, OutboundRefusedError, TimeoutError, ValueError):
             # ValueError: a header no HTTP stack will send (saved before values were checked).
             error = NO_ANSWER
         latency = (time.perf_counter() - started) * 1000 if status is not None else None
-        first = delivery.first_attempt_at or began
-        attempts = delivery.attempts + 1
-        delivered = status is not None and 200 <= status < 300
-        if not delivered and error is None:
-            error = f"HTTP {status}"
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "first_attempt_at": first,
-            "last_status_code": status,
-            "last_error": error,
-        }
-        if delivered:
-            values.update(state="delivered", delivered_at=utcnow())
-        elif began - first >= GIVE_UP_AFTER:
-            values.update(state="dead")
-        else:
-            first_retry = runtime.settings.webhook_first_retry_seconds
-            values.update(
-                next_attempt_at=began
-                + timedelta(
-                    seconds=backoff_seconds(attempts - 1, base=first_retry, cap=MAX_RETRY_SECONDS)
-                )
-            )
-            log.warning(
-                "webhook_delivery_failed", delivery_id=delivery.id, status=status, error=error
-            )
+        values = _after_attempt(runtime, delivery, began, status, error)
         attempt = {
             "delivery_id": delivery.id,
             "attempted_at": began,
             "status_code": status,
             "latency_ms": None if latency is None else round(latency, 2),
-            "error": error,
+            "error": values["last_error"],
         }
-        return Outcome(delivery.id, values, attempt, delivered or values.get("state") == "dead")
+        return Outcome(delivery.id, values, attempt, values.get("state") in ("delivered", "dead"))
 
     async def _record(self, runtime: Runtime, outcomes: list[Outcome]) -> None:
         """Record attempts in one transaction (a crash before it re-sends them, with the same

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from propbridge.sandbox.resman.store import SandboxStore
 
@@ -679,77 +680,87 @@ def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, in
     return counts
 
 
-def _seed_property(
-    store: SandboxStore,
-    rng: random.Random,
-    guids: Callable[[], str],
-    as_of: date,
-    month_starts: list[date],
-    property_id: str,
-    index: int,
-    unit_count: int,
-    counts: dict[str, int],
-) -> None:
+PROPERTY_COLUMNS = (
+    "property_id",
+    "abbreviation",
+    "name",
+    "type",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "phone",
+    "email",
+    "time_zone",
+    "application_url",
+    "manager_person_id",
+    "manager_first_name",
+    "manager_last_name",
+)
+FEE_COLUMNS = (
+    "fee_id",
+    "property_id",
+    "abbreviation",
+    "name",
+    "amount_cents",
+    "floor_plan",
+    "frequency",
+    "description",
+)
+UNIT_TYPE_COLUMNS = (
+    "unit_type_id",
+    "property_id",
+    "name",
+    "description",
+    "bedrooms",
+    "bathrooms",
+    "square_feet",
+    "market_rent_cents",
+    "image_url",
+)
+UNIT_COLUMNS = (
+    "unit_id",
+    "property_id",
+    "unit_type_id",
+    "unit_number",
+    "building_id",
+    "building",
+    "floor",
+    "square_feet",
+    "market_rent_cents",
+    "available_for_online_marketing",
+)
+
+
+def _property_row(guids: Callable[[], str], property_id: str, index: int) -> tuple[Any, ...]:
     name = PROPERTY_NAMES[index % len(PROPERTY_NAMES)] + (
         "" if index < len(PROPERTY_NAMES) else f" {index}"
     )
     city, state, zip_code, time_zone = CITIES[index % len(CITIES)]
     abbreviation = f"P{index + 1:03d}"
-    store.insert_many(
-        "properties",
-        (
-            "property_id",
-            "abbreviation",
-            "name",
-            "type",
-            "street",
-            "city",
-            "state",
-            "zip",
-            "phone",
-            "email",
-            "time_zone",
-            "application_url",
-            "manager_person_id",
-            "manager_first_name",
-            "manager_last_name",
-        ),
-        [
-            (
-                property_id,
-                abbreviation,
-                name,
-                "Student" if index % 7 == 6 else "Multi-Family",
-                f"{1500 + index * 7} Cable Ranch Rd",
-                city,
-                state,
-                zip_code,
-                f"804-555-{1000 + index:04d}",
-                f"office{index + 1}@example.com",
-                time_zone,
-                f"https://apply.example.com/{abbreviation.lower()}",
-                guids(),
-                FIRST_NAMES[index % 20],
-                LAST_NAMES[(index + 3) % 20],
-            )
-        ],
+    return (
+        property_id,
+        abbreviation,
+        name,
+        "Student" if index % 7 == 6 else "Multi-Family",
+        f"{1500 + index * 7} Cable Ranch Rd",
+        city,
+        state,
+        zip_code,
+        f"804-555-{1000 + index:04d}",
+        f"office{index + 1}@example.com",
+        time_zone,
+        f"https://apply.example.com/{abbreviation.lower()}",
+        guids(),
+        FIRST_NAMES[index % 20],
+        LAST_NAMES[(index + 3) % 20],
     )
-    counts["properties"] += 1
-    store.insert_many(
-        "fees",
-        (
-            "fee_id",
-            "property_id",
-            "abbreviation",
-            "name",
-            "amount_cents",
-            "floor_plan",
-            "frequency",
-            "description",
-        ),
-        _fee_schedule(guids, property_id, index),
-    )
-    unit_types = [
+
+
+def _unit_types(
+    guids: Callable[[], str], property_id: str, abbreviation: str
+) -> list[tuple[Any, ...]]:
+    return [
         (
             guids(),
             property_id,
@@ -763,23 +774,17 @@ def _seed_property(
         )
         for code, description, bedrooms, bathrooms, square_feet, rent in FLOOR_PLANS
     ]
-    store.insert_many(
-        "unit_types",
-        (
-            "unit_type_id",
-            "property_id",
-            "name",
-            "description",
-            "bedrooms",
-            "bathrooms",
-            "square_feet",
-            "market_rent_cents",
-            "image_url",
-        ),
-        unit_types,
-    )
+
+
+def _units(
+    rng: random.Random,
+    guids: Callable[[], str],
+    seeder: _PropertySeed,
+    unit_types: list[tuple[Any, ...]],
+    unit_count: int,
+) -> list[tuple[Any, ...]]:
+    """A property's units, each (unless vacant) with its leases, residents and ledger."""
     buildings: dict[int, str] = {}
-    seeder = _PropertySeed(rng, guids, as_of, month_starts, property_id)
     units = []
     for u in range(unit_count):
         unit_type = unit_types[u % 3]
@@ -788,7 +793,7 @@ def _seed_property(
         rent = int(str(unit_type[7])) + rng.randrange(0, 10) * 1000
         unit = (
             guids(),
-            property_id,
+            seeder.property_id,
             unit_type[0],
             f"{building}{u % 20 + 1:02d}",
             building_id,
@@ -802,25 +807,32 @@ def _seed_property(
         if rng.random() < 0.08:
             continue  # a vacant unit
         seeder.unit_leases(unit, rent)
+    return units
+
+
+def _seed_property(
+    store: SandboxStore,
+    rng: random.Random,
+    guids: Callable[[], str],
+    as_of: date,
+    month_starts: list[date],
+    property_id: str,
+    index: int,
+    unit_count: int,
+    counts: dict[str, int],
+) -> None:
+    row = _property_row(guids, property_id, index)
+    store.insert_many("properties", PROPERTY_COLUMNS, [row])
+    counts["properties"] += 1
+    store.insert_many("fees", FEE_COLUMNS, _fee_schedule(guids, property_id, index))
+    unit_types = _unit_types(guids, property_id, row[1])
+    store.insert_many("unit_types", UNIT_TYPE_COLUMNS, unit_types)
+    seeder = _PropertySeed(rng, guids, as_of, month_starts, property_id)
+    units = _units(rng, guids, seeder, unit_types, unit_count)
     for _ in range(2):
         seeder.non_resident_account()
     seeder.transfers()
-    store.insert_many(
-        "units",
-        (
-            "unit_id",
-            "property_id",
-            "unit_type_id",
-            "unit_number",
-            "building_id",
-            "building",
-            "floor",
-            "square_feet",
-            "market_rent_cents",
-            "available_for_online_marketing",
-        ),
-        units,
-    )
+    store.insert_many("units", UNIT_COLUMNS, units)
     rows = seeder.rows
     store.insert_many("leases", LEASE_COLUMNS, rows.leases)
     store.insert_many("people", PEOPLE_COLUMNS, rows.people)

@@ -129,6 +129,97 @@ def _address(parent: Any, prop: Any, unit_number: str | None, email: str | None 
 PHONE_TYPES = {"Mobile": "cell", "Home": "home", "Work": "office"}
 
 
+def _rt_person(people: Any, prop: Any, lease: Any, unit: Any, person: Any) -> None:
+    """One person of an account, with their lease (MITS `Customer`)."""
+    kind = {"Former": "former resident", "Pending": "future resident"}.get(
+        lease["status"], "current resident"
+    )
+    person_el = _plain(people, "Customer", Type=kind)
+    _mits(person_el, "Description", "")
+    _plain(person_el, "CustomerID", person["person_id"])
+    mprop = _mits(person_el, "Property")
+    _mits(mprop, "PrimaryID", prop["property_id"])
+    _mits(mprop, "MarketingName", prop["name"])
+    _mits(mprop, "UnitID", unit["unit_number"])
+    name = _mits(person_el, "Name")
+    _mits(name, "FirstName", person["first_name"])
+    _mits(name, "MiddleName", person["middle_name"])
+    _mits(name, "LastName", person["last_name"])
+    _address(person_el, prop, unit["unit_number"], person["email"] or "")
+    if person["phone"]:
+        phone = _mits(person_el, "Phone", Type=PHONE_TYPES.get(person["phone_type"], "cell"))
+        _mits(phone, "PhoneNumber", person["phone"])
+    mlease = _mits(person_el, "Lease")
+    _mits(mlease, "CurrentRent", dollars(lease["rent_cents"]))
+    _mits(mlease, "ExpectedMoveInDate", lease["scheduled_move_in_date"])
+    if lease["scheduled_move_out_date"]:
+        _mits(mlease, "ExpectedMoveOutDate", lease["scheduled_move_out_date"])
+    _mits(mlease, "LeaseFromDate", lease["start_date"])
+    _mits(mlease, "LeaseToDate", lease["end_date"])
+    if lease["move_in_date"]:
+        _mits(mlease, "ActualMoveIn", lease["move_in_date"])
+    if lease["move_out_date"]:
+        _mits(mlease, "ActualMoveOut", lease["move_out_date"])
+    _mits(mlease, "ResponsibleForLease", "true" if person["is_lease_signer"] else "false")
+    if lease["lease_signed_date"]:
+        _mits(mlease, "LeaseSignDate", lease["lease_signed_date"])
+
+
+def _rt_unit(
+    customer: Any, prop: Any, account: Any, unit_status: dict[str, tuple[str, str]]
+) -> None:
+    """An account's unit and its state (`RT_Unit`)."""
+    unit = account["unit"]
+    occupancy, leased = unit_status.get(unit["unit_id"], ("vacant", "available"))
+    rt_unit = _plain(customer, "RT_Unit")
+    _plain(rt_unit, "UnitID", unit["unit_number"])
+    _plain(rt_unit, "NumberOccupants", Total=str(len(account["people"])))
+    unit_el = _plain(rt_unit, "Unit")
+    info = _mits(unit_el, "Information")
+    _mits(info, "UnitID", unit["unit_number"])
+    _mits(info, "UnitType", unit["unit_type"])
+    _mits(info, "UnitBedrooms", str(unit["bedrooms"]))
+    _mits(info, "UnitBathrooms", unit["bathrooms"])
+    _mits(info, "MinSquareFeet", str(unit["square_feet"]))
+    _mits(info, "MaxSquareFeet", str(unit["square_feet"]))
+    _mits(info, "MarketRent", dollars(unit["market_rent_cents"]))
+    _mits(info, "UnitEconomicStatus", "residential")
+    _mits(info, "UnitOccupancyStatus", occupancy)
+    _mits(info, "UnitLeasedStatus", leased)
+    _mits(info, "FloorPlanID", unit["unit_type"])
+    _mits(info, "FloorplanName", unit["unit_type_description"])
+    _mits(info, "BuildingID", unit["building"].rpartition(" ")[2])
+    _address(info, prop, unit["unit_number"])
+    _mits(unit_el, "PropertyPrimaryID", prop["property_id"])
+    _mits(unit_el, "MarketingName", prop["name"])
+
+
+def _rt_transactions(customer: Any, lease: Any, unit: Any, transactions: Any) -> None:
+    """An account's live transactions (`RTServiceTransactions`)."""
+    live = [t for t in transactions if t["category_id"] and not t["date_reversed"]]
+    if not live:
+        return
+    service = _plain(customer, "RTServiceTransactions")
+    for tx in live:
+        wrapper = _plain(service, "Transactions")
+        if tx["type"] == "Payment":
+            element = _plain(wrapper, "Payment", Type="Other")
+        elif tx["type"] == "Credit":
+            element = _plain(wrapper, "Concession")
+        else:
+            element = _plain(wrapper, "Charge")
+        detail = _plain(element, "Detail")
+        _plain(detail, "TransactionDate", tx["date"])
+        _plain(detail, "Description", tx["description"] or "")
+        if tx["type"] == "Payment":
+            _plain(detail, "DocumentNumber", tx["reference"] or "")
+        _plain(detail, "ChargeCode", tx["abbreviation"])
+        _plain(detail, "GLAccountNumber", tx["gl_number"])
+        _plain(detail, "CustomerID", lease["lease_id"])
+        _plain(detail, "UnitID", unit["unit_number"])
+        _plain(detail, "Amount", dollars(tx["amount_cents"]))
+
+
 def resident_transactions(
     prop: Any, accounts: Iterable[dict[str, Any]], unit_status: dict[str, tuple[str, str]]
 ) -> Any:
@@ -151,85 +242,10 @@ def resident_transactions(
         _plain(customer, "CustomerID", lease["lease_id"])
         people = _plain(customer, "Customers")
         for person in account["people"]:
-            kind = {"Former": "former resident", "Pending": "future resident"}.get(
-                lease["status"], "current resident"
-            )
-            person_el = _plain(people, "Customer", Type=kind)
-            _mits(person_el, "Description", "")
-            _plain(person_el, "CustomerID", person["person_id"])
-            mprop = _mits(person_el, "Property")
-            _mits(mprop, "PrimaryID", prop["property_id"])
-            _mits(mprop, "MarketingName", prop["name"])
-            _mits(mprop, "UnitID", unit["unit_number"])
-            name = _mits(person_el, "Name")
-            _mits(name, "FirstName", person["first_name"])
-            _mits(name, "MiddleName", person["middle_name"])
-            _mits(name, "LastName", person["last_name"])
-            _address(person_el, prop, unit["unit_number"], person["email"] or "")
-            if person["phone"]:
-                phone = _mits(
-                    person_el, "Phone", Type=PHONE_TYPES.get(person["phone_type"], "cell")
-                )
-                _mits(phone, "PhoneNumber", person["phone"])
-            mlease = _mits(person_el, "Lease")
-            _mits(mlease, "CurrentRent", dollars(lease["rent_cents"]))
-            _mits(mlease, "ExpectedMoveInDate", lease["scheduled_move_in_date"])
-            if lease["scheduled_move_out_date"]:
-                _mits(mlease, "ExpectedMoveOutDate", lease["scheduled_move_out_date"])
-            _mits(mlease, "LeaseFromDate", lease["start_date"])
-            _mits(mlease, "LeaseToDate", lease["end_date"])
-            if lease["move_in_date"]:
-                _mits(mlease, "ActualMoveIn", lease["move_in_date"])
-            if lease["move_out_date"]:
-                _mits(mlease, "ActualMoveOut", lease["move_out_date"])
-            _mits(mlease, "ResponsibleForLease", "true" if person["is_lease_signer"] else "false")
-            if lease["lease_signed_date"]:
-                _mits(mlease, "LeaseSignDate", lease["lease_signed_date"])
-        occupancy, leased = unit_status.get(unit["unit_id"], ("vacant", "available"))
-        rt_unit = _plain(customer, "RT_Unit")
-        _plain(rt_unit, "UnitID", unit["unit_number"])
-        _plain(rt_unit, "NumberOccupants", Total=str(len(account["people"])))
-        unit_el = _plain(rt_unit, "Unit")
-        info = _mits(unit_el, "Information")
-        _mits(info, "UnitID", unit["unit_number"])
-        _mits(info, "UnitType", unit["unit_type"])
-        _mits(info, "UnitBedrooms", str(unit["bedrooms"]))
-        _mits(info, "UnitBathrooms", unit["bathrooms"])
-        _mits(info, "MinSquareFeet", str(unit["square_feet"]))
-        _mits(info, "MaxSquareFeet", str(unit["square_feet"]))
-        _mits(info, "MarketRent", dollars(unit["market_rent_cents"]))
-        _mits(info, "UnitEconomicStatus", "residential")
-        _mits(info, "UnitOccupancyStatus", occupancy)
-        _mits(info, "UnitLeasedStatus", leased)
-        _mits(info, "FloorPlanID", unit["unit_type"])
-        _mits(info, "FloorplanName", unit["unit_type_description"])
-        _mits(info, "BuildingID", unit["building"].rpartition(" ")[2])
-        _address(info, prop, unit["unit_number"])
-        _mits(unit_el, "PropertyPrimaryID", prop["property_id"])
-        _mits(unit_el, "MarketingName", prop["name"])
+            _rt_person(people, prop, lease, unit, person)
+        _rt_unit(customer, prop, account, unit_status)
         _plain(customer, "PaymentAccepted", "Yes")
-        live = [t for t in account["transactions"] if t["category_id"] and not t["date_reversed"]]
-        if not live:
-            continue
-        service = _plain(customer, "RTServiceTransactions")
-        for tx in live:
-            wrapper = _plain(service, "Transactions")
-            if tx["type"] == "Payment":
-                element = _plain(wrapper, "Payment", Type="Other")
-            elif tx["type"] == "Credit":
-                element = _plain(wrapper, "Concession")
-            else:
-                element = _plain(wrapper, "Charge")
-            detail = _plain(element, "Detail")
-            _plain(detail, "TransactionDate", tx["date"])
-            _plain(detail, "Description", tx["description"] or "")
-            if tx["type"] == "Payment":
-                _plain(detail, "DocumentNumber", tx["reference"] or "")
-            _plain(detail, "ChargeCode", tx["abbreviation"])
-            _plain(detail, "GLAccountNumber", tx["gl_number"])
-            _plain(detail, "CustomerID", lease["lease_id"])
-            _plain(detail, "UnitID", unit["unit_number"])
-            _plain(detail, "Amount", dollars(tx["amount_cents"]))
+        _rt_transactions(customer, lease, unit, account["transactions"])
     return root
 
 
