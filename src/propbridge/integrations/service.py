@@ -37,7 +37,7 @@ from propbridge.jobs import queue
 from propbridge.jobs.kinds import JobKind, SyncPayload
 from propbridge.jobs.models import Job
 from propbridge.jobs.scheduler import upsert_schedule
-from propbridge.outbound import OutboundPolicy, OutboundRefusedError
+from propbridge.outbound import OutboundPolicy
 from propbridge.sync.registry import SyncedModels
 
 if TYPE_CHECKING:
@@ -121,18 +121,6 @@ class Guards:
         return cls(runtime.outbound, runtime.settings.min_sync_interval_seconds)
 
 
-async def check_base_url(policy: OutboundPolicy, base_url: str | None) -> None:
-    """400 unless the outbound policy lets credentials go to `base_url`."""
-    if base_url is None:
-        return
-    try:
-        await policy.check(base_url)
-    except OutboundRefusedError as error:
-        raise bad_request(
-            f"base_url is not an allowed destination: {error}", [issue(["base_url"], str(error))]
-        ) from error
-
-
 async def create_integration(
     session: AsyncSession, cipher: CredentialCipher, body: IntegrationCreate, guards: Guards
 ) -> Integration:
@@ -142,7 +130,8 @@ async def create_integration(
             f"Unsupported integration_vendor {body.integration_vendor!r}",
             [issue(["integration_vendor"], f"Supported: {', '.join(sorted(supported_vendors()))}")],
         )
-    await check_base_url(guards.outbound, body.base_url)
+    if body.base_url is not None:
+        await guards.outbound.require(body.base_url, "base_url")
     integration_id = new_id()
     integration = Integration(
         id=integration_id,
@@ -186,7 +175,8 @@ async def update_integration(
                 "Changing base_url needs the credentials again",
                 [issue(["credentials"], "Required when base_url changes")],
             )
-        await check_base_url(guards.outbound, body.base_url)
+        if body.base_url is not None:
+            await guards.outbound.require(body.base_url, "base_url")
     _apply_settings(integration, body, guards.min_sync_interval_seconds)
     if body.name is not None:
         integration.name = body.name.strip()

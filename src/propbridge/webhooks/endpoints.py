@@ -45,7 +45,7 @@ async def create_webhook(
     `MAX_WEBHOOKS_PER_SCOPE` per key scope; the URL must pass the outbound policy."""
     runtime = get_runtime(request)
     service.check_model(body.model, runtime.synced_models)
-    await service.check_url(runtime.outbound, body.url)
+    await runtime.outbound.require(body.url, "url")
     async with runtime.database.write() as session:
         hook = await service.create_webhook(session, runtime.cipher, principal, body)
     return {"result": present_webhook(runtime.cipher, hook)}
@@ -72,7 +72,7 @@ async def update_webhook(
     runtime = get_runtime(request)
     service.check_model(body.model, runtime.synced_models)
     if "url" in body.model_fields_set and body.url is not None:
-        await service.check_url(runtime.outbound, body.url)
+        await runtime.outbound.require(body.url, "url")
     async with runtime.database.write() as session:
         hook = await service.visible_webhook(session, principal, webhook_id)
         await service.update_webhook(session, runtime.cipher, hook, body)

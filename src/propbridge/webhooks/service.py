@@ -16,7 +16,6 @@ from propbridge.auth.service import Principal
 from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
 from propbridge.integrations.credentials import CredentialCipher
-from propbridge.outbound import OutboundPolicy, OutboundRefusedError
 from propbridge.sync.registry import SyncedModels
 from propbridge.webhooks import repository
 from propbridge.webhooks.events import DATA_TRIGGERS, ensure_delivery_job
@@ -48,16 +47,6 @@ def check_model(model: str | None, synced: SyncedModels) -> None:
     if model is not None and model not in synced.names:
         message = f"Value error, must be one of {', '.join(synced.names)}"
         raise bad_request("The request is not valid", [issue(["model"], message, "value_error")])
-
-
-async def check_url(policy: OutboundPolicy, url: str) -> None:
-    """400 unless the outbound policy lets deliveries go to `url`."""
-    try:
-        await policy.check(url)
-    except OutboundRefusedError as error:
-        raise bad_request(
-            f"url is not an allowed destination: {error}", [issue(["url"], str(error))]
-        ) from error
 
 
 def _triggers(names: list[str], model: str | None) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from propbridge.writes.schemas import (
     ResidentChargeCreate,
     ResidentPaymentCreate,
 )
-from propbridge.writes.service import PendingWrite
+from propbridge.writes.service import PendingWrite, Resolver
 
 router = APIRouter(tags=["billing-and-payments"])
 writer = require_scope("write")
@@ -48,7 +48,13 @@ async def _record(request: Request, pending: PendingWrite) -> AcceptedWrite:
     return accepted
 
 
-def _vendor_response(accepted: AcceptedWrite) -> JSONResponse:
+async def _vendor_write(
+    request: Request, resolve: Resolver, principal: Principal, body: Any
+) -> JSONResponse:
+    """Resolve a vendor route's write on a read connection, record it, answer with its job."""
+    async with get_runtime(request).database.read_connection() as connection:
+        pending = await resolve(connection, principal, body)
+    accepted = await _record(request, pending)
     # A ready response: FastAPI then skips re-validating and re-encoding a dict it cannot type.
     return JSONResponse({"meta": {"job_id": accepted.job_id}, "result": accepted.body})
 
@@ -58,9 +64,7 @@ async def create_resident_charge_resman(
     body: ResidentChargeCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
     """Accept a charge for ResMan; answered once the request and its job are committed."""
-    async with get_runtime(request).database.read_connection() as connection:
-        pending = await service.resolve_resident_charge(connection, principal, body)
-    return _vendor_response(await _record(request, pending))
+    return await _vendor_write(request, service.resolve_resident_charge, principal, body)
 
 
 @router.post("/v1/resident-payments/resman/")
@@ -68,9 +72,7 @@ async def create_resident_payment_resman(
     body: ResidentPaymentCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
     """Accept a payment for ResMan (`payment_type` becomes the MITS `Payment Type`)."""
-    async with get_runtime(request).database.read_connection() as connection:
-        pending = await service.resolve_resident_payment(connection, principal, body)
-    return _vendor_response(await _record(request, pending))
+    return await _vendor_write(request, service.resolve_resident_payment, principal, body)
 
 
 @router.post("/v1/resident-charges/batch/resman/")
@@ -78,9 +80,7 @@ async def create_resident_charge_batch_resman(
     body: ResidentChargeBatchCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
     """Accept 1 to 1,000 charges of one property: one job, one MITS document."""
-    async with get_runtime(request).database.read_connection() as connection:
-        pending = await service.resolve_charge_batch(connection, principal, body)
-    return _vendor_response(await _record(request, pending))
+    return await _vendor_write(request, service.resolve_charge_batch, principal, body)
 
 
 async def _generic_write(request: Request, principal: Principal, operation: str) -> JSONResponse:

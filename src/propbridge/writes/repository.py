@@ -32,6 +32,16 @@ IN_CHUNK = 500
 
 # ---- What a write names ----------------------------------------------------------------------
 
+
+def _lease_of_resident(integration_id: Any) -> Any:
+    """The join to the lease a resident's writes post to (their `x_lease_id`, same property)."""
+    return and_(
+        Lease.integration_id == integration_id,
+        Lease.x_property_id == Resident.x_property_id,
+        Lease.x_id == Resident.x_lease_id,
+    )
+
+
 CHARGE_TARGET = (
     select(
         Integration.vendor,
@@ -49,14 +59,7 @@ CHARGE_TARGET = (
         Resident,
         and_(Resident.id == bindparam("resident_id"), Resident.integration_id == Integration.id),
     )
-    .outerjoin(
-        Lease,
-        and_(
-            Lease.integration_id == Integration.id,
-            Lease.x_property_id == Resident.x_property_id,
-            Lease.x_id == Resident.x_lease_id,
-        ),
-    )
+    .outerjoin(Lease, _lease_of_resident(Integration.id))
     .outerjoin(
         ChargeCode,
         and_(
@@ -108,14 +111,7 @@ async def residents_with_leases(
             Resident.last_name,
         )
         .select_from(Resident)
-        .outerjoin(
-            Lease,
-            and_(
-                Lease.integration_id == Resident.integration_id,
-                Lease.x_property_id == Resident.x_property_id,
-                Lease.x_id == Resident.x_lease_id,
-            ),
-        )
+        .outerjoin(Lease, _lease_of_resident(Resident.integration_id))
         .where(Resident.integration_id == integration_id, Resident.id.in_(resident_ids))
     )
     return {row.id: row for row in rows}

@@ -453,58 +453,58 @@ def billing_accounts(
             (query.property_id, query.modified_since),
         ):
             by_account[tx["billing_account_id"]].append(tx)
-    out = []
-    for r in rows:
-        balance = balances.get(r["billing_account_id"], 0)
-        on_lease = r["lease_id"] is not None
-        mobile = r["phone_type"] == "Mobile" or not on_lease
-        out.append(
+    return [
+        _account(r, balances.get(r["billing_account_id"], 0), by_account[r["billing_account_id"]])
+        for r in rows
+    ]
+
+
+def _account(r: Any, balance: int, transactions: list[Any]) -> dict[str, Any]:
+    """One v2 billing account object, with its transactions."""
+    on_lease = r["lease_id"] is not None
+    mobile = r["phone_type"] == "Mobile" or not on_lease
+    return {
+        "propertyId": r["property_id"],
+        "accountType": r["account_type"],
+        "billingAccountId": r["billing_account_id"],
+        "personId": r["person_id"],
+        "firstName": r["first_name"],
+        "middleName": r["middle_name"],
+        "lastName": r["last_name"],
+        "building": r["building"] if on_lease else "",
+        "unit": r["unit_number"] if on_lease else "",
+        "streetAddress": (f"{r['street']} #{r['unit_number']}" if on_lease else r["street"]),
+        "city": r["city"],
+        "state": r["state"],
+        "zip": r["zip"],
+        "email": r["email"],
+        "mobilePhone": r["phone"] if mobile else None,
+        "homePhone": None if mobile else r["phone"],
+        "householdStatus": r["household_status"],
+        "moveInDate": r["move_in_date"],
+        "moveOutDate": r["move_out_date"],
+        # Spelled so on the wire (live-verified).
+        "leaseID": r["lease_id"],
+        # Assumption: an account without a lease has no lease status to give.
+        "leaseStatus": r["status"] or "",
+        "leaseSignedDate": r["lease_signed_date"],
+        "leaseStartDate": r["start_date"],
+        "leaseEndDate": r["end_date"],
+        "balance": money(balance),
+        "paymentStatus": "Delinquent" if balance > 0 else "Current",
+        "transactions": [
             {
-                "propertyId": r["property_id"],
-                "accountType": r["account_type"],
-                "billingAccountId": r["billing_account_id"],
-                "personId": r["person_id"],
-                "firstName": r["first_name"],
-                "middleName": r["middle_name"],
-                "lastName": r["last_name"],
-                "building": r["building"] if on_lease else "",
-                "unit": r["unit_number"] if on_lease else "",
-                "streetAddress": (
-                    f"{r['street']} #{r['unit_number']}" if on_lease else r["street"]
-                ),
-                "city": r["city"],
-                "state": r["state"],
-                "zip": r["zip"],
-                "email": r["email"],
-                "mobilePhone": r["phone"] if mobile else None,
-                "homePhone": None if mobile else r["phone"],
-                "householdStatus": r["household_status"],
-                "moveInDate": r["move_in_date"],
-                "moveOutDate": r["move_out_date"],
-                # Spelled so on the wire (live-verified).
-                "leaseID": r["lease_id"],
-                # Assumption: an account without a lease has no lease status to give.
-                "leaseStatus": r["status"] or "",
-                "leaseSignedDate": r["lease_signed_date"],
-                "leaseStartDate": r["start_date"],
-                "leaseEndDate": r["end_date"],
-                "balance": money(balance),
-                "paymentStatus": "Delinquent" if balance > 0 else "Current",
-                "transactions": [
-                    {
-                        "id": t["transaction_id"],
-                        "date": t["date"],
-                        "type": t["type"],
-                        "transactionCategoryId": t["category_id"],
-                        "description": t["description"],
-                        "reference": t["reference"],
-                        "amount": money(t["amount_cents"]),
-                    }
-                    for t in by_account[r["billing_account_id"]]
-                ],
+                "id": t["transaction_id"],
+                "date": t["date"],
+                "type": t["type"],
+                "transactionCategoryId": t["category_id"],
+                "description": t["description"],
+                "reference": t["reference"],
+                "amount": money(t["amount_cents"]),
             }
-        )
-    return out
+            for t in transactions
+        ],
+    }
 
 
 def account_exists(store: SandboxStore, property_id: str, billing_account_id: str) -> bool:
