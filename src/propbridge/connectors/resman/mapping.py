@@ -323,32 +323,10 @@ def map_account_transactions(
         line = by_id.get(x_id)
         if is_reversal(tx, line):
             continue
-        cents = dollars_to_cents(tx.get("amount") or 0)
-        date = _day(tx.get("date"))
-        category = _text(tx.get("transactionCategoryId"))
-        fields: dict[str, Any] = {
-            "x_lease_id": x_lease_id,
-            "x_resident_id": x_resident_id,
-            "x_billing_account_id": _text(account.get("billingAccountId")),
-            "x_charge_code_id": category.lower() if category else None,
-            "amount_in_cents": -abs(cents) if kind == "Credit" else cents,
-            "amount_raw": _text(tx.get("amount")),
-            "name": None,
-            "description": _text(tx.get("description")),
-            "reference_number": _text(tx.get("reference")),
-            "transaction_date": date,
-            "post_month": date[:7] if date else None,
-            "transaction_type": kind,
-            "reversed_date": _day(line.get("dateReversed")) if line else None,
-        }
-        model = "resident_payments" if kind == "Payment" else "resident_charges"
-        if model == "resident_payments":
-            method = _text(line.get("method")) if line else None
-            fields["payment_method_raw"] = method
-            fields["payment_method_normalized"] = method if method in PAYMENT_METHODS else None
+        fields = _transaction_fields(account, tx, line, kind, x_lease_id, x_resident_id)
         records.append(
             RecordData(
-                model,
+                "resident_payments" if kind == "Payment" else "resident_charges",
                 x_id,
                 x_property_id,
                 fields,
@@ -363,6 +341,40 @@ def map_account_transactions(
             )
         )
     return records
+
+
+def _transaction_fields(
+    account: dict[str, Any],
+    tx: dict[str, Any],
+    line: dict[str, Any] | None,
+    kind: str,
+    x_lease_id: str | None,
+    x_resident_id: str | None,
+) -> dict[str, Any]:
+    """A ledger transaction's columns (a payment's method from its ledger row)."""
+    cents = dollars_to_cents(tx.get("amount") or 0)
+    date = _day(tx.get("date"))
+    category = _text(tx.get("transactionCategoryId"))
+    fields: dict[str, Any] = {
+        "x_lease_id": x_lease_id,
+        "x_resident_id": x_resident_id,
+        "x_billing_account_id": _text(account.get("billingAccountId")),
+        "x_charge_code_id": category.lower() if category else None,
+        "amount_in_cents": -abs(cents) if kind == "Credit" else cents,
+        "amount_raw": _text(tx.get("amount")),
+        "name": None,
+        "description": _text(tx.get("description")),
+        "reference_number": _text(tx.get("reference")),
+        "transaction_date": date,
+        "post_month": date[:7] if date else None,
+        "transaction_type": kind,
+        "reversed_date": _day(line.get("dateReversed")) if line else None,
+    }
+    if kind == "Payment":
+        method = _text(line.get("method")) if line else None
+        fields["payment_method_raw"] = method
+        fields["payment_method_normalized"] = method if method in PAYMENT_METHODS else None
+    return fields
 
 
 # ---------------------------------------------------------------------------- v1 (MITS)
