@@ -16,7 +16,8 @@ from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
 from propbridge.integrations.models import Integration
 from propbridge.residents.models import Lease, Property, Resident
-from propbridge.webhooks.models import Webhook
+from propbridge.units.models import FloorPlan
+from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 
 
 async def _add(session: AsyncSession, row: Any) -> Any:
@@ -113,3 +114,35 @@ async def webhook(session: AsyncSession, **values: Any) -> Webhook:
         "integration_ids": None,
     }
     return await _add(session, Webhook(**{**defaults, **values}))  # type: ignore[no-any-return]
+
+
+async def floor_plan(session: AsyncSession, at: Property, **values: Any) -> FloorPlan:
+    """A floor plan of a property (its `x_id` is its ResMan unit-type code)."""
+    of = await session.get(Integration, at.integration_id)
+    assert of is not None
+    defaults = {"x_id": "2B2B", "name": "Two bedrooms", "bedrooms": 2, "bathrooms": "2"}
+    merged = {**defaults, **values}
+    x_id = merged.pop("x_id")
+    row = FloorPlan(**_synced(of, at.x_id, x_id=x_id, property_id=at.id, **merged))
+    return await _add(session, row)  # type: ignore[no-any-return]
+
+
+async def webhook_event(session: AsyncSession, **values: Any) -> WebhookEvent:
+    """An event: a resident's DATA_NEW by default (of no integration)."""
+    defaults: dict[str, Any] = {
+        "trigger": "DATA_NEW",
+        "integration_id": None,
+        "model": "residents",
+        "record_id": None,
+        "payload": {"event": "DATA_NEW"},
+    }
+    return await _add(session, WebhookEvent(**{**defaults, **values}))  # type: ignore[no-any-return]
+
+
+async def webhook_delivery(
+    session: AsyncSession, to: Webhook, event: WebhookEvent | None = None, **values: Any
+) -> WebhookDelivery:
+    """A pending delivery to a webhook of an event (a new one when none is given)."""
+    of = event if event is not None else await webhook_event(session)
+    row = WebhookDelivery(**{"webhook_id": to.id, "event_id": of.id, "state": "pending", **values})
+    return await _add(session, row)  # type: ignore[no-any-return]
