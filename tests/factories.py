@@ -15,9 +15,11 @@ from propbridge.billing.models import ChargeCode
 from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
 from propbridge.integrations.models import Integration
+from propbridge.jobs.models import Job
 from propbridge.residents.models import Lease, Property, Resident
 from propbridge.units.models import FloorPlan
 from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
+from propbridge.writes.models import WriteItem, WriteRequest
 
 
 async def _add(session: AsyncSession, row: Any) -> Any:
@@ -145,4 +147,45 @@ async def webhook_delivery(
     """A pending delivery to a webhook of an event (a new one when none is given)."""
     of = event if event is not None else await webhook_event(session)
     row = WebhookDelivery(**{"webhook_id": to.id, "event_id": of.id, "state": "pending", **values})
+    return await _add(session, row)  # type: ignore[no-any-return]
+
+
+async def job(session: AsyncSession, **values: Any) -> Job:
+    """A queued sync job (of no integration unless given one)."""
+    defaults: dict[str, Any] = {"kind": "sync", "payload": {"models": None}, "state": "queued"}
+    return await _add(session, Job(**{**defaults, **values}))  # type: ignore[no-any-return]
+
+
+async def write_request(
+    session: AsyncSession, of: Integration, job_state: str = "queued", **values: Any
+) -> WriteRequest:
+    """An accepted resident charge of an integration, with the write job carrying it (in
+    `job_state`); no items (see `write_item`)."""
+    carrier = await job(session, kind="write", integration_id=of.id, state=job_state)
+    defaults: dict[str, Any] = {
+        "integration_id": of.id,
+        "operation": "resident_charge",
+        "request_body": {"integration_id": of.id},
+        "body_hash": "0" * 64,
+        "dedupe_key": None,
+        "job_id": carrier.id,
+        "errors": [],
+    }
+    return await _add(session, WriteRequest(**{**defaults, **values}))  # type: ignore[no-any-return]
+
+
+async def write_item(session: AsyncSession, of: WriteRequest, **values: Any) -> WriteItem:
+    """A write's charge of $125.00 on lease `L-1` (position 0, PENDING)."""
+    defaults: dict[str, Any] = {
+        "position": 0,
+        "kind": "charge",
+        "status": "PENDING",
+        "reference_number": "r-1",
+        "batch_id": "b-1",
+        "amount_in_cents": 12_500,
+        "x_property_id": "P-1",
+        "x_lease_id": "L-1",
+        "upstream": {},
+    }
+    row = WriteItem(**{**defaults, "write_request_id": of.id, **values})
     return await _add(session, row)  # type: ignore[no-any-return]

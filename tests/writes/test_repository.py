@@ -1,0 +1,265 @@
+"""The writes repository on a real database: dedupe lookups, recording a write with its items
+and job, retry chains, outcomes, the rows reconciliation reads, and the write-log statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propbridge.db.engine import count_rows
+from propbridge.db.ids import new_id
+from propbridge.jobs.models import Job
+from propbridge.writes import repository
+from propbridge.writes.models import WriteRequest
+from propbridge.writes.repository import LogFilters, SeenWrite
+from tests import factories
+
+T0 = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def _request_row(integration_id: str, job_id: str, **values: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "integration_id": integration_id,
+        "operation": "resident_charge_batch",
+        "request_body": {"charges": 2},
+        "body_hash": "1" * 64,
+        "dedupe_key": None,
+        "job_id": job_id,
+        "errors": [],
+        "created_at": T0,
+        "updated_at": T0,
+        **values,
+    }
+
+
+def _item_row(request_id: str, position: int, reference: str) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "write_request_id": request_id,
+        "position": position,
+        "kind": "charge",
+        "status": "PENDING",
+        "reference_number": reference,
+        "batch_id": "b-1",
+        "amount_in_cents": 1_000 + position,
+        "x_property_id": "P-1",
+        "x_lease_id": "L-1",
+        "upstream": {"charge_code": "RENT"},
+    }
+
+
+def _job_row(integration_id: str, job_id: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "kind": "write",
+        "integration_id": integration_id,
+        "payload": {},
+        "state": "queued",
+        "attempt": 0,
+        "max_attempts": 5,
+        "run_after": T0,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+
+
+async def test_writes_by_dedupe_key_finds_only_the_keys_asked(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    first_key, second_key = f"{new_id()}\x1fa", f"{new_id()}\x1fb"
+    first = await factories.write_request(
+        session, integration, dedupe_key=first_key, body_hash="a" * 64, request_body={"n": 1}
+    )
+    await factories.write_request(session, integration, dedupe_key=second_key)
+    await factories.write_request(session, integration)
+    found = await repository.writes_by_dedupe_key(session, [first_key, first_key, "missing"])
+    assert found == {first_key: SeenWrite(first.job_id, "a" * 64, {"n": 1})}
+    assert await repository.writes_by_dedupe_key(session, []) == {}
+
+
+async def test_inserted_writes_are_found_by_their_job_with_items_in_order(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    job_id = new_id()
+    request = _request_row(integration.id, job_id, dedupe_key=new_id())
+    items = [_item_row(request["id"], 1, "r-b"), _item_row(request["id"], 0, "r-a")]
+    await repository.insert_writes(session, [request], items, [_job_row(integration.id, job_id)])
+    found = await repository.write_by_job(session, job_id)
+    assert found is not None
+    assert found.request.id == request["id"] and found.request.operation == "resident_charge_batch"
+    assert found.request.request_body == {"charges": 2}
+    assert (found.job_state, found.job_error) == ("queued", None)
+    ordered = await repository.items_of(session, request["id"])
+    assert [(i.position, i.reference_number) for i in ordered] == [(0, "r-a"), (1, "r-b")]
+    assert ordered[1].upstream == {"charge_code": "RENT"} and ordered[1].amount_in_cents == 1_001
+    assert await repository.write_by_job(session, new_id()) is None
+
+
+async def test_insert_writes_with_no_request_writes_nothing(session: AsyncSession) -> None:
+    before = await count_rows(session, select(WriteRequest))
+    await repository.insert_writes(session, [], [], [])
+    assert await count_rows(session, select(WriteRequest)) == before
+
+
+async def test_write_by_job_carries_the_jobs_state_and_error(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    write = await factories.write_request(session, integration, job_state="failed")
+    carrier = await session.get(Job, write.job_id)
+    assert carrier is not None
+    carrier.last_error = "ResMan said no"
+    await session.flush()
+    found = await repository.write_by_job(session, write.job_id)
+    assert found is not None and found.request.id == write.id
+    assert (found.job_state, found.job_error) == ("failed", "ResMan said no")
+
+
+async def test_latest_retry_job_and_retries_of_a_chain(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    root = await factories.write_request(session, integration, created_at=T0)
+    # Recorded newest first, so that only the timestamps give the order.
+    second = await factories.write_request(
+        session, integration, retry_of=root.id, retry_root=root.id, created_at=T0 + timedelta(2)
+    )
+    first = await factories.write_request(
+        session, integration, retry_of=root.id, retry_root=root.id, created_at=T0 + timedelta(1)
+    )
+    third = await factories.write_request(
+        session, integration, retry_of=second.id, retry_root=root.id, created_at=T0 + timedelta(3)
+    )
+    other_root = await factories.write_request(session, integration, created_at=T0)
+    await factories.write_request(
+        session, integration, retry_of=other_root.id, retry_root=other_root.id, created_at=T0
+    )
+    assert await repository.latest_retry_job(session, root.id) == second.job_id
+    assert await repository.latest_retry_job(session, second.id) == third.job_id
+    assert await repository.latest_retry_job(session, third.id) is None
+    chain = await repository.retries_of(session, root.id)
+    assert [w.id for w in chain] == [first.id, second.id, third.id]
+    assert await repository.retries_of(session, first.id) == []
+
+
+async def test_record_outcome_sets_statuses_and_errors_by_position(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    write = await factories.write_request(session, integration)
+    for position in range(3):
+        await factories.write_item(
+            session, write, position=position, reference_number=f"r-{position}"
+        )
+    untouched = await factories.write_request(session, integration)
+    await factories.write_item(session, untouched)
+    await repository.record_outcome(
+        session, write.id, "REJECTED", "The batch was refused", {1: "Bad amount"}, ["Refused"]
+    )
+    write_id, untouched_id = write.id, untouched.id
+    session.expire_all()  # read back what the database holds
+    items = await repository.items_of(session, write_id)
+    assert [(i.status, i.error) for i in items] == [
+        ("REJECTED", "The batch was refused"),
+        ("REJECTED", "Bad amount"),
+        ("REJECTED", "The batch was refused"),
+    ]
+    recorded = await session.get(WriteRequest, write_id, populate_existing=True)
+    assert recorded is not None
+    assert recorded.errors == ["Refused"] and recorded.finished_at is not None
+    [other] = await repository.items_of(session, untouched_id)
+    assert (other.status, other.error) == ("PENDING", None)
+    other_request = await session.get(WriteRequest, untouched_id, populate_existing=True)
+    assert other_request is not None and other_request.finished_at is None
+
+
+async def test_record_outcome_without_a_common_error_names_only_the_positions(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    write = await factories.write_request(session, integration)
+    await factories.write_item(session, write, position=0, error="stale")
+    await factories.write_item(session, write, position=1, reference_number="r-2")
+    await repository.record_outcome(session, write.id, "ACCEPTED", None, {0: "Warning"}, [])
+    write_id = write.id
+    session.expire_all()  # read back what the database holds
+    items = await repository.items_of(session, write_id)
+    assert [(i.status, i.error) for i in items] == [("ACCEPTED", "Warning"), ("ACCEPTED", None)]
+
+
+async def test_items_with_references_are_the_integrations_own(session: AsyncSession) -> None:
+    mine, theirs = await factories.integration(session), await factories.integration(session)
+    write = await factories.write_request(session, mine)
+    wanted = await factories.write_item(session, write, reference_number="r-1")
+    also = await factories.write_item(session, write, position=1, reference_number="r-2")
+    await factories.write_item(session, write, position=2, reference_number="r-9")
+    elsewhere = await factories.write_request(session, theirs)
+    await factories.write_item(session, elsewhere, reference_number="r-1")
+    rows = await repository.items_with_references(session, mine.id, ["r-1", "r-2", "r-3"])
+    assert {row.id for row in rows} == {wanted.id, also.id}
+    [row] = [row for row in rows if row.id == wanted.id]
+    assert (row.write_request_id, row.kind, row.x_lease_id) == (write.id, "charge", "L-1")
+    assert (row.amount_in_cents, row.status, row.record_id) == (12_500, "PENDING", None)
+
+
+async def test_items_with_references_reads_past_one_chunk(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    write = await factories.write_request(session, integration)
+    references = [f"r-{n:04d}" for n in range(repository.IN_CHUNK + 1)]
+    first = await factories.write_item(session, write, reference_number=references[0])
+    last = await factories.write_item(session, write, position=1, reference_number=references[-1])
+    rows = await repository.items_with_references(session, integration.id, references)
+    assert {row.id for row in rows} == {first.id, last.id}
+
+
+async def _finished(
+    session: AsyncSession, of: Any, at: datetime, job_state: str = "succeeded", **values: Any
+) -> WriteRequest:
+    write = await factories.write_request(session, of, job_state=job_state, created_at=at, **values)
+    await factories.write_item(session, write, status="ACCEPTED")
+    return write
+
+
+async def test_write_logs_are_scoped_to_the_allow_list_before_paging(
+    session: AsyncSession,
+) -> None:
+    mine, theirs = await factories.integration(session), await factories.integration(session)
+    newest = await _finished(session, mine, T0 + timedelta(minutes=3))
+    middle = await _finished(session, mine, T0 + timedelta(minutes=2))
+    oldest = await _finished(session, mine, T0 + timedelta(minutes=1), job_state="failed")
+    await factories.write_request(session, mine, job_state="queued")  # not finished
+    for minute in (4, 5):  # newer than all of mine: paging first would return these
+        await _finished(session, theirs, T0 + timedelta(minutes=minute))
+    statement = repository.write_logs_statement(LogFilters(integration_ids=frozenset({mine.id})))
+    assert await count_rows(session, statement) == 3
+    page = (await session.execute(statement.limit(2))).all()
+    assert [row[0].id for row in page] == [newest.id, middle.id]
+    rest = (await session.execute(statement.offset(2).limit(2))).all()
+    assert [row[0].id for row in rest] == [oldest.id]
+    both = frozenset({mine.id, theirs.id})
+    assert await count_rows(session, repository.write_logs_statement(LogFilters(both))) == 5
+    narrowed = LogFilters(both, integration_id=theirs.id)
+    assert await count_rows(session, repository.write_logs_statement(narrowed)) == 2
+
+
+async def test_write_logs_status_and_latest_retry(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    scope = frozenset({integration.id})
+    succeeded = await _finished(session, integration, T0)
+    job_failed = await _finished(session, integration, T0, job_state="failed")
+    item_rejected = await factories.write_request(session, integration, job_state="succeeded")
+    await factories.write_item(session, item_rejected, status="REJECTED")
+    retry = await _finished(
+        session, integration, T0 + timedelta(1), retry_of=job_failed.id, retry_root=job_failed.id
+    )
+    rows = (await session.execute(repository.write_logs_statement(LogFilters(scope)))).all()
+    by_id = {row[0].id: row for row in rows}
+    assert by_id[succeeded.id].status == "SUCCESS" and by_id[retry.id].status == "SUCCESS"
+    assert by_id[job_failed.id].status == "FAILURE" and by_id[job_failed.id].state == "failed"
+    assert by_id[item_rejected.id].status == "FAILURE"
+    assert by_id[job_failed.id].retried_by == retry.job_id
+    assert by_id[succeeded.id].retried_by is None
+    assert by_id[succeeded.id].vendor == "RESMAN"
+    failures = repository.write_logs_statement(LogFilters(scope, status="FAILURE"))
+    found = {row[0].id for row in (await session.execute(failures)).all()}
+    assert found == {job_failed.id, item_rejected.id}
+    batches = LogFilters(scope, operations=("resident_charge_batch",))
+    assert await count_rows(session, repository.write_logs_statement(batches)) == 0
