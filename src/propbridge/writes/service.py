@@ -160,6 +160,14 @@ def _code_problems(
     return []
 
 
+async def _check_target(
+    db: Executor, principal: Principal, integration_id: str, operation: str
+) -> str:
+    """The vendor lookup, then the rules (400 unknown, 403 out of scope, 405 unsupported)."""
+    vendor = await repository.vendor_of(db, integration_id)
+    return rules.check_target(principal, integration_id, vendor, operation)
+
+
 async def resolve_resident_charge(
     db: Executor, principal: Principal, body: ResidentChargeCreate
 ) -> PendingWrite:
@@ -191,8 +199,7 @@ async def resolve_resident_payment(
 ) -> PendingWrite:
     """Check the payment's resident and build what the worker posts (`PaidBy` = their name)."""
     operation = "resident_payment"
-    vendor = await repository.vendor_of(db, body.integration_id)
-    rules.check_target(principal, body.integration_id, vendor, operation)
+    await _check_target(db, principal, body.integration_id, operation)
     found = (
         await repository.residents_with_leases(db, body.integration_id, [body.resident_id])
     ).get(body.resident_id)
@@ -250,8 +257,7 @@ async def resolve_charge_batch(
 ) -> PendingWrite:
     """Check every charge of a batch (one property, no reference twice) in two queries."""
     operation = "resident_charge_batch"
-    vendor = await repository.vendor_of(db, body.integration_id)
-    rules.check_target(principal, body.integration_id, vendor, operation)
+    await _check_target(db, principal, body.integration_id, operation)
     residents = await repository.residents_with_leases(
         db, body.integration_id, sorted({c.resident_id for c in body.charges})
     )
@@ -291,9 +297,7 @@ async def resolve_generic(
         raise bad_request(
             "integration_id is required", [issue(["integration_id"], "Required string")]
         )
-    vendor = rules.check_target(
-        principal, integration_id, await repository.vendor_of(db, integration_id), operation
-    )
+    vendor = await _check_target(db, principal, integration_id, operation)
     schema = rules.write_body(vendor, operation)
     unknown = sorted(set(body) - set(schema.model_fields))
     if unknown and not ignore_unknown:
