@@ -132,8 +132,13 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(header)
     if token is None:
         raise _unauthorised("Authorization must be 'Bearer <token>'")
-    cache: PrincipalCache = request.app.state.principal_cache
-    principal = await cache.lookup(get_runtime(request).database, token)
+    already: tuple[str, Principal | None] | None = getattr(request.state, "authenticated", None)
+    principal: Principal | None
+    if already is not None and already[0] == token:
+        principal = already[1]  # looked up by the idempotency middleware for this request
+    else:
+        cache: PrincipalCache = request.app.state.principal_cache
+        principal = await cache.lookup(get_runtime(request).database, token)
     if principal is None:
         raise _unauthorised("Unknown, expired or revoked API key")
     request.state.principal = principal

@@ -59,6 +59,9 @@ class IdempotencyMiddleware:
         principal = (
             None if token is None else await self.principals.lookup(self.runtime.database, token)
         )
+        # The route authenticates the same token again: it takes this answer instead of a second
+        # lookup (an unknown token would wait for another read of the keys).
+        scope.setdefault("state", {})["authenticated"] = (token, principal)
         if principal is None:
             await self.app(scope, receive, send)  # the route answers 401; nothing is kept
             return
