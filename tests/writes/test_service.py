@@ -90,3 +90,13 @@ async def test_generic_writes_name_unknown_fields_unless_dropped(session: AsyncS
         session, factories.principal(), "resident_charge", body, ignore_unknown=True
     )
     assert "color" not in pending.body
+
+
+async def test_unknown_jobs_are_404_with_each_routes_message(session: AsyncSession) -> None:
+    """Write status and retry said it differently before the writes domain: still so."""
+    with pytest.raises(ApiError) as status:
+        await service.write_status(session, factories.principal(), "nope")
+    with pytest.raises(ApiError) as retry:
+        await service.write_to_retry(session, factories.principal(), "nope")
+    assert (status.value.status, status.value.message) == (404, "Job nope was not found")
+    assert (retry.value.status, retry.value.message) == (404, "Job nope not found")

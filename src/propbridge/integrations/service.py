@@ -236,15 +236,10 @@ def check_models(wanted: list[str] | None, synced: SyncedModels) -> None:
     """400 naming the models in `wanted` that are not synced."""
     unknown = synced.unknown(wanted or ())
     if unknown:
-        raise bad_request(
-            f"Cannot sync {', '.join(unknown)}",
-            [
-                issue(
-                    ["models_to_sync"],
-                    f"Syncable models: {', '.join(synced.names)}",
-                    "invalid_enum_value",
-                )
-            ],
+        message = f"Syncable models: {', '.join(synced.names)}"
+        problem = issue(["models_to_sync"], message, "invalid_enum_value")
+        raise ApiError(
+            400, "invalid_request", f"Cannot sync {', '.join(unknown)}", {"issues": [problem]}
         )
 
 

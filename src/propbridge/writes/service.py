@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from propbridge.api.errors import bad_request, issue, not_found
+from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.auth.service import Principal
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Executor, count_rows
@@ -332,17 +332,18 @@ async def find_existing_write(db: Executor, pending: PendingWrite) -> AcceptedWr
 
 
 async def _write_in_scope(
-    db: Executor, principal: Principal, root_job_id: str
+    db: Executor, principal: Principal, root_job_id: str, missing: ApiError
 ) -> repository.WriteWithJob:
+    """The write a job carries; `missing` when there is none or it is outside the key's scope."""
     found = await repository.write_by_job(db, root_job_id)
     if found is None or not principal.may_use(found.request.integration_id):
-        raise not_found(f"Job {root_job_id}")
+        raise missing
     return found
 
 
 async def write_status(db: Executor, principal: Principal, root_job_id: str) -> dict[str, Any]:
     """What became of a write (404 when unknown or outside the key's scope)."""
-    found = await _write_in_scope(db, principal, root_job_id)
+    found = await _write_in_scope(db, principal, root_job_id, not_found(f"Job {root_job_id}"))
     items = await repository.items_of(db, found.request.id)
     retried_by = await repository.latest_retry_job(db, found.request.id)
     return present_write_status(found.request, found.job_state, found.job_error, items, retried_by)
@@ -359,7 +360,9 @@ async def write_to_retry(
     """What retrying a write means: its chain's live retry if there is one (so no number of
     calls sends a write twice), else a new numbered retry of the chain's latest failed write
     (404 unknown, 400 when the write did not fail)."""
-    found = (await _write_in_scope(db, principal, root_job_id)).request
+    # (The message differs from write status's: kept as it was.)
+    missing = ApiError(404, "not_found", f"Job {root_job_id} not found")
+    found = (await _write_in_scope(db, principal, root_job_id, missing)).request
     root_id = found.retry_root or found.id
     retries = await repository.retries_of(db, root_id)
     latest = retries[-1] if retries else found
