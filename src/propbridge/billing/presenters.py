@@ -1,7 +1,7 @@
 """Propexo's ResidentCharge and ResidentPayment objects from our rows (every key present).
 
 Presentation only, from a record's column values: no queries, so the objects can be rendered
-once at sync time and stored (see `api/documents.py`).
+once at sync time and stored (see `render_document` in `db/synced.py`).
 """
 
 from __future__ import annotations

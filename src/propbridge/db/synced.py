@@ -31,7 +31,8 @@ class SyncedRecordMixin(IdMixin, TimestampMixin):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     # The record's Propexo object as served, rendered when the record is written (see
-    # `api/documents.py`); null for models presented from several tables.
+    # `render_document` below; served by `api/documents.py`); null for models presented from
+    # several tables.
     document: Mapped[str | None] = mapped_column(Text, default=None)
 
     # No index of its own: the natural key's unique index starts with it.
