@@ -21,8 +21,6 @@ import anyio
 import httpcore
 import httpx
 
-from propbridge.api.errors import bad_request, issue
-
 HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -121,15 +119,6 @@ class OutboundPolicy:
     async def check(self, url: str) -> None:
         """`check_url` off the event loop (name resolution blocks)."""
         await anyio.to_thread.run_sync(self.check_url, url)
-
-    async def require(self, url: str, field: str) -> None:
-        """400 naming the body's `field` unless `url` is an allowed destination."""
-        try:
-            await self.check(url)
-        except OutboundRefusedError as error:
-            raise bad_request(
-                f"{field} is not an allowed destination: {error}", [issue([field], str(error))]
-            ) from error
 
 
 def _address(host: str) -> Address | None:

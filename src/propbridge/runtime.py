@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from propbridge.catalog import SYNCED_MODELS
 from propbridge.clock import WALL_CLOCK, Clock
 from propbridge.config import Settings
 from propbridge.db.engine import Database
@@ -21,6 +20,14 @@ from propbridge.integrations.credentials import (
 )
 from propbridge.outbound import OutboundPolicy, guarded_transport
 from propbridge.sync.registry import SyncedModels
+
+
+def _catalog() -> SyncedModels:
+    # Imported when a runtime is made, not with this module: every table comes with it, and
+    # commands that make no runtime (`--help`) should not pay for them.
+    from propbridge.catalog import SYNCED_MODELS
+
+    return SYNCED_MODELS
 
 
 @dataclass
@@ -34,7 +41,7 @@ class Runtime:
     cipher: CredentialCipher
     clock: Clock = WALL_CLOCK
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
-    synced_models: SyncedModels = SYNCED_MODELS
+    synced_models: SyncedModels = field(default_factory=lambda: _catalog())
     job_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
     _http: httpx.AsyncClient | None = None
     _webhook_http: httpx.AsyncClient | None = None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.api.destinations import require_destination
 from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.api.listing import ListQuery, run_list
 from propbridge.auth.service import Principal
@@ -131,7 +132,7 @@ async def create_integration(
             [issue(["integration_vendor"], f"Supported: {', '.join(sorted(supported_vendors()))}")],
         )
     if body.base_url is not None:
-        await guards.outbound.require(body.base_url, "base_url")
+        await require_destination(guards.outbound, body.base_url, "base_url")
     integration_id = new_id()
     integration = Integration(
         id=integration_id,
@@ -176,7 +177,7 @@ async def update_integration(
                 [issue(["credentials"], "Required when base_url changes")],
             )
         if body.base_url is not None:
-            await guards.outbound.require(body.base_url, "base_url")
+            await require_destination(guards.outbound, body.base_url, "base_url")
     _apply_settings(integration, body, guards.min_sync_interval_seconds)
     if body.name is not None:
         integration.name = body.name.strip()

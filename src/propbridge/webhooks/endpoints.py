@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
+from propbridge.api.destinations import require_destination
 from propbridge.api.listing import parse_list_query
 from propbridge.api.records import bool_param
 from propbridge.auth.service import Principal
@@ -45,7 +46,7 @@ async def create_webhook(
     `MAX_WEBHOOKS_PER_SCOPE` per key scope; the URL must pass the outbound policy."""
     runtime = get_runtime(request)
     service.check_model(body.model, runtime.synced_models)
-    await runtime.outbound.require(body.url, "url")
+    await require_destination(runtime.outbound, body.url, "url")
     async with runtime.database.write() as session:
         hook = await service.create_webhook(session, runtime.cipher, principal, body)
     return {"result": present_webhook(runtime.cipher, hook)}
@@ -72,7 +73,7 @@ async def update_webhook(
     runtime = get_runtime(request)
     service.check_model(body.model, runtime.synced_models)
     if "url" in body.model_fields_set and body.url is not None:
-        await runtime.outbound.require(body.url, "url")
+        await require_destination(runtime.outbound, body.url, "url")
     async with runtime.database.write() as session:
         hook = await service.visible_webhook(session, principal, webhook_id)
         await service.update_webhook(session, runtime.cipher, hook, body)
