@@ -62,7 +62,7 @@ def content_hash(values: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Page:
     """Where a page's records go and what is known of its integration."""
 
@@ -70,7 +70,9 @@ class Page:
     vendor: str
     seen_at: datetime
     hooks: list[Listener]
-    properties: dict[str, str]  # our property id per PMS property id
+    # Our property id per PMS property id: read when a model first needs it, and again after
+    # this page has written properties.
+    properties: dict[str, str] | None = None
 
 
 async def upsert_page(
@@ -92,16 +94,16 @@ async def upsert_page(
         by_model.setdefault(record.model, []).append(record)
     changed_tables: set[str] = set()
     hooks = await listeners(session) if notify else []
-    page = Page(integration_id, vendor, seen_at, hooks, {})
+    page = Page(integration_id, vendor, seen_at, hooks)
+    properties_table = models["properties"].table
     for model in models:
         batch = by_model.get(model.name)
         if not batch:
             continue
-        if model.name != "properties" and not page.properties:
-            properties = await repository.ids_by_pms_id(
-                session, models["properties"].table, integration_id
+        if model.table is not properties_table and page.properties is None:
+            page.properties = await repository.ids_by_pms_id(
+                session, properties_table, integration_id
             )
-            page = Page(integration_id, vendor, seen_at, hooks, properties)
         if model.resolve_links is not None:
             await model.resolve_links(session, integration_id, batch)
         counts, ids, wrote = await _upsert_model(session, model, page, batch)
@@ -109,8 +111,8 @@ async def upsert_page(
             changed_tables.add(model.table.__tablename__)
         result.counts[model.name] = counts
         result.ids[model.name] = ids
-        if model.name == "properties":
-            page = Page(integration_id, vendor, seen_at, hooks, {})
+        if model.table is properties_table:
+            page.properties = None
     found = [
         (model.name, result.ids[model.name][(r.x_property_id, r.x_id)], r.fields)
         for model in models
@@ -172,7 +174,7 @@ async def _upsert_model(
     for key, record in deduped.items():
         values = dict(record.fields)
         if has_property_column:
-            property_id = page.properties.get(record.x_property_id)
+            property_id = (page.properties or {}).get(record.x_property_id)
             if property_id is None:
                 continue  # its property is not synced (yet); the next sync picks it up
             values["property_id"] = property_id
