@@ -5,11 +5,13 @@ Wiring only; every rule lives in a domain package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,7 @@ from propbridge.api.errors import (
     too_large,
 )
 from propbridge.api.listing import CountCache
+from propbridge.api.openapi import answers, build_openapi
 from propbridge.api.records import VisibilityCache
 from propbridge.api.request_bodies import (
     json_body_problem,
@@ -71,10 +74,11 @@ class RequestContextMiddleware:
                 400, "invalid_request", "NUL characters are not accepted in a path or query"
             )(scope, receive, send)
             return
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await too_large(MAX_BODY_BYTES)(scope, receive, send)
-            return
         if scope["method"] in BODY_METHODS:
+            # Other methods' bodies are never read, so their size does not matter.
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                await too_large(MAX_BODY_BYTES)(scope, receive, send)
+                return
             body = await read_bounded_body(receive, MAX_BODY_BYTES)
             if body is None:
                 await too_large(MAX_BODY_BYTES)(scope, receive, send)
@@ -102,6 +106,30 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """The database answers."""
+
+    status: Literal["ready"]
+
+
+class Unavailable(BaseModel):
+    """The database does not answer."""
+
+    status: Literal["unavailable"]
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its route's name (`list_residents`, `create_webhook`): what
+    generated clients call their functions."""
+    return route.name
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The API for one process's runtime."""
     app = FastAPI(
@@ -111,6 +139,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     app.state.principal_cache = PrincipalCache()
@@ -118,6 +147,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.count_cache = CountCache()
     app.state.visibility_cache = VisibilityCache()
     install_error_handlers(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(integrations_router)
     app.include_router(api_keys_router)
     app.include_router(residents_router)
@@ -135,12 +165,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware, clock=runtime.clock)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", tags=["health"], **answers(Health, extension=True))
     async def healthz() -> dict[str, str]:
+        """The process answers (no dependency is checked)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    ready = answers(Ready, extension=True)
+    ready["responses"][503] = {"model": Unavailable, "description": "The database does not answer."}
+
+    @app.get("/readyz", tags=["health"], **ready)
     async def readyz() -> Any:
+        """The process can serve: its database answers."""
         try:
             async with runtime.database.read() as session:
                 await session.execute(text("SELECT 1"))

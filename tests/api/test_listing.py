@@ -103,10 +103,21 @@ def test_an_integer_parameter_without_an_upper_bound() -> None:
     assert "at least 1" in refused.value.message
 
 
-def test_refuse_unknown_params_always_admits_the_list_ones() -> None:
-    listing.refuse_unknown_params(_request(b"offset=1&limit=2&order-by=id&state=x"), ["state"])
+def test_refuse_unknown_params_admits_only_the_named_ones() -> None:
+    listing.refuse_unknown_params(_request(b"offset=1&state=x"), ["offset", "state"])
     with pytest.raises(ApiError) as refused:
-        listing.refuse_unknown_params(_request(b"offset=1&State=x"), ["state"])
+        listing.refuse_unknown_params(
+            _request(b"offset=1&order-by=id&State=x"), ["offset", "state"]
+        )
+    assert _paths(refused.value) == [["State"], ["order-by"]]
+
+
+def test_list_queries_admit_the_paging_parameters_and_the_filters() -> None:
+    listing.parse_list_query(
+        _request(b"offset=1&limit=2&order-by=id&state=x"), {"id"}, filters=["state"]
+    )
+    with pytest.raises(ApiError) as refused:
+        listing.parse_list_query(_request(b"offset=1&State=x"), {"id"}, filters=["state"])
     assert _paths(refused.value) == [["State"]]
 
 

@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.errors import bad_request, issue
+from propbridge.api.parameters import MAX_LIMIT, MAX_OFFSET
 from propbridge.db.engine import count_rows
 
-MAX_LIMIT = 250
-# Deeper than any table here; an offset past it is a client's mistake (and would overflow).
-MAX_OFFSET = 1_000_000_000
 # From this offset on, pages are read ids first (see `run_list`).
 DEFERRED_JOIN_OFFSET = 1000
 
@@ -65,9 +63,9 @@ LIST_PARAMS = frozenset({"offset", "limit", "order-by"})
 
 
 def refuse_unknown_params(request: Request, known: Iterable[str]) -> None:
-    """400 naming each query parameter a route does not take: a filter silently ignored would
-    return records the client did not ask for."""
-    unknown = sorted(set(request.query_params) - LIST_PARAMS - set(known))
+    """400 naming each query parameter a route does not take (`known` are those it does): a
+    filter silently ignored would return records the client did not ask for."""
+    unknown = sorted(set(request.query_params) - set(known))
     if unknown:
         raise bad_request(
             f"Unknown query parameter(s): {', '.join(unknown)}",
@@ -83,7 +81,7 @@ def parse_list_query(
 ) -> ListQuery:
     """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown, and for a
     query parameter that is neither these nor one of the route's `filters`."""
-    refuse_unknown_params(request, filters)
+    refuse_unknown_params(request, LIST_PARAMS | set(filters))
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
     raw_order = request.query_params.get("order-by") or default

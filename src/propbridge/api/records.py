@@ -21,6 +21,8 @@ from propbridge.api.dependencies import Reader, read_connection, require_scope
 from propbridge.api.documents import envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
+from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, json_content
+from propbridge.api.parameters import QueryParam, choice, documented, moment, names, paging, text
 from propbridge.auth.service import Principal
 from propbridge.db.synced import UNSERVED_COLUMNS, Render, render_document, served_columns
 from propbridge.db.table_versions import table_versions
@@ -239,10 +241,10 @@ async def by_id_response(
     record_id: str,
     view: RecordView,
     label: str,
-    filters: frozenset[str],
 ) -> Response:
-    """One record in the list envelope; 404 when absent or not the caller's to see."""
-    query = parse_list_query(request, set(orderable_columns(model)), filters=filters)
+    """One record in the list envelope; 404 when absent or not the caller's to see. Takes the
+    paging parameters (as Propexo's by-ID routes do), no filter."""
+    query = parse_list_query(request, set(orderable_columns(model)))
     statement = await scoped(request, db, model, principal, view.columns(model))
     row = (await db.execute(statement.where(model.id == record_id))).first()
     if row is None:
@@ -257,18 +259,16 @@ async def by_id_response(
 
 Filters = Callable[[Request, Select[Any]], Select[Any]]
 # The filters every synced model takes.
-COMMON_FILTERS = frozenset(
-    {
-        "integration_id",
-        "integration_vendor",
-        "property_id",
-        "x_id",
-        "x_property_id",
-        "updated_at_gte",
-        "updated_at_lte",
-        "last_seen_gte",
-        "last_seen_lte",
-    }
+COMMON_FILTERS = (
+    text("integration_id", "Only records of this integration."),
+    choice("integration_vendor", PROPEXO_VENDORS, "Only records of integrations with this PMS."),
+    text("property_id", "Only records of this property (ignored by properties themselves)."),
+    text("x_id", "Only records with this id in the PMS."),
+    text("x_property_id", "Only records of the property with this id in the PMS."),
+    moment("updated_at_gte", "Only records changed at or after this moment."),
+    moment("updated_at_lte", "Only records changed at or before this moment."),
+    moment("last_seen_gte", "Only records a sync saw at or after this moment."),
+    moment("last_seen_lte", "Only records a sync saw at or before this moment."),
 )
 
 
@@ -279,17 +279,22 @@ def add_record_routes(
     view: RecordView | Render,
     label: str,
     id_name: str,
+    schema: dict[str, Any],
     filters: Filters | None = None,
-    filter_params: tuple[str, ...] = (),
+    filter_params: tuple[QueryParam, ...] = (),
 ) -> None:
-    """The list and by-ID routes of one synced model (read scope), with Propexo's path names.
+    """The list and by-ID routes of one synced model (read scope), with Propexo's path names,
+    documented with the record's `schema` and every query parameter they take.
 
     Every record model is served the same way; only its extra filters (taking the query
     parameters `filter_params`) and its presenter differ.
     """
     reader = require_scope("read")
     record_view = view if isinstance(view, RecordView) else RecordView(render=view)
-    known = COMMON_FILTERS | frozenset(filter_params)
+    list_params = (*COMMON_FILTERS, *filter_params)
+    known = names(list_params)
+    component = label.title().replace(" ", "")
+    paging_params = paging(orderable_columns(model))
 
     async def list_records(
         request: Request,
@@ -307,22 +312,29 @@ def add_record_routes(
         principal: Principal = Depends(reader),
         db: Reader = Depends(read_connection),
     ) -> Response:
-        return await by_id_response(
-            request, db, model, principal, record_id, record_view, label, known
-        )
+        return await by_id_response(request, db, model, principal, record_id, record_view, label)
 
     plural = f"{label.lower()}s"
+    components = envelope_schemas(component, schema)
     router.add_api_route(
         path,
         list_records,
         methods=["GET"],
         name=f"list_{model.__tablename__}",
         summary=f"Get all {plural}",
+        responses={
+            200: {"content": json_content({"$ref": f"#/components/schemas/{component}List"})}
+        },
+        openapi_extra={**documented((*paging_params, *list_params)), COMPONENTS_KEY: components},
     )
     router.add_api_route(
         f"{path}{{{id_name}}}",
         get_record,
         methods=["GET"],
-        name=f"get_{model.__tablename__}",
+        name=f"get_{label.lower().replace(' ', '_')}",
         summary=f"Get a {label.lower()} by ID",
+        responses={
+            200: {"content": json_content({"$ref": f"#/components/schemas/{component}ById"})}
+        },
+        openapi_extra=documented(paging_params),
     )

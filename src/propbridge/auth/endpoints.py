@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.api.dependencies import PrincipalCache, get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError, not_found
 from propbridge.api.listing import parse_list_query
+from propbridge.api.openapi import answers
+from propbridge.api.parameters import documented, paging
+from propbridge.auth.schemas import ApiKeyList, ApiKeyRevoked
 from propbridge.auth.service import Principal, list_api_keys, present_api_key, revoke_api_key
 
 router = APIRouter(prefix="/v1/admin/api-keys", tags=["admin"])
@@ -29,7 +32,7 @@ def _unrestricted(principal: Principal) -> None:
         )
 
 
-@router.get("/")
+@router.get("/", **answers(ApiKeyList, extension=True, **documented(paging(ORDERABLE))))
 async def list_keys(
     request: Request,
     principal: Principal = Depends(admin),
@@ -46,7 +49,7 @@ async def list_keys(
     }
 
 
-@router.delete("/{key_id}")
+@router.delete("/{key_id}", **answers(ApiKeyRevoked, extension=True))
 async def revoke_key(
     key_id: str, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:

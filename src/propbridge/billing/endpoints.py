@@ -12,9 +12,16 @@ from sqlalchemy import Select, false
 
 from propbridge.api.errors import bad_request, issue
 from propbridge.api.listing import parse_timestamp
+from propbridge.api.parameters import QueryParam, flag, moment, text
+from propbridge.api.record_schema import EMPTY_LIST, NULL, record_schema
 from propbridge.api.records import Filters, add_record_routes, bool_param
 from propbridge.billing.models import ChargeCode, Fee, ResidentCharge, ResidentPayment
 from propbridge.billing.presenters import (
+    CHARGE_CODE_FIELDS,
+    CHARGE_ONLY_FIELDS,
+    FEE_FIELDS,
+    LEDGER_FIELDS,
+    PAYMENT_ONLY_FIELDS,
     render_charge_code,
     render_fee,
     render_resident_charge,
@@ -49,12 +56,23 @@ def _ledger_filters(model: Any) -> Filters:
 
 CATEGORY_TYPES = ("Charge", "Credit", "Payment", "Deposit")
 LEDGER_PARAMS = (
-    "resident_id",
-    "lease_id",
-    "transaction_date_start",
-    "transaction_date_end",
-    "include_reversed",
+    text("resident_id", "Only transactions of this resident."),
+    text("lease_id", "Only transactions of this lease."),
+    moment("transaction_date_start", "Only transactions dated on or after this day."),
+    moment("transaction_date_end", "Only transactions dated on or before this day."),
+    flag(
+        "include_reversed",
+        "Also list reversed transactions (a voided charge, a bounced payment); by default "
+        "only live ones are listed.",
+        extension=True,
+    ),
 )
+DAY = {"type": ["string", "null"], "format": "date"}
+REVERSED = {
+    **DAY,
+    "description": "The day the PMS reversed this transaction; null while it stands.",
+}
+LEDGER_TYPES = {"transaction_date": DAY, "allocations": EMPTY_LIST, "reversed_date": REVERSED}
 
 
 def _charge_code_filters(request: Request, statement: Select[Any]) -> Select[Any]:
@@ -94,8 +112,32 @@ add_record_routes(
     render_charge_code,
     "Charge code",
     "charge_code_id",
+    record_schema(
+        ChargeCode,
+        (*CHARGE_CODE_FIELDS, "code", "category_type"),
+        {
+            "code": {"type": ["string", "null"], "description": "ResMan's abbreviation."},
+            "category_type": {
+                "type": ["string", "null"],
+                "enum": [*CATEGORY_TYPES, None],
+                "description": "ResMan's category: only a Charge code can be charged.",
+            },
+        },
+        extensions=("code", "category_type"),
+    ),
     _charge_code_filters,
-    ("category_type",),
+    (
+        QueryParam(
+            "category_type",
+            {
+                "type": "string",
+                "pattern": f"^({'|'.join(CATEGORY_TYPES)})(,({'|'.join(CATEGORY_TYPES)}))*$",
+                "examples": ["Charge", "Charge,Credit"],
+            },
+            "Only codes of these ResMan categories, comma-separated.",
+            extension=True,
+        ),
+    ),
 )
 add_record_routes(
     router,
@@ -104,6 +146,13 @@ add_record_routes(
     render_resident_charge,
     "Resident charge",
     "resident_charge_id",
+    record_schema(
+        ResidentCharge,
+        (*LEDGER_FIELDS, *CHARGE_ONLY_FIELDS, "allocations", "reversed_date"),
+        {**LEDGER_TYPES, "due_date": DAY},
+        extensions=("reversed_date",),
+        description="A charge on a resident's ledger; a credit is a negative amount.",
+    ),
     _ledger_filters(ResidentCharge),
     LEDGER_PARAMS,
 )
@@ -114,6 +163,12 @@ add_record_routes(
     render_resident_payment,
     "Resident payment",
     "resident_payment_id",
+    record_schema(
+        ResidentPayment,
+        (*LEDGER_FIELDS, *PAYMENT_ONLY_FIELDS, "allocations", "reversed_date"),
+        LEDGER_TYPES,
+        extensions=("reversed_date",),
+    ),
     _ledger_filters(ResidentPayment),
     LEDGER_PARAMS,
 )
@@ -124,6 +179,17 @@ add_record_routes(
     render_fee,
     "Fee",
     "fee_id",
+    record_schema(
+        Fee,
+        (*FEE_FIELDS, "frequency"),
+        {"unit_id": NULL, "frequency": {"type": ["string", "null"]}},
+        extensions=("frequency",),
+    ),
     _fee_filters,
-    ("charge_code_id", "floor_plan_id", "x_floor_plan_id", "unit_id"),
+    (
+        text("charge_code_id", "Only fees of this charge code."),
+        text("floor_plan_id", "Only fees of this floor plan."),
+        text("x_floor_plan_id", "Only fees of the floor plan with this code in ResMan.", True),
+        text("unit_id", "Only fees of this unit (ResMan has none: always an empty list)."),
+    ),
 )

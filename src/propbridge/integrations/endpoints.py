@@ -10,15 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError
 from propbridge.api.listing import parse_list_query
+from propbridge.api.openapi import answers, body_read_by_hand
+from propbridge.api.parameters import documented, paging
 from propbridge.auth.service import Principal
 from propbridge.integrations import service
-from propbridge.integrations.schemas import IntegrationCreate, IntegrationUpdate, ManualSyncRequest
+from propbridge.integrations.schemas import (
+    Deleted,
+    IntegrationById,
+    IntegrationCreate,
+    IntegrationList,
+    IntegrationResult,
+    IntegrationUpdate,
+    ManualSyncRequest,
+    ManualSyncResult,
+)
 
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
 admin = require_scope("admin")
+PAGING = paging(service.ORDERABLE)
 
 
-@router.post("/")
+@router.post("/", **answers(IntegrationResult))
 async def create_integration(
     body: IntegrationCreate, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
@@ -37,7 +49,7 @@ async def create_integration(
     return {"result": service.present(integration, runtime.synced_models)}
 
 
-@router.get("/")
+@router.get("/", **answers(IntegrationList, **documented(PAGING)))
 async def list_integrations(
     request: Request,
     principal: Principal = Depends(admin),
@@ -50,7 +62,7 @@ async def list_integrations(
     )
 
 
-@router.get("/{integration_id}/")
+@router.get("/{integration_id}/", **answers(IntegrationById, **documented(PAGING)))
 async def get_integration(
     integration_id: str,
     request: Request,
@@ -67,7 +79,7 @@ async def get_integration(
     }
 
 
-@router.put("/{integration_id}/")
+@router.put("/{integration_id}/", **answers(IntegrationResult))
 async def update_integration(
     integration_id: str,
     body: IntegrationUpdate,
@@ -89,7 +101,7 @@ async def update_integration(
     return {"result": service.present(integration, runtime.synced_models)}
 
 
-@router.delete("/{integration_id}/")
+@router.delete("/{integration_id}/", **answers(Deleted))
 async def delete_integration(
     integration_id: str, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
@@ -101,7 +113,10 @@ async def delete_integration(
     return {"success": True}
 
 
-@router.post("/{integration_id}/manual-sync")
+@router.post(
+    "/{integration_id}/manual-sync",
+    **answers(ManualSyncResult, **body_read_by_hand(ManualSyncRequest, required=False)),
+)
 async def manual_sync(
     integration_id: str, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:

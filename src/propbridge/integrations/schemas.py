@@ -5,9 +5,13 @@ Validation only; no database access.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from propbridge.api.openapi import ListMeta
+from propbridge.api.parameters import EXTENSION
 
 Cadence = Literal["SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH"]
 NonEmpty = Annotated[StrictStr, Field(min_length=1, max_length=500)]
@@ -92,3 +96,96 @@ class ManualSyncRequest(BaseModel):
 
     models_to_sync: list[StrictStr] | None = None
     sync_config_id: StrictStr | None = None
+
+
+# Responses (documentation only: the routes build these objects in `service.present`).
+
+
+class ModelSetting(BaseModel):
+    """Whether a model is synced, and from which interfaces (ResMan has one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    from_interfaces: list[str] = Field(max_length=0)
+
+
+class IntegrationObject(BaseModel):
+    """An integration as Propexo shows one: its settings and state, never its credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    name: str
+    vendor: Literal["RESMAN"]
+    integration_vendor: Literal["RESMAN"] = Field(json_schema_extra={EXTENSION: True})
+    active: bool
+    system: Literal["PRODUCTION"]
+    sync_frequency: int
+    sync_cadence: Cadence
+    max_job_concurrency: int
+    max_request_frequency: int
+    max_request_cadence: Cadence
+    base_url: str
+    customer_id: str = Field(json_schema_extra={EXTENSION: True})
+    is_archived: bool
+    last_completed_sync: datetime | None
+    last_completed_back_sync: None
+    new_properties_are_enabled: bool
+    integration_interfaces: list[str] = Field(max_length=0)
+    models: dict[str, ModelSetting]
+    can_authenticate: bool = Field(
+        description="Whether the PMS accepted the credentials at the last attempt to use them."
+    )
+    last_data_access_check: None
+    allow_manual_syncs: bool
+    configuration_meta_data: list[str] = Field(max_length=0)
+    is_running_sync: bool
+    is_running_data_access_check: bool
+    ping_results: dict[str, str] = Field(max_length=0, json_schema_extra={EXTENSION: True})
+    use_custom_sync_schedule: bool = Field(json_schema_extra={EXTENSION: True})
+
+
+class IntegrationResult(BaseModel):
+    """An integration just created or changed."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: IntegrationObject
+
+
+class IntegrationList(BaseModel):
+    """A page of integrations."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: list[IntegrationObject]
+
+
+class IntegrationById(BaseModel):
+    """One integration, in the list envelope."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: IntegrationObject
+
+
+class Deleted(BaseModel):
+    """An integration archived."""
+
+    model_config = ConfigDict(extra="forbid")
+    success: Literal[True]
+
+
+class SyncQueued(BaseModel):
+    """The sync job queued (or the one already queued or running)."""
+
+    model_config = ConfigDict(extra="forbid")
+    success: Literal[True]
+    job_id: str
+
+
+class ManualSyncResult(BaseModel):
+    """`POST …/manual-sync`'s answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: SyncQueued

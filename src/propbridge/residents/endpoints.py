@@ -12,10 +12,19 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Select
 
 from propbridge.api.errors import bad_request, issue
+from propbridge.api.parameters import QueryParam, choice, day, flag, text
+from propbridge.api.record_schema import EMPTY_LIST, record_schema
 from propbridge.api.records import RecordView, add_record_routes, bool_param, date_param
 from propbridge.residents import repository
 from propbridge.residents.models import Lease, Property, Resident
-from propbridge.residents.presenters import present_leases, present_residents, render_property
+from propbridge.residents.presenters import (
+    LEASE_FIELDS,
+    PROPERTY_FIELDS,
+    RESIDENT_FIELDS,
+    present_leases,
+    present_residents,
+    render_property,
+)
 
 router = APIRouter(prefix="/v1", tags=["residents"])
 PHONE = re.compile(r"^[2-9]\d{9}$")
@@ -81,6 +90,86 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
     return statement
 
 
+DAY = {"type": ["string", "null"], "format": "date"}
+PHONE_TYPE = {"type": "string", "enum": ["FAX", "HOME", "MOBILE", "OTHER", "WORK"]}
+
+
+def _link(other: str) -> dict[str, Any]:
+    """One entry of `leases_meta_data` / `residents_meta_data`: how a resident is on a lease."""
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                other: {"type": "string"},
+                "x_resident_type": {"type": ["string", "null"]},
+                "resident_type_normalized": {"type": ["string", "null"]},
+                "move_in_date": DAY,
+                "move_out_date": DAY,
+                "notice_date": DAY,
+                "custom_data": {"type": "null"},
+            },
+            "required": [
+                other,
+                "x_resident_type",
+                "resident_type_normalized",
+                "move_in_date",
+                "move_out_date",
+                "notice_date",
+                "custom_data",
+            ],
+            "additionalProperties": False,
+        },
+    }
+
+
+PROPERTY_SCHEMA = record_schema(
+    Property,
+    (*PROPERTY_FIELDS, "office_hours", "pet_types", "associated_owner_ids"),
+    {
+        "manager_phone_1_type": PHONE_TYPE,
+        "manager_phone_2_type": PHONE_TYPE,
+        "type": {"type": ["string", "null"]},
+        "street_address_1": {"type": ["string", "null"]},
+        "street_address_2": {"type": ["string", "null"]},
+        "office_hours": EMPTY_LIST,
+        "pet_types": EMPTY_LIST,
+        "associated_owner_ids": EMPTY_LIST,
+    },
+    extensions=("x_location_id",),
+)
+RESIDENT_SCHEMA = record_schema(
+    Resident,
+    (*RESIDENT_FIELDS, "pets", "vehicles", "leases_meta_data"),
+    {
+        "phone_1_type": PHONE_TYPE,
+        "phone_2_type": PHONE_TYPE,
+        "pets": EMPTY_LIST,
+        "vehicles": EMPTY_LIST,
+        "leases_meta_data": _link("lease_id"),
+    },
+    extensions=("x_location_id", "x_property_id"),
+)
+LEASE_SCHEMA = record_schema(
+    Lease,
+    (*LEASE_FIELDS, "services", "residents_meta_data"),
+    {
+        **{
+            name: DAY
+            for name in LEASE_FIELDS
+            if name.endswith("_date") and name not in ("deposit_date", "rent_due_date")
+        },
+        "status": {
+            "type": ["string", "null"],
+            "description": "The PMS's own status (`status_raw`).",
+        },
+        "status_normalized": {"type": ["string", "null"], "enum": [*LEASE_STATUSES, None]},
+        "services": EMPTY_LIST,
+        "residents_meta_data": _link("resident_id"),
+    },
+    extensions=("x_location_id",),
+)
+
 add_record_routes(
     router,
     "/properties/",
@@ -88,8 +177,9 @@ add_record_routes(
     render_property,
     "Property",
     "id",
+    PROPERTY_SCHEMA,
     property_filters,
-    ("is_active",),
+    (flag("is_active", "Only active (true) or inactive (false) properties."),),
 )
 add_record_routes(
     router,
@@ -98,8 +188,17 @@ add_record_routes(
     RecordView(present=present_residents),
     "Resident",
     "id",
+    RESIDENT_SCHEMA,
     resident_filters,
-    ("lease_id", "email_1", "phone_1"),
+    (
+        text("lease_id", "Only residents on this lease."),
+        text("email_1", "Only residents with this email address."),
+        QueryParam(
+            "phone_1",
+            {"type": "string", "pattern": PHONE.pattern, "examples": ["2125550123"]},
+            "Only residents with this phone number: ten digits, not starting with 0 or 1.",
+        ),
+    ),
 )
 add_record_routes(
     router,
@@ -108,16 +207,17 @@ add_record_routes(
     RecordView(present=present_leases),
     "Lease",
     "lease_id",
+    LEASE_SCHEMA,
     lease_filters,
     (
-        "resident_id",
-        "status_normalized",
-        "status_raw",
-        "unit_number",
-        "after_move_in_date",
-        "before_move_in_date",
-        "after_move_out_date",
-        "before_move_out_date",
-        "only_null_move_outs",
+        text("resident_id", "Only leases this resident is on."),
+        choice("status_normalized", LEASE_STATUSES, "Only leases in this state."),
+        text("status_raw", "Only leases with this status in the PMS's own words."),
+        text("unit_number", "Only leases of this unit number (give `property_id` too)."),
+        day("after_move_in_date", "Only leases moved into on or after this day."),
+        day("before_move_in_date", "Only leases moved into on or before this day."),
+        day("after_move_out_date", "Only leases moved out of on or after this day."),
+        day("before_move_out_date", "Only leases moved out of on or before this day."),
+        flag("only_null_move_outs", "Only leases not moved out of (when true)."),
     ),
 )

@@ -9,14 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import read_session, require_scope
 from propbridge.api.listing import parse_list_query
+from propbridge.api.openapi import answers
+from propbridge.api.parameters import documented, paging
 from propbridge.auth.service import Principal
 from propbridge.integrations.service import integration_for_admin
 from propbridge.sync import service
+from propbridge.sync.schemas import SyncRunList
 
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
 
 
-@router.get("/{integration_id}/sync-runs")
+@router.get(
+    "/{integration_id}/sync-runs",
+    **answers(
+        SyncRunList,
+        extension=True,
+        **documented(paging(service.RUN_ORDERABLE, default_order="started_at:desc")),
+    ),
+)
 async def list_sync_runs(
     integration_id: str,
     request: Request,

@@ -14,17 +14,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.api.dependencies import get_runtime, read_session, require_scope
 from propbridge.api.destinations import require_destination
 from propbridge.api.listing import parse_list_query
+from propbridge.api.openapi import answers
+from propbridge.api.parameters import choice, documented, flag, paging
 from propbridge.api.records import bool_param
 from propbridge.auth.service import Principal
 from propbridge.webhooks import service
 from propbridge.webhooks.presenters import present_webhook
-from propbridge.webhooks.schemas import WebhookCreate, WebhookUpdate
+from propbridge.webhooks.schemas import (
+    DeliveryList,
+    DeliveryResult,
+    WebhookById,
+    WebhookCreate,
+    WebhookDeleted,
+    WebhookList,
+    WebhookResult,
+    WebhookUpdate,
+)
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 admin = require_scope("admin")
+ACTIVE = flag(
+    "active",
+    "Active webhooks only (true, the default, as Propexo), or inactive ones only (false).",
+)
 
 
-@router.get("/")
+@router.get("/", **answers(WebhookList, **documented((*paging(service.ORDERABLE), ACTIVE))))
 async def list_webhooks(
     request: Request,
     principal: Principal = Depends(admin),
@@ -38,7 +53,7 @@ async def list_webhooks(
     return {"meta": meta, "results": [present_webhook(cipher, hook) for hook in rows]}
 
 
-@router.post("/")
+@router.post("/", **answers(WebhookResult))
 async def create_webhook(
     body: WebhookCreate, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
@@ -52,7 +67,7 @@ async def create_webhook(
     return {"result": present_webhook(runtime.cipher, hook)}
 
 
-@router.get("/{webhook_id}")
+@router.get("/{webhook_id}", **answers(WebhookById, **documented(paging(service.ORDERABLE))))
 async def get_webhook(
     webhook_id: str,
     request: Request,
@@ -65,7 +80,7 @@ async def get_webhook(
     return {"meta": query.meta(1, 1), "results": present_webhook(get_runtime(request).cipher, hook)}
 
 
-@router.put("/{webhook_id}")
+@router.put("/{webhook_id}", **answers(WebhookResult))
 async def update_webhook(
     webhook_id: str, body: WebhookUpdate, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
@@ -80,7 +95,7 @@ async def update_webhook(
     return {"result": present_webhook(runtime.cipher, hook)}
 
 
-@router.delete("/{webhook_id}")
+@router.delete("/{webhook_id}", **answers(WebhookDeleted))
 async def delete_webhook(
     webhook_id: str, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:
@@ -91,7 +106,19 @@ async def delete_webhook(
     return {"result": {"id": webhook_id}}
 
 
-@router.get("/{webhook_id}/deliveries")
+@router.get(
+    "/{webhook_id}/deliveries",
+    **answers(
+        DeliveryList,
+        extension=True,
+        **documented(
+            (
+                *paging(service.DELIVERY_ORDERABLE),
+                choice("state", service.DELIVERY_STATES, "Only deliveries in this state."),
+            )
+        ),
+    ),
+)
 async def list_deliveries(
     webhook_id: str,
     request: Request,
@@ -105,7 +132,9 @@ async def list_deliveries(
     return await service.list_deliveries(session, webhook_id, query, state)
 
 
-@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver")
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver", **answers(DeliveryResult, extension=True)
+)
 async def redeliver(
     webhook_id: str, delivery_id: str, request: Request, principal: Principal = Depends(admin)
 ) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from propbridge.api.openapi import ListMeta
 
 Trigger = Literal[
     "DATA_UPDATE",
@@ -100,3 +103,118 @@ class WebhookUpdate(BaseModel):
     active: StrictBool | None = None
     secret: Secret | None = None
     model: Model | None = None
+
+
+# Responses (documentation only: `presenters.py` builds these objects).
+
+
+class SentHeader(BaseModel):
+    """An extra header sent with every delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+    header: str
+    value: str
+
+
+class WebhookTrigger(BaseModel):
+    """One trigger of a webhook, with the model it is limited to (if any)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    trigger: Trigger
+    model: str | None
+
+
+class WebhookObject(BaseModel):
+    """A webhook, its secret included (admin scope only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    url: str
+    headers: list[SentHeader]
+    active: bool
+    secret: str
+    system: Literal["PRODUCTION"]
+    triggers: list[WebhookTrigger]
+
+
+class WebhookResult(BaseModel):
+    """A webhook just created or changed."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: WebhookObject
+
+
+class WebhookList(BaseModel):
+    """A page of webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: list[WebhookObject]
+
+
+class WebhookById(BaseModel):
+    """One webhook, in the list envelope."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: WebhookObject
+
+
+class DeletedId(BaseModel):
+    """What was deleted."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+
+
+class WebhookDeleted(BaseModel):
+    """A webhook deleted."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: DeletedId
+
+
+class Attempt(BaseModel):
+    """One try at a delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+
+
+class Delivery(BaseModel):
+    """An event sent (or to be sent) to a webhook, with every attempt."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    event_id: str
+    trigger: Trigger
+    state: Literal["pending", "delivered", "dead", "cancelled"]
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+    attempt_log: list[Attempt]
+
+
+class DeliveryList(BaseModel):
+    """A page of a webhook's deliveries."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: list[Delivery]
+
+
+class DeliveryResult(BaseModel):
+    """A delivery queued again."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: Delivery

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.dependencies import (
@@ -20,7 +21,9 @@ from propbridge.api.dependencies import (
     require_scope,
 )
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.listing import MAX_OFFSET, int_param, refuse_unknown_params
+from propbridge.api.listing import int_param, refuse_unknown_params
+from propbridge.api.openapi import answers, body_read_by_hand
+from propbridge.api.parameters import MAX_OFFSET, choice, documented, flag, names, paging, text
 from propbridge.api.records import bool_param
 from propbridge.api.request_bodies import json_object_body
 from propbridge.auth.service import Principal
@@ -28,9 +31,17 @@ from propbridge.writes import service
 from propbridge.writes.recorder import WriteRecorder
 from propbridge.writes.rules import AcceptedWrite
 from propbridge.writes.schemas import (
+    BatchAccepted,
+    ChargeAccepted,
+    GenericChargeAccepted,
+    GenericPaymentAccepted,
+    PaymentAccepted,
     ResidentChargeBatchCreate,
     ResidentChargeCreate,
     ResidentPaymentCreate,
+    Retried,
+    WriteLogPage,
+    WriteStatus,
 )
 from propbridge.writes.service import PendingWrite, Resolver
 
@@ -38,6 +49,23 @@ router = APIRouter(tags=["billing-and-payments"])
 writer = require_scope("write")
 # Write status and retries answer keys with either scope.
 write_or_admin = require_scope("write", "admin")
+IGNORE_UNKNOWN = flag(
+    "ignore_unknown_fields",
+    "Drop body fields the integration's PMS does not take instead of answering 400.",
+)
+LOG_LIMIT = 100
+LOG_PARAMS = (
+    *(param for param in paging((), max_limit=LOG_LIMIT) if param.name != "order-by"),
+    text("integration_id", "Only writes to this integration."),
+    choice("time_range", tuple(service.TIME_RANGES), "Only writes made within this span."),
+    choice("status", service.LOG_STATUSES, "Only writes that ended so."),
+    choice("write_category", tuple(service.CATEGORIES), "Only writes of this kind."),
+)
+
+
+def generic(model: type[BaseModel]) -> dict[str, Any]:
+    """The documentation of a vendor-agnostic write: its body is the vendor's (ResMan's)."""
+    return {**body_read_by_hand(model), **documented((IGNORE_UNKNOWN,))}
 
 
 async def _record(request: Request, pending: PendingWrite) -> AcceptedWrite:
@@ -59,7 +87,7 @@ async def _vendor_write(
     return JSONResponse({"meta": {"job_id": accepted.job_id}, "result": accepted.body})
 
 
-@router.post("/v1/resident-charges/resman/")
+@router.post("/v1/resident-charges/resman/", **answers(ChargeAccepted, 405))
 async def create_resident_charge_resman(
     body: ResidentChargeCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
@@ -67,7 +95,7 @@ async def create_resident_charge_resman(
     return await _vendor_write(request, service.resolve_resident_charge, principal, body)
 
 
-@router.post("/v1/resident-payments/resman/")
+@router.post("/v1/resident-payments/resman/", **answers(PaymentAccepted, 405))
 async def create_resident_payment_resman(
     body: ResidentPaymentCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
@@ -75,7 +103,7 @@ async def create_resident_payment_resman(
     return await _vendor_write(request, service.resolve_resident_payment, principal, body)
 
 
-@router.post("/v1/resident-charges/batch/resman/")
+@router.post("/v1/resident-charges/batch/resman/", **answers(BatchAccepted, 405))
 async def create_resident_charge_batch_resman(
     body: ResidentChargeBatchCreate, request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
@@ -94,7 +122,10 @@ async def _generic_write(request: Request, principal: Principal, operation: str)
     return JSONResponse({"job_id": accepted.job_id, "data": accepted.body})
 
 
-@router.post("/v1/resident-charges/")
+@router.post(
+    "/v1/resident-charges/",
+    **answers(GenericChargeAccepted, 405, **generic(ResidentChargeCreate)),
+)
 async def create_resident_charge(
     request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
@@ -102,7 +133,10 @@ async def create_resident_charge(
     return await _generic_write(request, principal, "resident_charge")
 
 
-@router.post("/v1/resident-payments/")
+@router.post(
+    "/v1/resident-payments/",
+    **answers(GenericPaymentAccepted, 405, **generic(ResidentPaymentCreate)),
+)
 async def create_resident_payment(
     request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
@@ -110,7 +144,7 @@ async def create_resident_payment(
     return await _generic_write(request, principal, "resident_payment")
 
 
-@router.get("/v1/admin/write-status/{root_job_id}")
+@router.get("/v1/admin/write-status/{root_job_id}", **answers(WriteStatus))
 async def write_status(
     root_job_id: str,
     principal: Principal = Depends(write_or_admin),
@@ -120,7 +154,7 @@ async def write_status(
     return await service.write_status(session, principal, root_job_id)
 
 
-@router.post("/v1/admin/retry-write/{root_job_id}")
+@router.post("/v1/admin/retry-write/{root_job_id}", **answers(Retried))
 async def retry_write(
     root_job_id: str, request: Request, principal: Principal = Depends(write_or_admin)
 ) -> dict[str, Any]:
@@ -142,16 +176,16 @@ def _choice(request: Request, name: str, allowed: Iterable[str]) -> str | None:
     return value
 
 
-@router.get("/v1/admin/logs/writes/")
+@router.get("/v1/admin/logs/writes/", **answers(WriteLogPage, **documented(LOG_PARAMS)))
 async def list_write_logs(
     request: Request,
     principal: Principal = Depends(require_scope("admin")),
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Finished writes with their parameters and outcome (Propexo's write logs)."""
-    refuse_unknown_params(request, ("time_range", "status", "write_category", "integration_id"))
+    refuse_unknown_params(request, names(LOG_PARAMS))
     query = service.LogQuery(
-        limit=int_param(request, "limit", 100, 1, 100),
+        limit=int_param(request, "limit", LOG_LIMIT, 1, LOG_LIMIT),
         offset=int_param(request, "offset", 0, 0, MAX_OFFSET),
         integration_id=request.query_params.get("integration_id") or None,
         time_range=_choice(request, "time_range", service.TIME_RANGES),

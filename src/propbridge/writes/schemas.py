@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from propbridge.api.parameters import EXTENSION
 
 DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$"
@@ -109,3 +111,132 @@ class ResidentChargeBatchCreate(BaseModel):
 
     integration_id: Identifier
     charges: Annotated[list[BatchCharge], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]
+
+
+# Responses (documentation only: the routes and `presenters.py` build these objects).
+
+
+class JobRef(BaseModel):
+    """The job that will carry a write to the PMS."""
+
+    model_config = ConfigDict(extra="forbid")
+    job_id: str
+
+
+class ChargeAccepted(BaseModel):
+    """A charge accepted: its job, and the charge as it will be sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: JobRef
+    result: ResidentChargeCreate
+
+
+class PaymentAccepted(BaseModel):
+    """A payment accepted: its job, and the payment as it will be sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: JobRef
+    result: ResidentPaymentCreate
+
+
+class BatchAccepted(BaseModel):
+    """A batch accepted: one job for every charge."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: JobRef
+    result: ResidentChargeBatchCreate
+
+
+class GenericChargeAccepted(BaseModel):
+    """The vendor-agnostic charge route's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    job_id: str
+    data: ResidentChargeCreate
+
+
+class GenericPaymentAccepted(BaseModel):
+    """The vendor-agnostic payment route's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    job_id: str
+    data: ResidentPaymentCreate
+
+
+ItemStatus = Literal["PENDING", "ACCEPTED", "POSTED", "REJECTED", "OUTCOME_UNKNOWN"]
+
+
+class WriteItemStatus(BaseModel):
+    """One charge or payment of a write: what the PMS did with it."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    reference_number: str
+    status: ItemStatus
+    record_id: str | None
+    error: str | None
+
+
+class WriteStatus(BaseModel):
+    """What became of a write."""
+
+    model_config = ConfigDict(extra="forbid")
+    write_status: Literal["PENDING", "SUCCESS", "FAILURE", "PARTIAL_SUCCESS"]
+    errors: list[str]
+    created_record_id: str | None
+    operation: str = Field(json_schema_extra={EXTENSION: True})
+    integration_id: str = Field(json_schema_extra={EXTENSION: True})
+    retried_by: str | None = Field(json_schema_extra={EXTENSION: True})
+    items: list[WriteItemStatus] = Field(json_schema_extra={EXTENSION: True})
+
+
+class Retried(BaseModel):
+    """The job of a retry (or of the retry already pending or done)."""
+
+    model_config = ConfigDict(extra="forbid")
+    success: Literal[True]
+    job_id: str
+
+
+class WriteLog(BaseModel):
+    """A finished write, with the body it was sent with."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    created_at: datetime
+    job_id: str
+    job_log_id: str
+    status: Literal["SUCCESS", "FAILURE"]
+    integration_id: str
+    job_type: str
+    parameters: dict[str, Any]
+    error: str | None
+    name: str
+    vendor: str = Field(json_schema_extra={EXTENSION: True})
+    retry_of: str | None = Field(json_schema_extra={EXTENSION: True})
+    retried_by: str | None = Field(json_schema_extra={EXTENSION: True})
+
+
+class WriteLogs(BaseModel):
+    """The logs of a page of writes."""
+
+    model_config = ConfigDict(extra="forbid")
+    logs: list[WriteLog]
+
+
+class WriteLogMeta(BaseModel):
+    """Where the page sits (write logs are not ordered by choice)."""
+
+    model_config = ConfigDict(extra="forbid")
+    offset: int
+    limit: int
+    total: int
+    hasMore: bool
+
+
+class WriteLogPage(BaseModel):
+    """`GET /v1/admin/logs/writes/`."""
+
+    model_config = ConfigDict(extra="forbid")
+    results: WriteLogs
+    meta: WriteLogMeta

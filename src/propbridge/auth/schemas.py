@@ -1,0 +1,42 @@
+"""Response shapes of the API-key admin endpoints (documentation: `service.present_api_key`
+builds the objects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from propbridge.api.openapi import ListMeta
+
+
+class ApiKeyObject(BaseModel):
+    """An API key as the admin API and the CLI show it: never its token."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    token_prefix: str
+    scopes: list[Literal["read", "write", "admin"]]
+    integration_ids: list[str] | None
+    rate_limit: int | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyList(BaseModel):
+    """A page of API keys."""
+
+    model_config = ConfigDict(extra="forbid")
+    results: list[ApiKeyObject]
+    meta: ListMeta
+
+
+class ApiKeyRevoked(BaseModel):
+    """The key revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: ApiKeyObject
