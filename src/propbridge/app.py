@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
 from propbridge.api.dependencies import PrincipalCache
+from propbridge.api.docs import router as docs_router
 from propbridge.api.errors import (
     error_response,
     install_error_handlers,
@@ -137,7 +138,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=__version__,
         description="Propexo-compatible unified PMS API (ResMan first). Extensions are marked.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # ours, with assets from the installed package (api/docs.py)
         redoc_url=None,
         generate_unique_id_function=operation_id,
     )
@@ -156,6 +157,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(writes_router)
     app.include_router(sync_router)
     app.include_router(webhooks_router)
+    app.include_router(docs_router)
 
     app.add_middleware(
         IdempotencyMiddleware,

@@ -314,7 +314,7 @@ def add_record_routes(
     ) -> Response:
         return await by_id_response(request, db, model, principal, record_id, record_view, label)
 
-    plural = f"{label.lower()}s"
+    plural = f"{label.lower()[:-1]}ies" if label.endswith("y") else f"{label.lower()}s"
     components = envelope_schemas(component, schema)
     router.add_api_route(
         path,
