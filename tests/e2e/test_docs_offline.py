@@ -68,7 +68,7 @@ def _chromium(args: list[str], home: Path) -> str:
         "--window-size=1280,1600",
         *args,
     ]
-    done = subprocess.run(  # noqa: S603 (a fixed command)
+    done = subprocess.run(
         command, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(home)}
     )
     return done.stdout
