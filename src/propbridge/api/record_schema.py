@@ -19,7 +19,7 @@ from propbridge.api.parameters import EXTENSION
 NULL: dict[str, Any] = {"type": "null"}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 # Always `[]`: ResMan gives nothing to put in them.
-EMPTY_LIST: dict[str, Any] = {"type": "array", "maxItems": 0}
+EMPTY_LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}, "maxItems": 0}
 
 # The core fields every synced record carries (see `db/synced.core_fields`).
 CORE_FIELDS: dict[str, dict[str, Any]] = {
