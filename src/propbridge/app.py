@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
-from propbridge.api.dependencies import PrincipalCache
+from propbridge.api.dependencies import PrincipalCache, refuse_undeclared_query
 from propbridge.api.docs import router as docs_router
 from propbridge.api.errors import (
     error_response,
@@ -28,6 +28,7 @@ from propbridge.api.listing import CountCache
 from propbridge.api.openapi import answers, build_openapi
 from propbridge.api.records import VisibilityCache
 from propbridge.api.request_bodies import (
+    form_body_problem,
     json_body_problem,
     nul_in_target,
     read_bounded_body,
@@ -84,7 +85,10 @@ class RequestContextMiddleware:
             if body is None:
                 await too_large(MAX_BODY_BYTES)(scope, receive, send)
                 return
-            problem = json_body_problem(body) if body else None
+            problem = None
+            if body:
+                content_type = headers.get(b"content-type", b"")
+                problem = form_body_problem(content_type) or json_body_problem(body)
             if problem is not None:
                 await response_of(problem)(scope, receive, send)
                 return
@@ -141,6 +145,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         docs_url=None,  # ours, with assets from the installed package (api/docs.py)
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(refuse_undeclared_query)],
     )
     app.state.runtime = runtime
     app.state.principal_cache = PrincipalCache()

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from propbridge.api.errors import ApiError
+from propbridge.api.listing import refuse_unknown_params
 from propbridge.auth.rate_limit import count_request
 from propbridge.auth.service import Principal, hash_token, live_principals, mark_used
 from propbridge.db.engine import Database
@@ -164,6 +166,34 @@ async def _apply_rate_limit(request: Request, principal: Principal) -> None:
             f"This API key is limited to {limit} requests per minute",
             headers={"Retry-After": str(state.reset_seconds)},
         )
+
+
+def declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares: those documented in its `openapi_extra` (the
+    routes that read theirs by hand) and those FastAPI reads for it. Worked out once and kept
+    on the route (routes compare by value, so they cannot key a cache)."""
+    known: frozenset[str] | None = route.__dict__.get("declared_query")
+    if known is None:
+        known = route.__dict__["declared_query"] = _declared(route)
+    return known
+
+
+def _declared(route: APIRoute) -> frozenset[str]:
+    extra = route.openapi_extra or {}
+    names = {p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"}
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names |= {param.alias for param in dependant.query_params}
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+async def refuse_undeclared_query(request: Request) -> None:
+    """Every route: 400 for a query parameter it does not declare (so none is ignored)."""
+    route = request.scope.get("route")
+    if request.query_params and isinstance(route, APIRoute):
+        refuse_unknown_params(request, declared_query(route))
 
 
 def require_scope(*scopes: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:

@@ -85,6 +85,8 @@ def _validation_issues(error: RequestValidationError | ValidationError) -> list[
             location = location[1:]
         kind = str(problem.get("type", "invalid"))
         message = str(problem.get("msg", "invalid value"))
+        # Pydantic prefixes the messages of our own validators with its own words.
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if kind == "extra_forbidden":
             kind, message = "unrecognized_keys", f"Unrecognized key: {location[-1]!r}"
         elif kind == "missing":

@@ -59,12 +59,10 @@ def int_param(request: Request, name: str, default: int, low: int, high: int | N
     return value
 
 
-LIST_PARAMS = frozenset({"offset", "limit", "order-by"})
-
-
 def refuse_unknown_params(request: Request, known: Iterable[str]) -> None:
-    """400 naming each query parameter a route does not take (`known` are those it does): a
-    filter silently ignored would return records the client did not ask for."""
+    """400 naming each query parameter a route does not take (`known` are those it declares:
+    see `dependencies.refuse_undeclared_query`, which applies this to every route): a filter
+    silently ignored would return records the client did not ask for."""
     unknown = sorted(set(request.query_params) - set(known))
     if unknown:
         raise bad_request(
@@ -74,14 +72,10 @@ def refuse_unknown_params(request: Request, known: Iterable[str]) -> None:
 
 
 def parse_list_query(
-    request: Request,
-    orderable: set[str],
-    default: str = "created_at:desc",
-    filters: Iterable[str] = (),
+    request: Request, orderable: set[str], default: str = "created_at:desc"
 ) -> ListQuery:
-    """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown, and for a
-    query parameter that is neither these nor one of the route's `filters`."""
-    refuse_unknown_params(request, LIST_PARAMS | set(filters))
+    """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown (query
+    parameters a route does not declare are refused before, see `refuse_unknown_params`)."""
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
     raw_order = request.query_params.get("order-by") or default

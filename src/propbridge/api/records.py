@@ -22,7 +22,7 @@ from propbridge.api.documents import envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
 from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, json_content
-from propbridge.api.parameters import QueryParam, choice, documented, moment, names, paging, text
+from propbridge.api.parameters import QueryParam, choice, documented, moment, paging, text
 from propbridge.auth.service import Principal
 from propbridge.db.synced import UNSERVED_COLUMNS, Render, render_document, served_columns
 from propbridge.db.table_versions import table_versions
@@ -223,11 +223,10 @@ async def list_response(
     model: Any,
     statement: Select[Any],
     view: RecordView,
-    filters: frozenset[str],
 ) -> Response:
     """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
     columns = orderable_columns(model)
-    query = parse_list_query(request, set(columns), filters=filters)
+    query = parse_list_query(request, set(columns))
     counter = (request.app.state.count_cache, request.state.table_versions)
     rows, meta = await run_list(db, statement, query, columns, counter)
     return json_response(envelope(meta, await view.documents(db, model, rows)))
@@ -292,7 +291,6 @@ def add_record_routes(
     reader = require_scope("read")
     record_view = view if isinstance(view, RecordView) else RecordView(render=view)
     list_params = (*COMMON_FILTERS, *filter_params)
-    known = names(list_params)
     component = label.title().replace(" ", "")
     paging_params = paging(orderable_columns(model))
 
@@ -304,7 +302,7 @@ def add_record_routes(
         statement = await scoped_list(db, request, model, principal, record_view.columns(model))
         if filters is not None:
             statement = filters(request, statement)
-        return await list_response(request, db, model, statement, record_view, known)
+        return await list_response(request, db, model, statement, record_view)
 
     async def get_record(
         request: Request,

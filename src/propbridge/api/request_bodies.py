@@ -83,6 +83,20 @@ def json_body_problem(raw: bytes) -> ApiError | None:
     return None
 
 
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def form_body_problem(content_type: bytes) -> ApiError | None:
+    """The 400 for a form-encoded body: every body here is JSON, and a form would otherwise
+    fail with a list of missing fields that does not say why."""
+    if content_type.split(b";")[0].strip().lower() in FORM_TYPES:
+        return bad_request(
+            "Send the body as JSON with Content-Type: application/json (this body is form-encoded)",
+            [issue([], "Expected a JSON body")],
+        )
+    return None
+
+
 def nul_in_target(path: str, query_string: bytes) -> bool:
     """A NUL character in the path or the query (as `%00` or raw)."""
     return "\x00" in path or b"\x00" in query_string or b"%00" in query_string

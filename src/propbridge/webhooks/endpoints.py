@@ -46,7 +46,7 @@ async def list_webhooks(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Webhooks, active ones by default (`?active=false` for the others)."""
-    query = parse_list_query(request, set(service.ORDERABLE), filters=("active",))
+    query = parse_list_query(request, set(service.ORDERABLE))
     active = bool_param(request, "active")
     rows, meta = await service.list_webhooks(session, principal, query, active)
     cipher = get_runtime(request).cipher
@@ -127,7 +127,7 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """Ours: a webhook's deliveries, newest first, with every attempt (`?state=` filters)."""
     await service.visible_webhook(session, principal, webhook_id)
-    query = parse_list_query(request, set(service.DELIVERY_ORDERABLE), filters=("state",))
+    query = parse_list_query(request, set(service.DELIVERY_ORDERABLE))
     state = request.query_params.get("state")
     return await service.list_deliveries(session, webhook_id, query, state)
 

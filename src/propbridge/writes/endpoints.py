@@ -21,9 +21,9 @@ from propbridge.api.dependencies import (
     require_scope,
 )
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.listing import int_param, refuse_unknown_params
+from propbridge.api.listing import int_param
 from propbridge.api.openapi import answers, body_read_by_hand
-from propbridge.api.parameters import MAX_OFFSET, choice, documented, flag, names, paging, text
+from propbridge.api.parameters import MAX_OFFSET, choice, documented, flag, paging, text
 from propbridge.api.records import bool_param
 from propbridge.api.request_bodies import json_object_body
 from propbridge.auth.service import Principal
@@ -183,7 +183,6 @@ async def list_write_logs(
     session: AsyncSession = Depends(read_session),
 ) -> dict[str, Any]:
     """Finished writes with their parameters and outcome (Propexo's write logs)."""
-    refuse_unknown_params(request, names(LOG_PARAMS))
     query = service.LogQuery(
         limit=int_param(request, "limit", LOG_LIMIT, 1, LOG_LIMIT),
         offset=int_param(request, "offset", 0, 0, MAX_OFFSET),
