@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
 from propbridge.integrations import repository
 from tests import factories
@@ -45,6 +46,48 @@ async def test_running_sync_ids_are_those_with_a_sync_queued_or_running(
     asked = [i.id for i in (queued, running, done, writing, idle)]
     assert await repository.running_sync_ids(session, asked) == {queued.id, running.id}
     assert await repository.running_sync_ids(session, []) == set()
+
+
+async def test_a_sync_whose_lease_ran_out_is_not_running(session: AsyncSession) -> None:
+    dead, alive = await factories.integration(session), await factories.integration(session)
+    hour = timedelta(hours=1)
+    await factories.job(
+        session, integration_id=dead.id, state="running", lease_expires_at=utcnow() - hour
+    )
+    await factories.job(
+        session, integration_id=alive.id, state="running", lease_expires_at=utcnow() + hour
+    )
+    assert await repository.running_sync_ids(session, [dead.id, alive.id]) == {alive.id}
+
+
+async def _auth(session: AsyncSession, integration_id: str) -> tuple[bool | None, datetime | None]:
+    found = await repository.live_integration(session, integration_id)
+    assert found is not None
+    await session.refresh(found)
+    return found.last_auth_ok, found.last_auth_at
+
+
+async def test_record_auth_keeps_when_the_answer_was_first_given(session: AsyncSession) -> None:
+    integration = await factories.integration(session, credentials_ciphertext=b"current")
+    later = T0 + timedelta(minutes=5)
+    await repository.record_auth(session, integration.id, b"current", False, T0)
+    assert await _auth(session, integration.id) == (False, T0)
+    await repository.record_auth(session, integration.id, b"current", False, later)
+    assert await _auth(session, integration.id) == (False, T0)
+    await repository.record_auth(session, integration.id, b"current", True, later)
+    assert await _auth(session, integration.id) == (True, later)
+
+
+async def test_record_auth_ignores_calls_made_with_replaced_credentials(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session, credentials_ciphertext=b"new")
+    other = await factories.integration(session, credentials_ciphertext=b"old")
+    await repository.record_auth(session, integration.id, b"old", False, T0)
+    assert await _auth(session, integration.id) == (None, None)
+    await repository.record_auth(session, integration.id, b"new", True, T0)
+    assert await _auth(session, integration.id) == (True, T0)
+    assert await _auth(session, other.id) == (None, None)
 
 
 async def test_job_caps_are_each_integrations_max_job_concurrency(session: AsyncSession) -> None:

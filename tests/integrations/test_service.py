@@ -3,18 +3,27 @@ object, a key's list of integrations, and who may manage one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.errors import ApiError
 from propbridge.api.listing import ListQuery
 from propbridge.catalog import SYNCED_MODELS
+from propbridge.db.base import utcnow
 from propbridge.db.ids import new_id
 from propbridge.integrations import service
+from propbridge.integrations.credentials import CredentialCipher, StaticKeyProvider
+from propbridge.integrations.schemas import IntegrationUpdate
+from propbridge.jobs.kinds import JobKind
+from propbridge.jobs.models import Job
+from propbridge.outbound import OutboundPolicy
 from propbridge.residents.models import Lease, Property
+from propbridge.sync.models import SyncRun
 from propbridge.sync.registry import SyncedModel, SyncedModels
+from propbridge.sync.repository import WORKER_STOPPED
 from tests import factories
 
 T0 = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -124,3 +133,72 @@ async def test_present_one_says_whether_a_sync_is_running(session: AsyncSession)
     await factories.job(session, integration_id=idle.id, state="succeeded")
     assert (await service.present_one(session, busy, SMALL))["is_running_sync"] is True
     assert (await service.present_one(session, idle, SMALL))["is_running_sync"] is False
+
+
+@pytest.mark.parametrize(("last_auth_ok", "shown"), [(None, True), (True, True), (False, False)])
+async def test_can_authenticate_is_the_last_answer_and_true_before_any(
+    session: AsyncSession, last_auth_ok: bool | None, shown: bool
+) -> None:
+    integration = await factories.integration(session, last_auth_ok=last_auth_ok)
+    assert service.present(integration, SMALL)["can_authenticate"] is shown
+    listed = await service.list_integrations(
+        session,
+        factories.principal("admin", integrations={integration.id}),
+        _newest_first(1),
+        SMALL,
+    )
+    assert listed["results"][0]["can_authenticate"] is shown
+
+
+CIPHER = CredentialCipher(StaticKeyProvider(b"k" * 32))
+GUARDS = service.Guards(OutboundPolicy.parse(""), 900)
+CREDENTIALS = {"integrationPartnerId": "1000", "accountId": "400", "apiKey": "key"}
+
+
+async def test_new_credentials_are_untried_other_changes_keep_the_answer(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session, last_auth_ok=False, last_auth_at=T0)
+    rename = IntegrationUpdate.model_validate({"name": "Renamed"})
+    await service.update_integration(session, CIPHER, integration, rename, None, GUARDS)
+    assert (integration.last_auth_ok, integration.last_auth_at) == (False, T0)
+    rekey = IntegrationUpdate.model_validate({"credentials": CREDENTIALS})
+    await service.update_integration(session, CIPHER, integration, rekey, None, GUARDS)
+    assert (integration.last_auth_ok, integration.last_auth_at) == (None, None)
+    assert service.present(integration, SMALL)["can_authenticate"] is True
+
+
+async def _sync_job(session: AsyncSession, integration_id: str, lease: datetime) -> Job:
+    return await factories.job(
+        session,
+        integration_id=integration_id,
+        state="running",
+        attempt=1,
+        concurrency_key=f"{JobKind.SYNC}:{integration_id}",
+        lease_expires_at=lease,
+    )
+
+
+async def test_a_manual_sync_takes_over_one_whose_worker_is_gone(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    dead = await _sync_job(session, integration.id, utcnow() - timedelta(hours=1))
+    run = SyncRun(integration_id=integration.id, job_id=dead.id, models=[])
+    session.add(run)
+    await session.flush()
+    queued = await service.request_sync(session, integration, ["properties"])
+    assert queued.id != dead.id
+    assert (queued.state, queued.payload) == ("queued", {"models": ["properties"]})
+    for row in (dead, run):
+        await session.refresh(row)
+    assert (dead.state, dead.last_error) == ("failed", WORKER_STOPPED)
+    assert (run.state, run.error) == ("failed", WORKER_STOPPED)
+    # Asked again: the new one, still queued.
+    assert (await service.request_sync(session, integration, None)).id == queued.id
+
+
+async def test_a_manual_sync_returns_one_whose_worker_is_alive(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    alive = await _sync_job(session, integration.id, utcnow() + timedelta(hours=1))
+    assert (await service.request_sync(session, integration, None)).id == alive.id
+    jobs = await session.execute(select(Job.state).where(Job.integration_id == integration.id))
+    assert jobs.scalars().all() == ["running"]

@@ -36,6 +36,11 @@ class RejectedError(ConnectorError):
         self.item_errors = item_errors or {}
 
 
+class AuthenticationError(RejectedError):
+    """The PMS refused the integration's credentials (HTTP 401 or 403): nothing was acted on,
+    and nothing will be until the credentials change."""
+
+
 class OutcomeUnknownError(ConnectorError):
     """The request may have reached the PMS and been acted on; it must not be re-sent blindly."""
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import String, insert, select, update
+from sqlalchemy import String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,27 +27,24 @@ class TableVersion(Base):
 
 
 async def bump_table_versions(session: AsyncSession, tables: Iterable[str]) -> None:
-    """Mark tables as changed, in the caller's transaction."""
-    names = set(tables)
+    """Mark tables as changed, in the caller's transaction.
+
+    One upsert: two transactions that both find a table's counter missing (two first syncs
+    at once on PostgreSQL) would otherwise both insert it, and one would fail on the key. The
+    names go in sorted, so concurrent bumps lock the counters in the same order."""
+    names = sorted(set(tables))
     if not names:
         return
+    dialect = (await session.connection()).dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
-        update(TableVersion)
-        .where(TableVersion.table_name.in_(names))
-        .values(version=TableVersion.version + 1)
-    )
-    known = set(
-        (
-            await session.execute(
-                select(TableVersion.table_name).where(TableVersion.table_name.in_(names))
-            )
-        ).scalars()
-    )
-    if names - known:
-        await session.execute(
-            insert(TableVersion),
-            [{"table_name": name, "version": 1} for name in sorted(names - known)],
+        insert(TableVersion)
+        .values([{"table_name": name, "version": 1} for name in names])
+        .on_conflict_do_update(
+            index_elements=[TableVersion.table_name],
+            set_={"version": TableVersion.version + 1},
         )
+    )
 
 
 async def table_versions(

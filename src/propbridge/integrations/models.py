@@ -35,4 +35,10 @@ class Integration(IdMixin, TimestampMixin, Base):
     max_job_concurrency: Mapped[int] = mapped_column(default=4)
     new_properties_are_enabled: Mapped[bool] = mapped_column(default=True)
     last_completed_sync: Mapped[datetime | None] = mapped_column(default=None)
+    # Whether the PMS took the credentials at the last call that could tell (None: no call
+    # yet since they were set). `last_auth_at` is when that answer was first given: it is
+    # rewritten only when the answer changes, so a busy integration's row is not updated by
+    # every sync and write.
+    last_auth_ok: Mapped[bool | None] = mapped_column(default=None)
+    last_auth_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

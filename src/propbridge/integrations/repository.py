@@ -1,5 +1,6 @@
 """Every query of integrations: the live ones, a key's list (scoped in the statement, before
-counting and paging), their running syncs, their last sync, their job caps.
+counting and paging), their running syncs, their last sync, how their credentials fared, their
+job caps.
 
 Never commits: the request or the job owns the transaction.
 """
@@ -10,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.db.base import utcnow
 from propbridge.db.engine import Executor
 from propbridge.integrations.models import Integration
 from propbridge.jobs.kinds import JobKind
@@ -34,12 +36,18 @@ def live_integrations(integration_ids: frozenset[str] | None) -> Select[Any]:
 
 
 async def running_sync_ids(db: Executor, integration_ids: Sequence[str]) -> set[str]:
-    """Integrations with a sync queued or running."""
+    """Integrations with a sync queued or running. A job still marked running whose lease
+    ran out is not running: its worker stopped heart-beating (it died or hung)."""
     rows = await db.execute(
         select(Job.integration_id).where(
             Job.kind == JobKind.SYNC,
             Job.state.in_(ACTIVE_STATES),
             Job.integration_id.in_(integration_ids),
+            or_(
+                Job.state != "running",
+                Job.lease_expires_at.is_(None),
+                Job.lease_expires_at >= utcnow(),
+            ),
         )
     )
     return {r[0] for r in rows if r[0] is not None}
@@ -49,6 +57,25 @@ async def mark_synced(db: Executor, integration_id: str, at: datetime) -> None:
     """A sync of the integration completed."""
     await db.execute(
         update(Integration).where(Integration.id == integration_id).values(last_completed_sync=at)
+    )
+
+
+async def record_auth(
+    db: Executor, integration_id: str, credentials_used: bytes, ok: bool, at: datetime
+) -> None:
+    """The PMS took (`ok`) or refused the credentials of a call made at `at`.
+
+    Only when those credentials are still the integration's (a call started before they were
+    replaced says nothing about the new ones), and only when the answer changes."""
+    await db.execute(
+        update(Integration)
+        .where(
+            Integration.id == integration_id,
+            Integration.credentials_ciphertext == credentials_used,
+            or_(Integration.last_auth_ok.is_(None), Integration.last_auth_ok != ok),
+        )
+        .values(last_auth_ok=ok, last_auth_at=at)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -39,6 +39,7 @@ from propbridge.jobs.kinds import JobKind, SyncPayload
 from propbridge.jobs.models import Job
 from propbridge.jobs.scheduler import upsert_schedule
 from propbridge.outbound import OutboundPolicy
+from propbridge.sync import repository as sync_runs
 from propbridge.sync.registry import SyncedModels
 
 if TYPE_CHECKING:
@@ -185,6 +186,9 @@ async def update_integration(
         integration.credentials_ciphertext = cipher.encrypt(
             integration.id, body.credentials.model_dump()
         )
+        # New credentials are untried: how the old ones fared says nothing about them.
+        integration.last_auth_ok = None
+        integration.last_auth_at = None
     integration.updated_at = utcnow()
     await _follow_schedule(session, integration)
     return integration
@@ -201,13 +205,25 @@ async def delete_integration(session: AsyncSession, integration: Integration) ->
 async def request_sync(
     session: AsyncSession, integration: Integration, models: list[str] | None
 ) -> Job:
-    """Queue a sync, or return the one already queued or running."""
+    """Queue a sync, or return the one already queued or running.
+
+    A sync job still marked running whose lease has run out has no worker any more (it died
+    or hung without renewing the lease): it is ended, with its run, and a new sync queued,
+    without waiting for some worker's reaper (there may be none running)."""
+    concurrency_key = f"{JobKind.SYNC}:{integration.id}"
+    active = await queue.active_job(session, concurrency_key)
+    if (
+        active is not None
+        and active.state == "running"
+        and await queue.abandon_expired(session, active.id, sync_runs.WORKER_STOPPED)
+    ):
+        await sync_runs.end_unfinished_runs(session, active.id, utcnow())
     return await queue.enqueue(
         session,
         JobKind.SYNC,
         SyncPayload(models=models),
         integration_id=integration.id,
-        concurrency_key=f"{JobKind.SYNC}:{integration.id}",
+        concurrency_key=concurrency_key,
         max_attempts=3,
     )
 
@@ -271,7 +287,9 @@ def present(
         "new_properties_are_enabled": integration.new_properties_are_enabled,
         "integration_interfaces": [],
         "models": models,
-        "can_authenticate": True,
+        # Until a call tells, new credentials are taken to work (as Propexo shows a new
+        # integration); then it is what the PMS last answered.
+        "can_authenticate": integration.last_auth_ok is not False,
         "last_data_access_check": None,
         "allow_manual_syncs": True,
         "configuration_meta_data": [],

@@ -280,13 +280,43 @@ async def extend_leases(
 
 
 async def expired_jobs(session: AsyncSession) -> list[ClaimedJob]:
-    """Running jobs whose worker stopped heart-beating (it crashed or hung)."""
+    """Running jobs whose worker stopped heart-beating (it crashed or hung), locked until the
+    caller's transaction ends (PostgreSQL), so that another reaper or `abandon_expired` cannot
+    end one while this caller re-queues it."""
     rows = (
         await session.execute(
-            select(Job).where(Job.state == "running", Job.lease_expires_at < utcnow())
+            select(Job)
+            .where(Job.state == "running", Job.lease_expires_at < utcnow())
+            .with_for_update(skip_locked=True)
         )
     ).scalars()
     return [
         ClaimedJob(j.id, j.kind, j.integration_id, j.payload, j.attempt, j.max_attempts)
         for j in rows
     ]
+
+
+async def abandon_expired(session: AsyncSession, job_id: str, error: str) -> bool:
+    """End a running job for good if its lease has run out (its worker is gone); True when
+    this call ended it. A worker that renewed the lease in time, or a reaper that re-queued the
+    job first, leaves nothing to do: the check and the change are one statement."""
+    now = utcnow()
+    ended = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "running", Job.lease_expires_at < now)
+        .values(
+            state="failed",
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            locked_by=None,
+            last_error=error,
+        )
+        .returning(Job.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    attempt = ended.scalar_one_or_none()
+    if attempt is None:
+        return False
+    await _close_attempt(session, job_id, int(attempt), "failed", error)
+    return True

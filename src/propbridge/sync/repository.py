@@ -10,16 +10,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from propbridge.db.bulk_insert import insert_rows
 from propbridge.db.engine import Executor
 from propbridge.db.synced import served_columns
+from propbridge.jobs.models import Job
 from propbridge.sync.models import SyncCheckpoint, SyncRun
 
 IN_CHUNK = 500
 NaturalKey = tuple[str, str]  # (x_property_id, x_id)
+# The error of a run whose worker died (or hung past its lease) before ending it.
+WORKER_STOPPED = "the worker running this sync stopped"
 
 
 class Stored(NamedTuple):
@@ -141,9 +145,13 @@ async def advance_checkpoint(
         found.updated_at = now
 
 
-async def start_run(session: AsyncSession, integration_id: str, job_id: str) -> SyncRun:
-    """A new sync run's record."""
-    run = SyncRun(integration_id=integration_id, job_id=job_id, models=[])
+async def start_run(
+    session: AsyncSession, integration_id: str, job_id: str, at: datetime
+) -> SyncRun:
+    """A new sync run's record. A run the same job left unfinished is over: the job runs
+    again only once the worker of its earlier attempt has let go of it or died."""
+    await end_unfinished_runs(session, job_id, at)
+    run = SyncRun(integration_id=integration_id, job_id=job_id, models=[], started_at=at)
     session.add(run)
     await session.flush()
     return run
@@ -154,9 +162,37 @@ async def update_run(db: Executor, run_id: str, **values: Any) -> None:
     await db.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
 
 
+async def end_unfinished_runs(
+    db: Executor, job_id: str, at: datetime, error: str = WORKER_STOPPED
+) -> None:
+    """A job's runs still marked running failed: the worker that ran them is gone."""
+    await db.execute(
+        update(SyncRun)
+        .where(SyncRun.job_id == job_id, SyncRun.state == "running")
+        .values(state="failed", error=error, finished_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def runs_statement(integration_id: str) -> Any:
-    """Every column of an integration's sync runs (to be ordered and paged)."""
-    return select(*SyncRun.__table__.columns).where(SyncRun.integration_id == integration_id)
+    """Every column of an integration's sync runs (to be ordered and paged), with what tells
+    whether a run still marked running has a live worker: its job's state and lease
+    (`job_state`, `job_lease_expires_at`) and whether the job has started a later run
+    (`superseded`)."""
+    later = aliased(SyncRun)
+    superseded = exists().where(
+        later.job_id == SyncRun.job_id, later.started_at > SyncRun.started_at
+    )
+    return (
+        select(
+            *SyncRun.__table__.columns,
+            Job.state.label("job_state"),
+            Job.lease_expires_at.label("job_lease_expires_at"),
+            superseded.label("superseded"),
+        )
+        .outerjoin(Job, Job.id == SyncRun.job_id)
+        .where(SyncRun.integration_id == integration_id)
+    )
 
 
 async def latest_run_of_job(db: Executor, job_id: str) -> Any | None:

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from propbridge.api.listing import ListQuery, run_list
-from propbridge.connectors.base import Connector, RejectedError, RetryableError
+from propbridge.connectors.base import (
+    AuthenticationError,
+    Connector,
+    RejectedError,
+    RetryableError,
+)
 from propbridge.connectors.registry import connector_for
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.engine import Executor
@@ -94,14 +99,18 @@ async def _save_counts(runtime: Runtime, run_id: str, counts: dict[str, ModelCou
 
 @dataclass
 class Run:
-    """What a running sync knows: its record, its integration, and what it has done so far."""
+    """What a running sync knows: its record, its integration (and the sealed credentials it
+    calls the PMS with), and what it has done so far."""
 
     id: str
     integration_id: str
     vendor: str
     first_sync: bool
+    credentials: bytes
     counts: dict[str, ModelCounts] = field(default_factory=dict)
     reconciled: int = 0
+    # The PMS has answered a call of this run: the credentials work (recorded once per run).
+    authenticated: bool = False
 
 
 async def _begin(runtime: Runtime, job: queue.ClaimedJob) -> tuple[Run, Connector] | None:
@@ -112,13 +121,14 @@ async def _begin(runtime: Runtime, job: queue.ClaimedJob) -> tuple[Run, Connecto
         if integration is None:
             await queue.mark_failed(session, job, "integration not found or deleted")
             return None
-        record = await repository.start_run(session, integration.id, job.id)
+        record = await repository.start_run(session, integration.id, job.id, utcnow())
         # Propexo sends no DATA_NEW / DATA_UPDATE during an integration's first sync.
         run = Run(
             record.id,
             integration.id,
             integration.vendor,
             first_sync=integration.last_completed_sync is None,
+            credentials=integration.credentials_ciphertext,
         )
         access = access_for(runtime.cipher, integration, runtime.database)
     return run, connector_for(run.vendor, access, runtime.http())
@@ -144,6 +154,11 @@ async def _read_feed(
                     utcnow(),
                     notify=not run.first_sync,
                 )
+                if not run.authenticated:
+                    await integrations.record_auth(
+                        session, run.integration_id, run.credentials, True, utcnow()
+                    )
+            run.authenticated = True
             for model, model_counts in result.counts.items():
                 run.counts.setdefault(model, ModelCounts()).add(model_counts)
             run.reconciled += result.reconciled
@@ -171,9 +186,18 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
         await _end_run(runtime, run, error.message, final)
         raise RetryLater(error.message, error.retry_after) from error
     except RejectedError as error:
-        await _end_run(runtime, run, error.message, True)
+        refused = isinstance(error, AuthenticationError)
+        await _end_run(runtime, run, error.message, True, auth_refused=refused)
         await fail_or_retry(runtime, _last_attempt(job), error.message)
         return
+    except Exception as error:
+        # The worker ends the job (retried or failed); the run must not stay "running".
+        try:
+            final = job.attempt >= job.max_attempts
+            await _end_run(runtime, run, f"{type(error).__name__}: {error}", final)
+        except Exception:
+            bound.exception("sync_run_not_ended")
+        raise
     async with runtime.database.write() as session:
         await _finish(session, job, run)
     written = sorted(
@@ -201,6 +225,7 @@ async def _finish(session: AsyncSession, job: queue.ClaimedJob, run: Run) -> Non
         session, run.id, state="succeeded", finished_at=now, counts=counts, models=sorted(counts)
     )
     await integrations.mark_synced(session, run.integration_id, now)
+    await integrations.record_auth(session, run.integration_id, run.credentials, True, now)
     await run_finished(session, run.integration_id, JobKind.SYNC)
     trigger = "FIRST_SYNC_COMPLETE" if run.first_sync else "SYNC_COMPLETE"
     payload = {
@@ -218,12 +243,16 @@ async def _finish(session: AsyncSession, job: queue.ClaimedJob, run: Run) -> Non
     await queue.mark_succeeded(session, job, result)
 
 
-async def _end_run(runtime: Runtime, run: Run, error: str, final: bool) -> None:
-    """Record that a run failed; a `final` failure is a JOB_FAILURE event."""
+async def _end_run(
+    runtime: Runtime, run: Run, error: str, final: bool, *, auth_refused: bool = False
+) -> None:
+    """Record that a run failed (`auth_refused`: because the PMS refused the credentials);
+    a `final` failure is a JOB_FAILURE event."""
     async with runtime.database.write() as session:
-        await repository.update_run(
-            session, run.id, state="failed", error=error, finished_at=utcnow()
-        )
+        now = utcnow()
+        await repository.update_run(session, run.id, state="failed", error=error, finished_at=now)
+        if auth_refused:
+            await integrations.record_auth(session, run.integration_id, run.credentials, False, now)
         if final:
             payload = {
                 "event": "JOB_FAILURE",
@@ -244,22 +273,36 @@ RUN_ORDERABLE = {
 }
 
 
+def worker_stopped(run: Any, now: datetime) -> bool:
+    """A run still marked running whose worker is gone: its job ended or went back to the
+    queue without ending it, started a later run, or stopped renewing its lease (the worker
+    died or hung). No reaper needs to have run for this to show."""
+    if run.state != "running":
+        return False
+    if run.job_state != "running" or run.superseded:
+        return True
+    lease = run.job_lease_expires_at
+    return lease is not None and lease < now
+
+
+def present_run(run: Any, now: datetime) -> dict[str, Any]:
+    """One sync run as `sync-runs` lists it; one whose worker stopped shows as failed (its
+    `finished_at` stays null: when the worker died is not known)."""
+    stopped = worker_stopped(run, now)
+    return {
+        "id": run.id,
+        "job_id": run.job_id,
+        "state": "failed" if stopped else run.state,
+        "counts": run.counts,
+        "error": repository.WORKER_STOPPED if stopped else run.error,
+        "started_at": isoformat_z(run.started_at),
+        "finished_at": isoformat_z(run.finished_at),
+    }
+
+
 async def list_runs(db: Executor, integration_id: str, query: ListQuery) -> dict[str, Any]:
     """A page of an integration's sync runs: when, how they ended, counts per model."""
     statement = repository.runs_statement(integration_id)
     rows, meta = await run_list(db, statement, query, RUN_ORDERABLE)
-    return {
-        "meta": meta,
-        "results": [
-            {
-                "id": run.id,
-                "job_id": run.job_id,
-                "state": run.state,
-                "counts": run.counts,
-                "error": run.error,
-                "started_at": isoformat_z(run.started_at),
-                "finished_at": isoformat_z(run.finished_at),
-            }
-            for run in rows
-        ],
-    }
+    now = utcnow()
+    return {"meta": meta, "results": [present_run(run, now) for run in rows]}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from propbridge.db.base import utcnow
 from propbridge.jobs import queue
+from propbridge.sync import repository
 from propbridge.sync.service import run_sync
 
 if TYPE_CHECKING:
@@ -20,7 +22,9 @@ class SyncJobHandler:
         await run_sync(runtime, job, progress)
 
     async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:
-        """A sync is idempotent (upserts by natural key): run it again."""
+        """A sync is idempotent (upserts by natural key): run it again. The dead worker's run
+        ends failed here, so the list of runs does not show it running forever."""
+        await repository.end_unfinished_runs(session, job.id, utcnow())
         if job.attempt < job.max_attempts:
             await queue.schedule_retry(session, job, "worker lost; sync restarted", 0)
         else:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from propbridge.connectors.base import (
+    AuthenticationError,
     IntegrationAccess,
     OutcomeUnknownError,
     RejectedError,
@@ -20,6 +21,8 @@ from propbridge.connectors.base import (
     TransactionToPost,
 )
 from propbridge.connectors.registry import connector_for
+from propbridge.db.base import utcnow
+from propbridge.integrations import repository as integrations
 from propbridge.integrations.request_budget import RequestBudget
 from propbridge.jobs import queue
 from propbridge.jobs.retry import backoff_seconds
@@ -173,6 +176,9 @@ class WriteJobHandler:
             if not await self._begin(connection, job, write):
                 return
         item_errors: dict[int, str] | None = None
+        # Whether the PMS took the credentials: known when it accepted the document or refused
+        # the credentials; a rejected document or an unknown outcome does not tell.
+        authenticated: bool | None = None
         try:
             await connector.post_transactions(
                 write.items[0].x_property_id, [_to_post(item) for item in write.items]
@@ -183,10 +189,18 @@ class WriteJobHandler:
             return
         except Exception as error:
             status, errors, item_errors = _failure(error, bound)
+            if isinstance(error, AuthenticationError):
+                authenticated = False
         else:
             status, errors = "ACCEPTED", []
+            authenticated = True
             bound.info("write_accepted", transactions=len(write.items))
-        await self._end(runtime, job, request_id, status, errors, item_errors)
+        async with runtime.database.write_connection() as connection:
+            await conclude(connection, job, request_id, status, errors, item_errors)
+            if authenticated is not None:
+                await integrations.record_auth(
+                    connection, write.integration_id, write.ciphertext, authenticated, utcnow()
+                )
 
     async def _begin(self, connection: Executor, job: queue.ClaimedJob, write: WriteToSend) -> bool:
         """Mark the write dispatched (committed before sending); False when there is nothing to
@@ -205,18 +219,6 @@ class WriteJobHandler:
             return False
         await repository.set_dispatched(connection, write.request_id, True)
         return True
-
-    async def _end(
-        self,
-        runtime: Runtime,
-        job: queue.ClaimedJob,
-        request_id: str,
-        status: str,
-        errors: list[str],
-        item_errors: dict[int, str] | None = None,
-    ) -> None:
-        async with runtime.database.write_connection() as connection:
-            await conclude(connection, job, request_id, status, errors, item_errors)
 
     async def _not_delivered(
         self, runtime: Runtime, job: queue.ClaimedJob, request_id: str, error: RetryableError

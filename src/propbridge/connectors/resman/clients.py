@@ -17,6 +17,7 @@ import httpx
 
 from propbridge import clock
 from propbridge.connectors.base import (
+    AuthenticationError,
     IntegrationAccess,
     OutcomeUnknownError,
     RejectedError,
@@ -32,6 +33,17 @@ PRODUCTION_V2 = "https://partners-api.myresman.com"
 # repeat; a kept-alive connection the server has just closed is the usual cause) before the
 # job is retried later. ResMan's maintained v2 client also retries reads on network errors.
 READ_ATTEMPTS = 3
+
+
+# What ResMan answers for credentials it does not take (v2 always; v1 in some deployments,
+# others answer 200 with Status=Error, which tells a refused key from a refused document by
+# its free text only, so that is not read as a credentials failure).
+AUTH_REFUSED = frozenset({401, 403})
+
+
+def _refused_credentials(status: int, description: str | None) -> AuthenticationError:
+    detail = f": {description}" if description else ""
+    return AuthenticationError(f"ResMan refused the credentials (HTTP {status}){detail}")
 
 
 # A PMS's Retry-After is followed up to this long; a larger one (or an absurd date) would park
@@ -119,6 +131,12 @@ class ResManV1Client:
                 f"ResMan read {method} answered HTTP {response.status_code}",
                 retry_after_seconds(response),
             )
+        if response.status_code in AUTH_REFUSED:
+            try:
+                description = parse_envelope(response.content).error_description
+            except UnsafeXmlError:
+                description = None
+            raise _refused_credentials(response.status_code, description)
         try:
             envelope = parse_envelope(response.content)
         except UnsafeXmlError as error:
@@ -139,14 +157,14 @@ class ResManV1Client:
         try:
             envelope = parse_envelope(response.content)
         except UnsafeXmlError as error:
-            if response.status_code in (401, 403):
-                raise RejectedError(
-                    f"ResMan refused the credentials (HTTP {response.status_code})"
-                ) from error
+            if response.status_code in AUTH_REFUSED:
+                raise _refused_credentials(response.status_code, None) from error
             raise OutcomeUnknownError(
                 f"ResMan's answer (HTTP {response.status_code}) could not be read: {error}"
             ) from error
         if not envelope.succeeded:
+            if response.status_code in AUTH_REFUSED:
+                raise _refused_credentials(response.status_code, envelope.error_description)
             raise RejectedError(
                 envelope.error_description or f"ResMan answered Status={envelope.status}"
             )
@@ -183,7 +201,8 @@ class ResManV2Client:
                 retry_after_seconds(response),
             )
         if response.status_code != 200:
-            raise RejectedError(
+            kind = AuthenticationError if response.status_code in AUTH_REFUSED else RejectedError
+            raise kind(
                 f"ResMan read {path} answered HTTP {response.status_code}: {_v2_message(response)}"
             )
         try:

@@ -16,6 +16,7 @@ import httpx
 
 from propbridge import clock
 from propbridge.connectors.base import (
+    AuthenticationError,
     IntegrationAccess,
     RecordData,
     RejectedError,
@@ -196,6 +197,8 @@ class ResManConnector:
             await self._v1.post_document(
                 POST_METHOD, {"PropertyID": x_property_id, "Xml": document}
             )
+        except AuthenticationError:
+            raise  # the credentials, not any transaction of the document
         except RejectedError as error:
             raise RejectedError(
                 error.message, blame_transactions(error.message, document_order(transactions))
