@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     worker_concurrency: int = 8
     worker_poll_seconds: float = 0.25
-    job_lease_seconds: float = 60.0
+    # A job whose worker stops renewing this (every quarter of it) is taken as dead: a sync
+    # that died blocks a new one for at most this long after the worker's last heartbeat.
+    job_lease_seconds: float = 20.0
     resman_timeout_seconds: float = 60.0
     # Requests per minute per API key (a key's own limit wins); None: no limit.
     rate_limit_per_minute: int | None = Field(default=None, gt=0)
