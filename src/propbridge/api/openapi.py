@@ -237,6 +237,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
         tags=app.openapi_tags,
+        # Relative: the document describes whichever server it was downloaded from.
+        servers=[{"url": "/", "description": "The server this document came from."}],
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     components = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
