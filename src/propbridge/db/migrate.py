@@ -1,4 +1,5 @@
-"""Runs the Alembic migrations of the package against a `Database`.
+"""Runs the Alembic migrations of the package against a `Database`, and tells where a database
+stands against them.
 
 Schema changes only; no data is touched here.
 """
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -16,6 +19,17 @@ from propbridge.db.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_300_211_001
+
+
+class UnknownRevisionError(RuntimeError):
+    """The database carries a revision this propbridge does not have (a newer one migrated it)."""
+
+    def __init__(self, revision: str, head: str | None) -> None:
+        super().__init__(
+            f"the database schema is at revision {revision}, which this propbridge does not "
+            f"know (its newest is {head})"
+        )
+        self.revision = revision
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -27,13 +41,42 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-async def upgrade_database(database: Database) -> None:
-    """Bring the schema to the newest revision, in one transaction."""
+def head_revision() -> str | None:
+    """The newest revision this propbridge ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def pending_revisions(current: str | None) -> list[str]:
+    """The revisions an upgrade from `current` (None: an empty database) applies, oldest first.
+
+    Raises UnknownRevisionError when `current` is not one of ours."""
+    script = ScriptDirectory.from_config(alembic_config())
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        raise UnknownRevisionError(current, script.get_current_head())
+    return [r.revision for r in script.iterate_revisions("head", current or "base")][::-1]
+
+
+def _revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(database: Database) -> str | None:
+    """The database's revision (None: no schema yet), read without changing anything."""
+    async with database.read_engine.connect() as connection:
+        return await connection.run_sync(_revision_of)
+
+
+async def upgrade_database(database: Database) -> list[str]:
+    """Bring the schema to the newest revision, in one transaction; the revisions applied,
+    oldest first (none when it was current)."""
     config = alembic_config(database.url)
 
-    def run(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    def run(connection: Connection) -> list[str]:
+        pending = pending_revisions(_revision_of(connection))
+        if pending:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return pending
 
     async with database.write_engine.begin() as connection:
         if database.dialect == "postgresql":
@@ -41,4 +84,4 @@ async def upgrade_database(database: Database) -> None:
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
             )
-        await connection.run_sync(run)
+        return await connection.run_sync(run)

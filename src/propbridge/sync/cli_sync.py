@@ -1,12 +1,14 @@
 """`propbridge sync ID`: queue a sync and run it in this process with a progress bar.
 
 If a running worker claims the job first, follow its progress from the database instead.
+Returns what happened; the command prints it (as text or JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import Progress, TaskID
 
@@ -20,27 +22,49 @@ if TYPE_CHECKING:
     from propbridge.runtime import Runtime
 
 
+@dataclass(frozen=True)
+class SyncOutcome:
+    """How a `propbridge sync` ended. `code` is the exit code: 0 synced, 1 the sync failed,
+    2 it could not start (`error` says why; no job was queued)."""
+
+    code: int
+    integration_id: str
+    job_id: str | None = None
+    state: str | None = None
+    error: str | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as `--json` prints it."""
+        return {
+            "integration_id": self.integration_id,
+            "job_id": self.job_id,
+            "state": self.state,
+            "error": self.error,
+            "counts": self.counts,
+        }
+
+
 async def run_sync_command(
     runtime: Runtime,
     handlers: dict[str, JobHandler],
     integration_id: str,
     models: list[str] | None,
     progress: Progress,
-) -> int:
-    """Exit code 0 when the sync succeeded (`handlers`: the job kinds a worker here runs)."""
+) -> SyncOutcome:
+    """Sync one integration (`handlers`: the job kinds a worker here runs)."""
     synced = runtime.synced_models
     unknown = synced.unknown(models or ())
     if unknown:
-        progress.console.print(
-            f"[red]error:[/red] cannot sync {', '.join(unknown)}; "
-            f"choose from {', '.join(synced.names)}"
+        return SyncOutcome(
+            2,
+            integration_id,
+            error=f"cannot sync {', '.join(unknown)}; choose from {', '.join(synced.names)}",
         )
-        return 2
     async with runtime.database.write() as session:
         integration = await live_integration(session, integration_id)
         if integration is None:
-            progress.console.print(f"[red]error:[/red] no integration {integration_id}")
-            return 2
+            return SyncOutcome(2, integration_id, error=f"no integration {integration_id}")
         job = await request_sync(session, integration, models)
         job_id = job.id
     tasks: dict[str, TaskID] = {}
@@ -62,12 +86,12 @@ async def run_sync_command(
             break
         await asyncio.sleep(0.5)
     if current is None or current.state != "succeeded":
-        reason = current.last_error if current else "job vanished"
-        progress.console.print(f"[red]sync did not complete:[/red] {reason}")
-        return 1
-    for model, counts in (run.counts if run else {}).items():
-        progress.console.print(
-            f"{model}: {counts['new']} new, {counts['updated']} updated, "
-            f"{counts['unchanged']} unchanged"
+        return SyncOutcome(
+            1,
+            integration_id,
+            job_id,
+            current.state if current else None,
+            current.last_error if current else "job vanished",
         )
-    return 0
+    counts = {model: dict(c) for model, c in (run.counts if run else {}).items()}
+    return SyncOutcome(0, integration_id, job_id, current.state, None, counts)

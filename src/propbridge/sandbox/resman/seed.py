@@ -626,9 +626,15 @@ def _guid_source(rng: random.Random) -> Callable[[], str]:
     return next_guid
 
 
-def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, int]:
+def seed_store(
+    store: SandboxStore,
+    size: SeedSize,
+    as_of: date,
+    on_property: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Fill an empty store with the account as it stands on `as_of` (nothing after that day);
-    returns the number of rows made per table."""
+    returns the number of rows made per table. `on_property` hears how many properties are
+    done after each one (a large seed takes seconds)."""
     rng = random.Random(size.seed)
     guids = _guid_source(rng)
     store.insert_many(
@@ -675,6 +681,8 @@ def seed_store(store: SandboxStore, size: SeedSize, as_of: date) -> dict[str, in
     for p in range(size.properties):
         property_id = guids()
         _seed_property(store, rng, guids, as_of, month_starts, property_id, p, size.units, counts)
+        if on_property is not None:
+            on_property(p + 1)
     store.set_meta("seeded", "yes")
     store.set_meta("seed_date", as_of.isoformat())
     return counts
