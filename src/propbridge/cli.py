@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Coroutine
-from datetime import datetime
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -23,6 +24,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     # database layer.
     from propbridge.doctor import CheckResult
     from propbridge.runtime import Runtime
+    from propbridge.sandbox.resman.seed import SeedSize
+    from propbridge.sandbox.resman.store import SandboxStore
 
 app = typer.Typer(
     help="propbridge: a Propexo-compatible unified API for property-management systems.",
@@ -602,17 +606,9 @@ def sync(
 
     async def main() -> SyncOutcome:
         await _migrated(runtime, check_key=True)
-        with (
-            Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed} records"),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
-            logs_through(progress.console),
-        ):
+        with progress_bar(
+            TextColumn("{task.description}"), TextColumn("{task.completed} records")
+        ) as progress:
             outcome = await run_sync_command(
                 runtime, job_handlers(), integration_id, wanted, progress
             )
@@ -635,6 +631,36 @@ def sync(
                 f"{counts['unchanged']} unchanged"
             )
     raise typer.Exit(outcome.code)
+
+
+@contextmanager
+def progress_bar(*columns: ProgressColumn) -> Iterator[Progress]:
+    """A progress bar on stderr with these columns between a bar and the elapsed time; log
+    lines written meanwhile are printed above it, never through it."""
+    with (
+        Progress(
+            SpinnerColumn(),
+            *columns[:1],
+            BarColumn(),
+            *columns[1:],
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+        logs_through(progress.console),
+    ):
+        yield progress
+
+
+def _seed_with_progress(store: SandboxStore, size: SeedSize, day: date) -> None:
+    """Seed a sandbox store, a bar counting the properties done."""
+    from propbridge.sandbox.resman.seed import seed_store
+
+    with progress_bar(
+        TextColumn("seeding the sandbox"), MofNCompleteColumn(), TextColumn("properties")
+    ) as progress:
+        task = progress.add_task("seeding", total=size.properties)
+        counts = seed_store(store, size, day, lambda done: progress.update(task, completed=done))
+    console.print(f"seeded: {json.dumps(counts)}", soft_wrap=True)
 
 
 @sandbox_app.command("resman")
@@ -780,7 +806,7 @@ def sandbox_resman(
     from propbridge.doctor import check_port
     from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
     from propbridge.sandbox.resman.faults import FaultSettings
-    from propbridge.sandbox.resman.seed import SeedSize, seed_store
+    from propbridge.sandbox.resman.seed import SeedSize
     from propbridge.sandbox.resman.store import SandboxStore
 
     try:
@@ -815,26 +841,7 @@ def sandbox_resman(
     store = SandboxStore(str(state) if state else ":memory:")
     if not store.is_seeded():
         day = as_of.date() if as_of else clock.today()
-        with (
-            Progress(
-                SpinnerColumn(),
-                TextColumn("seeding the sandbox"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("properties"),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
-            logs_through(progress.console),
-        ):
-            task = progress.add_task("seeding", total=properties)
-            counts = seed_store(
-                store,
-                SeedSize(properties, units, months, seed),
-                day,
-                lambda done: progress.update(task, completed=done),
-            )
-        console.print(f"seeded: {json.dumps(counts)}", soft_wrap=True)
+        _seed_with_progress(store, SeedSize(properties, units, months, seed), day)
     config = SandboxConfig(partner_id, api_key, str(account_id), auto_approve, faults, clock.now)
     console.print(
         f"ResMan sandbox on http://{host}:{port}  (Partner Transactions: "

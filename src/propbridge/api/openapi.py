@@ -174,6 +174,11 @@ def envelope_schemas(name: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def ok_with(component: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` whose 200 is a schema of `components` (added by the route's extras)."""
+    return {200: {"content": json_content({"$ref": f"#/components/schemas/{component}"})}}
+
+
 def json_content(schema: dict[str, Any] | type[BaseModel]) -> dict[str, Any]:
     """A JSON content object; a model becomes a reference to its component."""
     if isinstance(schema, type):

@@ -21,7 +21,7 @@ from propbridge.api.dependencies import Reader, read_connection, require_scope
 from propbridge.api.documents import envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
-from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, json_content
+from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, ok_with
 from propbridge.api.parameters import QueryParam, choice, documented, moment, paging, text
 from propbridge.auth.service import Principal
 from propbridge.db.synced import UNSERVED_COLUMNS, Render, render_document, served_columns
@@ -313,6 +313,7 @@ def add_record_routes(
         return await by_id_response(request, db, model, principal, record_id, record_view, label)
 
     plural = f"{label.lower()[:-1]}ies" if label.endswith("y") else f"{label.lower()}s"
+
     components = envelope_schemas(component, schema)
     router.add_api_route(
         path,
@@ -320,9 +321,7 @@ def add_record_routes(
         methods=["GET"],
         name=f"list_{model.__tablename__}",
         summary=f"Get all {plural}",
-        responses={
-            200: {"content": json_content({"$ref": f"#/components/schemas/{component}List"})}
-        },
+        responses=ok_with(f"{component}List"),
         openapi_extra={**documented((*paging_params, *list_params)), COMPONENTS_KEY: components},
     )
     router.add_api_route(
@@ -331,8 +330,6 @@ def add_record_routes(
         methods=["GET"],
         name=f"get_{label.lower().replace(' ', '_')}",
         summary=f"Get a {label.lower()} by ID",
-        responses={
-            200: {"content": json_content({"$ref": f"#/components/schemas/{component}ById"})}
-        },
+        responses=ok_with(f"{component}ById"),
         openapi_extra=documented(paging_params),
     )
