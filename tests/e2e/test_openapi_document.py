@@ -214,6 +214,26 @@ def test_every_operation_answers_as_documented_through_the_seed_path(
         "/v1/admin/integrations/{integration_id}/",
         f"/v1/admin/integrations/{integration_id}/",
     )
+    # One on ResMan's production hosts (no base_url): `base_url` is null.
+    production = check(
+        "post",
+        "/v1/admin/integrations/",
+        "/v1/admin/integrations/",
+        json={
+            "integration_vendor": "RESMAN",
+            "name": "production",
+            "credentials": live.credentials(),
+        },
+    )["result"]
+    assert production["base_url"] is None
+    http.delete(f"/v1/admin/integrations/{production['id']}/")
+    refused = http.post(
+        f"/v1/admin/integrations/{integration_id}/manual-sync", json={"models_to_sync": ["nope"]}
+    )
+    assert refused.status_code == 400
+    assert_documented(
+        document, "/v1/admin/integrations/{integration_id}/manual-sync", "post", refused
+    )
     check(
         "put",
         "/v1/admin/integrations/{integration_id}/",
@@ -244,6 +264,10 @@ def test_every_operation_answers_as_documented_through_the_seed_path(
     accepted = check(
         "post", "/v1/resident-charges/resman/", "/v1/resident-charges/resman/", json=charge
     )
+    # The same reference with another body: the 409 names the first write's job.
+    reused = http.post("/v1/resident-charges/resman/", json={**charge, "description": "other"})
+    assert reused.status_code == 409 and reused.json()["error"]["details"]["job_id"]
+    assert_documented(document, "/v1/resident-charges/resman/", "post", reused)
     payment = {
         **{k: v for k, v in charge.items() if k != "charge_code_id"},
         "payment_type": "ACH",
@@ -355,6 +379,13 @@ def test_every_documented_query_parameter_is_taken_and_no_other(
                 params["property_id"] = "x"
             response = live.http.get(path, params=params)
             assert response.status_code == 200, (path, params, response.text)
+            if parameter["name"] == "order-by":
+                # Every field the pattern admits can be ordered by, on both engines.
+                fields = re.findall(r"[a-z_0-9]+", schema["pattern"].split(")")[0])
+                for field in fields:
+                    for direction in ("asc", "desc"):
+                        ordered = live.http.get(path, params={"order-by": f"{field}:{direction}"})
+                        assert ordered.status_code == 200, (path, field, ordered.text)
 
 
 def test_no_route_takes_a_query_parameter_it_does_not_declare(

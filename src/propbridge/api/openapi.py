@@ -35,11 +35,13 @@ class Issue(BaseModel):
 
 
 class ErrorDetails(BaseModel):
-    """What a 400 adds: each problem with its path."""
+    """What some errors add: a 400's problems, each with its path (and, for a body that failed
+    validation, `name`); a 409 for a reused write reference names the first write's job."""
 
     model_config = ConfigDict(extra="forbid")
-    issues: list[Issue]
-    name: Literal["ValidationError"]
+    issues: list[Issue] | None = Field(default=None)
+    name: Literal["ValidationError"] | None = Field(default=None)
+    job_id: str | None = Field(default=None, json_schema_extra={EXTENSION: True})
 
 
 class ErrorObject(BaseModel):
@@ -191,8 +193,8 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": "Send a POST again with the same key and get the first answer again (for "
-    "24 hours); the same key with another body or path is a 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "48 hours); the same key with another body or path is a 409. An empty key is no key.",
+    "schema": {"type": "string", "maxLength": 255},
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import Select, String, select, type_coerce
+from sqlalchemy import JSON, Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.dependencies import Reader, read_connection, require_scope
@@ -140,12 +140,13 @@ class RecordView:
 
 @functools.cache
 def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
-    """Columns a client may order by: every stored public column."""
+    """Columns a client may order by: every stored public column but JSON ones."""
     hidden = UNSERVED_COLUMNS | {"custom_data"}
     return {
         column.key: getattr(model, column.key)
         for column in model.__table__.columns
-        if column.key not in hidden
+        # JSON values have no order (PostgreSQL cannot sort `json`).
+        if column.key not in hidden and not isinstance(column.type, JSON)
     }
 
 

@@ -126,7 +126,7 @@ class IntegrationObject(BaseModel):
     max_job_concurrency: int
     max_request_frequency: int
     max_request_cadence: Cadence
-    base_url: str
+    base_url: str | None = Field(description="Null: ResMan's production hosts.")
     customer_id: str = Field(json_schema_extra={EXTENSION: True})
     is_archived: bool
     last_completed_sync: datetime | None
@@ -181,7 +181,7 @@ class SyncQueued(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     success: Literal[True]
-    job_id: str
+    job_id: str = Field(json_schema_extra={EXTENSION: True})
 
 
 class ManualSyncResult(BaseModel):

@@ -73,6 +73,11 @@ async def fail_or_retry(
             await queue.mark_failed(session, job, error)
 
 
+# How long a stopping worker lets its running jobs finish (their leases renewed meanwhile);
+# those still running then are left to expire and be taken over.
+DRAIN_SECONDS = 30.0
+
+
 class Worker:
     """Runs jobs from the database until told to stop."""
 
@@ -110,7 +115,13 @@ class Worker:
             if not claimed or len(self._running) > self.concurrency // 2:
                 await self._sleep(stop, poll)
         if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=30)
+            # Jobs that are ending keep their leases: otherwise another worker would take them
+            # over (and run them a second time) while this one still finishes them.
+            heartbeat = asyncio.create_task(self._heartbeat_forever(list(self._running)))
+            try:
+                await asyncio.wait(list(self._running.values()), timeout=DRAIN_SECONDS)
+            finally:
+                heartbeat.cancel()
         log.info("worker_stopped", worker=self.name)
 
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:

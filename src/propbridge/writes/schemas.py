@@ -239,4 +239,4 @@ class WriteLogPage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     results: WriteLogs
-    meta: WriteLogMeta
+    meta: WriteLogMeta = Field(json_schema_extra={EXTENSION: True})
