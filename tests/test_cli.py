@@ -160,6 +160,9 @@ def test_rotate_key_prints_its_summary_as_json(own_database: str, tmp_path: Path
         "missing key",
         "malformed key",
         "invalid setting",
+        "port out of range",
+        "unknown log level",
+        "no workers",
     ],
 )
 def test_configuration_errors_are_one_line_with_the_fix(case: str, tmp_path: Path) -> None:
@@ -183,6 +186,9 @@ def test_configuration_errors_are_one_line_with_the_fix(case: str, tmp_path: Pat
             },
             "malformed key": {"PROPBRIDGE_ENCRYPTION_KEY": "not-a-key"},
             "invalid setting": {"PROPBRIDGE_PORT": "eighty"},
+            "port out of range": {"PROPBRIDGE_PORT": "70000"},
+            "unknown log level": {"PROPBRIDGE_LOG_LEVEL": "LOUD"},
+            "no workers": {"PROPBRIDGE_WORKER_CONCURRENCY": "0"},
         }[case]
     )
     line = _one_line_error(_run(["api-keys", "list"], env))
@@ -194,9 +200,23 @@ def test_configuration_errors_are_one_line_with_the_fix(case: str, tmp_path: Pat
         "missing key": "PROPBRIDGE_ENCRYPTION_KEY is not set",
         "malformed key": "PROPBRIDGE_ENCRYPTION_KEY is not a base64-encoded 32-byte key",
         "invalid setting": "PROPBRIDGE_PORT",
+        "port out of range": "PROPBRIDGE_PORT",
+        "unknown log level": "PROPBRIDGE_LOG_LEVEL",
+        "no workers": "PROPBRIDGE_WORKER_CONCURRENCY",
     }[case]
     assert expected in line
     assert not missing.exists() and not (tmp_path / "propbridge.db").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["serve", "--port", "70000"], ["serve", "--port", "0"], ["demo", "--port", "-1"]]
+)
+def test_a_port_out_of_range_is_refused_before_anything_starts(
+    command: list[str], tmp_path: Path
+) -> None:
+    done = _run(command, {"PROPBRIDGE_DATA_DIR": str(tmp_path), "PROPBRIDGE_DATABASE_URL": ""})
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert "not in the range 1<=x<=65535" in done.stderr
 
 
 def test_a_port_in_use_is_one_line_not_a_traceback(tmp_path: Path) -> None:

@@ -130,7 +130,13 @@ def check_run(run: Demo, sandbox_page: str) -> tuple[str, list[str]]:
     """The demo's own charge went through and its printed lines work; its reference, and the
     references on the sandbox's Partner Transactions page."""
     exports = run.exports
-    assert set(exports) == {"PROPBRIDGE_TOKEN", "INTEGRATION_ID", "JOB_ID"}, run.text
+    assert set(exports) == {
+        "PROPBRIDGE_TOKEN",
+        "INTEGRATION_ID",
+        "JOB_ID",
+        "PROPBRIDGE_OUTBOUND_ALLOWLIST",
+    }, run.text
+    assert exports["PROPBRIDGE_OUTBOUND_ALLOWLIST"].split(",").count("127.0.0.1") == 1
     posted = re.search(r"posted charge (DEMO-\S+) \(job (\S+)\)", run.text)
     assert posted and posted.group(2) == exports["JOB_ID"], run.text
     status = settled_status(run, run.pasted(run.line_starting("curl -s -H")))
@@ -159,6 +165,23 @@ def test_demo_prints_working_lines_and_runs_again_where_it_stopped(tmp_path: Pat
         assert first_reference in first_held
         pasted = post_printed_charge(first)
         assert pasted["reference_number"] != first_reference
+        # With the exports pasted, the CLI in the demo's folder reaches the demo's sandbox.
+        shell = {k: v for k, v in os.environ.items() if k != "PROPBRIDGE_OUTBOUND_ALLOWLIST"}
+        shell.update(first.exports)
+        shell.update(
+            PROPBRIDGE_DATA_DIR=str(tmp_path),
+            PROPBRIDGE_DATABASE_URL="",
+            PROPBRIDGE_ENCRYPTION_KEY="",
+        )
+        synced = subprocess.run(
+            [sys.executable, "-m", "propbridge", "sync", first.exports["INTEGRATION_ID"], "--json"],
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert json.loads(synced.stdout)["state"] == "succeeded"
     assert (tmp_path / "propbridge.db").exists() and (tmp_path / "sandbox-resman.db").exists()
 
     with demo(tmp_path) as second:

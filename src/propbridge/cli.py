@@ -237,7 +237,8 @@ def serve(
         str | None, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", metavar="PORT", help="Port to listen on.")
+        int | None,
+        typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to listen on."),
     ] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only: run workers elsewhere.")
@@ -269,7 +270,7 @@ def serve(
     )
 
     settings = _settings()
-    bind = (host or settings.host, port or settings.port)
+    bind = (host or settings.host, settings.port if port is None else port)
     if not reuse_port:
         # The processes started with --reuse-port share the port this one checked.
         _refuse(check_port(*bind, option="--port (or PROPBRIDGE_PORT)"))
@@ -666,7 +667,9 @@ def _seed_with_progress(store: SandboxStore, size: SeedSize, day: date) -> None:
 @sandbox_app.command("resman")
 def sandbox_resman(
     host: Annotated[str, typer.Option("--host", metavar="ADDRESS")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", metavar="PORT")] = 8100,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="Port to listen on.")
+    ] = 8100,
     properties: Annotated[int, typer.Option("--properties", metavar="N", min=1)] = 2,
     units: Annotated[
         int, typer.Option("--units", metavar="N", min=1, help="Units per property.")
@@ -859,9 +862,12 @@ def sandbox_resman(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option("--port", metavar="PORT", help="API port.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="API port.")
+    ] = 8000,
     sandbox_port: Annotated[
-        int, typer.Option("--sandbox-port", metavar="PORT", help="Sandbox port.")
+        int,
+        typer.Option("--sandbox-port", metavar="PORT", min=1, max=65535, help="Sandbox port."),
     ] = 8100,
 ) -> None:
     """Sandbox + API + worker + scheduler in one process on SQLite, ready to post a charge."""
@@ -872,7 +878,8 @@ def demo(
     _refuse(check_port("127.0.0.1", sandbox_port, option="--sandbox-port"))
     settings = _settings()
     # The demo's own sandbox is on loopback: let outbound calls reach it.
-    allowlist = ",".join(filter(None, (settings.outbound_allowlist, "127.0.0.1")))
+    allowed = [part.strip() for part in settings.outbound_allowlist.split(",") if part.strip()]
+    allowlist = ",".join([*allowed, *(["127.0.0.1"] if "127.0.0.1" not in allowed else [])])
     update: dict[str, object] = {"outbound_allowlist": allowlist}
     if settings.log_level == "INFO":
         update["log_level"] = "WARNING"

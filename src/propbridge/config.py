@@ -11,12 +11,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every knob propbridge reads from its environment."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     model_config = SettingsConfigDict(env_prefix="PROPBRIDGE_", extra="ignore")
 
@@ -25,19 +30,19 @@ class Settings(BaseSettings):
     database_url: str | None = None
     encryption_key: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
-    worker_concurrency: int = 8
-    worker_poll_seconds: float = 0.25
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    worker_concurrency: int = Field(default=8, ge=1, le=1000)
+    worker_poll_seconds: float = Field(default=0.25, gt=0)
     # A job whose worker stops renewing this (every quarter of it) is taken as dead: a sync
     # that died blocks a new one for at most this long after the worker's last heartbeat.
-    job_lease_seconds: float = 20.0
-    resman_timeout_seconds: float = 60.0
+    job_lease_seconds: float = Field(default=20.0, gt=0)
+    resman_timeout_seconds: float = Field(default=60.0, gt=0)
     # Requests per minute per API key (a key's own limit wins); None: no limit.
     rate_limit_per_minute: int | None = Field(default=None, gt=0)
     # The first retry of a failed job waits up to this long (full jitter), doubling each time.
     retry_base_seconds: float = Field(default=1.0, gt=0)
-    sync_lookback_hours: float = 48.0
+    sync_lookback_hours: float = Field(default=48.0, ge=0)
     # The first webhook retry waits about this long; each next one twice as long (max an hour).
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
     # Run on a chosen date: the clock reads this instant at start-up and runs on from there

@@ -150,7 +150,9 @@ async def _sync(runtime: Runtime, integration_id: str, console: Console) -> None
     if job is None or job.state != "succeeded":
         console.print(f"[red]{what} failed:[/red] {job.last_error if job else '?'}")
     else:
-        console.print(f"{what} done: {json.dumps((job.result or {}).get('counts'))}")
+        console.print(
+            f"{what} done: {json.dumps((job.result or {}).get('counts'))}", soft_wrap=True
+        )
 
 
 def fresh_reference() -> str:
@@ -212,9 +214,18 @@ async def _post_charge(base_url: str, token: str, charge: dict[str, object]) -> 
     return str(response.json()["meta"]["job_id"])
 
 
-def export_lines(token: str, integration_id: str, job_id: str | None) -> list[str]:
-    """Shell lines that set the variables the README's next commands use."""
-    values = {"PROPBRIDGE_TOKEN": token, "INTEGRATION_ID": integration_id, "JOB_ID": job_id}
+def export_lines(
+    token: str, integration_id: str, job_id: str | None, allowlist: str = ""
+) -> list[str]:
+    """Shell lines that set the variables the README's next commands use; the outbound
+    allow-list too, so that `propbridge sync` and `doctor` run in the same shell can reach the
+    demo's sandbox on loopback."""
+    values = {
+        "PROPBRIDGE_TOKEN": token,
+        "INTEGRATION_ID": integration_id,
+        "JOB_ID": job_id,
+        "PROPBRIDGE_OUTBOUND_ALLOWLIST": allowlist or None,
+    }
     return [f"export {name}={shlex.quote(v)}" for name, v in values.items() if v is not None]
 
 
@@ -244,9 +255,11 @@ async def run_demo(runtime: Runtime, port: int, sandbox_port: int, console: Cons
         stack.result()
         return
     if kept:
-        console.print(f"sandbox state: kept from the last run, in {state_path}")
+        console.print(f"sandbox state: kept from the last run, in {state_path}", soft_wrap=True)
     else:
-        console.print(f"sandbox state: new, seeded in {state_path} (kept for the next run)")
+        console.print(
+            f"sandbox state: new, seeded in {state_path} (kept for the next run)", soft_wrap=True
+        )
     async with runtime.database.write() as session:
         _key, token = await issue_api_key(session, "demo", list(SCOPES), None)
     integration = await _integration(runtime, sandbox_url, config, store)
@@ -264,13 +277,17 @@ async def run_demo(runtime: Runtime, port: int, sandbox_port: int, console: Cons
             console.print(f"[red]the example charge was not posted:[/red] {error}")
         else:
             console.print(f"posted charge {charge['reference_number']} (job {job_id})")
-    console.print(f"\n[bold]propbridge[/bold] API:          {base_url}   (docs: {base_url}/docs)")
+    console.print(
+        f"\n[bold]propbridge[/bold] API:          {base_url}   (docs: {base_url}/docs)",
+        soft_wrap=True,
+    )
     console.print(f"API token:              {token}")
     console.print(f"integration id:         {integration.id}")
     console.print(f"ResMan sandbox:         {sandbox_url}")
     console.print(f"Partner Transactions:   {sandbox_url}/partner-transactions\n")
     console.print("Paste these into your shell:")
-    for line in export_lines(token, integration.id, job_id):
+    allowlist = runtime.settings.outbound_allowlist
+    for line in export_lines(token, integration.id, job_id, allowlist):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     if job_id is not None:
         console.print("\nThe charge's write status (approve or reject it on the page above):")
