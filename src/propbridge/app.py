@@ -177,6 +177,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         """The process answers (no dependency is checked)."""
         return {"status": "ok"}
 
+    # Load balancers probe with HEAD too (FastAPI's GET routes do not take it).
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+
     ready = answers(Ready, extension=True)
     ready["responses"][503] = {"model": Unavailable, "description": "The database does not answer."}
 
@@ -190,4 +193,5 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return {"status": "ready"}
 
+    app.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
     return app

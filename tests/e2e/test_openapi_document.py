@@ -417,3 +417,21 @@ def test_a_form_encoded_body_is_told_to_be_json_and_messages_carry_no_library_pr
     messages = [i["message"] for i in bad_date["error"]["details"]["issues"]]
     assert "must be an ISO-8601 date-time, e.g. 2024-06-01T10:00:00Z" in messages
     assert not any(m.startswith(("Value error", "Assertion failed")) for m in messages)
+
+
+def test_a_wrong_method_names_every_allowed_one_and_a_missing_slash_redirects(
+    live: LiveStack,
+) -> None:
+    wrong = live.http.patch("/v1/webhooks/x")
+    assert wrong.status_code == 405
+    assert set(wrong.headers["allow"].split(", ")) >= {"GET", "PUT", "DELETE"}
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    listing = live.http.patch("/v1/admin/integrations/")
+    assert {"GET", "POST"} <= set(listing.headers["allow"].split(", "))
+    # `/v1/resident-charges/resman` would otherwise match the by-ID GET route and get a 405.
+    for path in ("/v1/resident-charges/resman", "/v1/resident-payments/resman"):
+        moved = live.http.post(path, json={}, follow_redirects=False)
+        assert moved.status_code == 307, (path, moved.text)
+        assert moved.headers["location"].endswith(path + "/")
+    for path in ("/healthz", "/readyz"):
+        assert live.http.head(path).status_code == 200

@@ -10,9 +10,11 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from propbridge.api.openapi import methods_at
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +97,21 @@ def _validation_issues(error: RequestValidationError | ValidationError) -> list[
     return issues
 
 
+def method_not_allowed(request: Request) -> Response:
+    """405 with every method the path takes in `Allow` (Starlette names only the first route's);
+    a path that lacks its trailing slash, where the slashed one takes the method, is redirected
+    there instead (307 keeps the method and body), as for paths no route matches at all."""
+    path = request.url.path
+    if not path.endswith("/") and request.method in methods_at(request.app, path + "/"):
+        return RedirectResponse(request.url.replace(path=path + "/"), status_code=307)
+    allowed = ", ".join(sorted(methods_at(request.app, path)))
+    return JSONResponse(
+        error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}"),
+        status_code=405,
+        headers={"Allow": allowed},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every failure as `{"error": {...}}`; never leak a stack trace."""
 
@@ -121,7 +138,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            return method_not_allowed(request)
         codes = {
             404: "not_found",
             405: "method_not_allowed",

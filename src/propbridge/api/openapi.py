@@ -10,6 +10,7 @@ FastAPI's 422 goes: every validation failure here is a 400.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -232,6 +233,27 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any]) -> None
         if EXTENSION_TAG not in tags:
             tags.append(EXTENSION_TAG)
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def methods_at(app: FastAPI, path: str) -> set[str]:
+    """The methods the app's documented operations take at a concrete path."""
+    templates: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        app.state, "path_templates", None
+    )
+    if templates is None:
+        templates = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"),
+                {method.upper() for method in operations},
+            )
+            for template, operations in build_openapi(app)["paths"].items()
+        ]
+        app.state.path_templates = templates
+    found: set[str] = set()
+    for pattern, methods in templates:
+        if pattern.match(path):
+            found |= methods
+    return found
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
