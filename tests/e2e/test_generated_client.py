@@ -75,7 +75,7 @@ def test_a_generated_client_runs_the_seed_path(live: LiveStack, generated: Path)
     created = module(f"{api}.create_integration").sync(
         client=client,
         body=models.IntegrationCreate(
-            integration_vendor="RESMAN",
+            integration_vendor=models.IntegrationCreateIntegrationVendor.RESMAN,
             name="generated client",
             base_url=live.sandbox_url,
             credentials=credentials,

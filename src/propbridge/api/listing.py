@@ -5,6 +5,7 @@ Parses and applies them to a SELECT; knows nothing of any particular model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,17 +43,18 @@ class ListQuery:
         }
 
 
+INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
 def int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
     """An integer query parameter within bounds; 400 otherwise."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(
-            f"{name} must be an integer", [issue([name], "Expected an integer")]
-        ) from None
+    # ASCII digits only: Python's int() would also take "1_0", " 1", "+1" and other scripts' digits.
+    if not INTEGER.fullmatch(raw):
+        raise bad_request(f"{name} must be an integer", [issue([name], "Expected an integer")])
+    value = int(raw)
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise bad_request(f"{name} must be {bound}", [issue([name], f"Must be {bound}")])

@@ -93,8 +93,27 @@ ERROR_MEANINGS = {
     429: "The API key's rate limit is used up for this minute; see `Retry-After`.",
 }
 RATE_HEADERS = {
-    "x-ratelimit-limit": "Requests this key may make per minute (when it is rate limited).",
-    "x-ratelimit-remaining": "Requests left in the current minute.",
+    name: {"description": text, "schema": {"type": "integer"}}
+    for name, text in (
+        ("x-ratelimit-limit", "Requests this key may make per minute (when it is rate limited)."),
+        ("x-ratelimit-remaining", "Requests left in the current minute."),
+    )
+}
+REQUEST_ID = {
+    "x-request-id": {
+        "description": "The request's id in propbridge's logs (the client's own, if it sent "
+        "one of at most 100 characters).",
+        "schema": {"type": "string"},
+        EXTENSION: True,
+    }
+}
+REPLAYED = {
+    "idempotent-replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same `Idempotency-Key`.",
+        "schema": {"type": "string", "enum": ["true"]},
+        EXTENSION: True,
+    }
 }
 
 
@@ -217,16 +236,14 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any]) -> None
         statuses.append(413)
     for status in statuses:
         responses.setdefault(str(status), error_response(status))
-    if public:
-        ok = responses.get("200")
-        if ok is not None:
-            ok.setdefault("headers", {}).update(
-                {
-                    name: {"description": text, "schema": {"type": "integer"}}
-                    for name, text in RATE_HEADERS.items()
-                }
-            )
-    else:
+    for status, response in responses.items():
+        headers = response.setdefault("headers", {})
+        headers.update(REQUEST_ID)
+        if public:
+            headers.update(RATE_HEADERS)
+        if method == "post" and status == "200":
+            headers.update(REPLAYED)
+    if not public:
         operation["security"] = []
     if operation.get(EXTENSION):
         tags = operation.setdefault("tags", [])

@@ -35,6 +35,8 @@ class QueryParam:
             "required": False,
             "description": self.description,
             "schema": self.schema,
+            # `name=` with nothing after it is taken as not given.
+            "allowEmptyValue": True,
         }
         if self.extension:
             declared[EXTENSION] = True

@@ -77,7 +77,8 @@ class IntegrationSettings(BaseModel):
 class IntegrationCreate(IntegrationSettings):
     """`POST /v1/admin/integrations/`."""
 
-    integration_vendor: StrictStr
+    # Checked against the connectors in the service (400 naming the supported ones).
+    integration_vendor: StrictStr = Field(json_schema_extra={"enum": ["RESMAN"]})
     name: NonEmpty
     credentials: ResManCredentials
 

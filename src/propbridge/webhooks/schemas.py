@@ -73,7 +73,15 @@ class Header(BaseModel):
     value: Annotated[StrictStr, Field(max_length=2000, pattern=r"^[\t\x20-\x7E]*$")]
 
 
-Url = Annotated[StrictStr, Field(max_length=2000), AfterValidator(_http_url)]
+Url = Annotated[
+    StrictStr,
+    Field(
+        max_length=2000,
+        # What `_http_url` takes (a scheme is matched without regard to case).
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+"},
+    ),
+    AfterValidator(_http_url),
+]
 Secret = Annotated[StrictStr, Field(min_length=10, max_length=500)]
 # A synced model name: checked against the registry by the service (the schema cannot know it).
 Model = StrictStr

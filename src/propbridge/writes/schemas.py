@@ -55,7 +55,18 @@ def local_date(value: str) -> str:
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=1000), AfterValidator(_not_blank)]
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
-DateTimeText = Annotated[StrictStr, AfterValidator(_date_time)]
+# What `_date_time` takes, for the document (a JavaScript-compatible pattern, years 1900-2099).
+DATE_TIME_DOCUMENTED = (
+    r"^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+)
+DateTimeText = Annotated[
+    StrictStr,
+    AfterValidator(_date_time),
+    Field(
+        json_schema_extra={"pattern": DATE_TIME_DOCUMENTED, "examples": ["2026-06-01T10:00:00Z"]}
+    ),
+]
 Cents = Annotated[StrictInt, Field(gt=0, le=99_999_999_999)]
 
 
