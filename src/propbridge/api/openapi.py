@@ -236,12 +236,12 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any]) -> None
         statuses.append(413)
     for status in statuses:
         responses.setdefault(str(status), error_response(status))
-    for status, response in responses.items():
+    for code, response in responses.items():
         headers = response.setdefault("headers", {})
         headers.update(REQUEST_ID)
         if public:
             headers.update(RATE_HEADERS)
-        if method == "post" and status == "200":
+        if method == "post" and code == "200":
             headers.update(REPLAYED)
     if not public:
         operation["security"] = []
