@@ -74,12 +74,31 @@ def _chromium(args: list[str], home: Path) -> str:
     return done.stdout
 
 
+# Chromium's own services (sign-in, updates), asked whatever the page is.
+BROWSER_HOSTS = (".google.com", ".googleapis.com", ".gvt1.com")
+
+
+def _hosts_asked(net_log: Path) -> set[str]:
+    """Every host a Chromium network log shows a request for, but the browser's own."""
+    urls = re.findall(r'"url":"(https?://[^"]+)"', net_log.read_text())
+    hosts = {re.sub(r"^https?://([^/:]+).*$", r"\1", url) for url in urls}
+    return {host for host in hosts if not host.endswith(BROWSER_HOSTS)}
+
+
 def test_a_browser_without_internet_renders_both_pages(live: LiveStack, tmp_path: Path) -> None:
-    swagger = _chromium(["--dump-dom", f"{live.base_url}/docs"], tmp_path / "a")
+    log = tmp_path / "net.json"
+    swagger = _chromium(
+        [f"--log-net-log={log}", "--dump-dom", f"{live.base_url}/docs"], tmp_path / "a"
+    )
+    assert _hosts_asked(log) == {"127.0.0.1"}, _hosts_asked(log)
     # Swagger UI has drawn the operations from /openapi.json.
     assert 'class="swagger-ui' in swagger
     assert "/v1/resident-charges/resman/" in swagger and "opblock" in swagger
-    redoc = _chromium(["--dump-dom", f"{live.base_url}/redoc"], tmp_path / "b")
+    redoc = _chromium(
+        [f"--log-net-log={log}", "--dump-dom", f"{live.base_url}/redoc"], tmp_path / "b"
+    )
+    # ReDoc's footer logo came from Redocly's CDN: served from here now.
+    assert _hosts_asked(log) == {"127.0.0.1"}, _hosts_asked(log)
     assert "Get all resident charges" in redoc and "propbridge extensions" in redoc
     shot = tmp_path / "docs.png"
     _chromium([f"--screenshot={shot}", f"{live.base_url}/docs"], tmp_path / "c")

@@ -50,9 +50,16 @@ async def redoc() -> HTMLResponse:
     )
 
 
+# ReDoc's footer shows Redocly's logo from their CDN: the page would reach the internet for it.
+REMOTE_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
 @functools.cache
 def _read(name: str) -> bytes:
-    return (files("fastapi_offline") / "static" / name).read_bytes()
+    content = (files("fastapi_offline") / "static" / name).read_bytes()
+    if name == "redoc.standalone.js":
+        content = content.replace(REMOTE_LOGO, f"{ASSETS_PATH}/favicon.png".encode())
+    return content
 
 
 @router.get(ASSETS_PATH + "/{name}")
