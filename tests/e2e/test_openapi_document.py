@@ -435,3 +435,32 @@ def test_a_wrong_method_names_every_allowed_one_and_a_missing_slash_redirects(
         assert moved.headers["location"].endswith(path + "/")
     for path in ("/healthz", "/readyz"):
         assert live.http.head(path).status_code == 200
+
+
+def test_propexos_other_filters_filter(live: LiveStack) -> None:
+    integration = live.create_integration()
+    live.sync(integration["id"])
+    http = live.http
+    mine = {"integration_id": integration["id"]}
+    lease = next(
+        row for row in http.get("/v1/leases/", params=mine).json()["results"] if row["unit_id"]
+    )
+    by_unit = http.get("/v1/leases/", params={**mine, "unit_id": lease["unit_id"]}).json()
+    assert by_unit["results"] and {r["unit_id"] for r in by_unit["results"]} == {lease["unit_id"]}
+    by_x_unit = http.get("/v1/leases/", params={**mine, "x_unit_id": lease["x_unit_id"]}).json()
+    assert {r["id"] for r in by_x_unit["results"]} == {r["id"] for r in by_unit["results"]}
+    for path in ("/v1/properties/", "/v1/residents/", "/v1/units/"):
+        nowhere = http.get(path, params={**mine, "location_id": "L1"}).json()
+        assert nowhere["meta"]["total"] == 0 and nowhere["results"] == []
+    archived = live.create_integration()
+    http.delete(f"/v1/admin/integrations/{archived['id']}/")
+    listed = http.get("/v1/admin/integrations/", params={"is_archived": "true"}).json()
+    assert archived["id"] in {row["id"] for row in listed["results"]}
+    assert all(row["is_archived"] for row in listed["results"])
+    live_ones = http.get("/v1/admin/integrations/", params={"integration_vendor": "RESMAN"})
+    assert integration["id"] in {row["id"] for row in live_ones.json()["results"]}
+    others = http.get("/v1/admin/integrations/", params={"integration_vendor": "ENTRATA"}).json()
+    assert others["results"] == []
+    assert (
+        http.get("/v1/admin/integrations/", params={"integration_vendor": "X"}).status_code == 400
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import JSON, Select, String, select, type_coerce
+from sqlalchemy import JSON, Select, String, false, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.dependencies import Reader, read_connection, require_scope
@@ -159,14 +159,12 @@ async def scoped_list(
     statement = await scoped(
         request, db, model, principal, columns, params.get("integration_id") or None
     )
-    vendor = params.get("integration_vendor")
-    if vendor:
-        if vendor not in PROPEXO_VENDORS:
-            raise bad_request(
-                "Unknown integration_vendor",
-                [issue(["integration_vendor"], f"Expected one of {', '.join(PROPEXO_VENDORS)}")],
-            )
+    vendor = vendor_param(request)
+    if vendor is not None:
         statement = statement.where(model.integration_vendor == vendor)
+    if params.get("location_id"):
+        # ResMan has no locations (`x_location_id` is always null): nothing is at one.
+        statement = statement.where(false())
     if params.get("property_id") and "property_id" in model.__table__.columns:
         statement = statement.where(model.property_id == params["property_id"])
     if params.get("x_id"):
@@ -183,6 +181,17 @@ async def scoped_list(
         if moment is not None:
             statement = statement.where(column >= moment if op == "ge" else column <= moment)
     return statement
+
+
+def vendor_param(request: Request) -> str | None:
+    """`integration_vendor`: one of Propexo's vendors; 400 otherwise."""
+    vendor = request.query_params.get("integration_vendor") or None
+    if vendor is not None and vendor not in PROPEXO_VENDORS:
+        raise bad_request(
+            "Unknown integration_vendor",
+            [issue(["integration_vendor"], f"Expected one of {', '.join(PROPEXO_VENDORS)}")],
+        )
+    return vendor
 
 
 def bool_param(request: Request, name: str) -> bool | None:
@@ -265,6 +274,7 @@ COMMON_FILTERS = (
     text("property_id", "Only records of this property (ignored by properties themselves)."),
     text("x_id", "Only records with this id in the PMS."),
     text("x_property_id", "Only records of the property with this id in the PMS."),
+    text("location_id", "Only records at this location (ResMan has none: nothing matches)."),
     moment("updated_at_gte", "Only records changed at or after this moment."),
     moment("updated_at_lte", "Only records changed at or before this moment."),
     moment("last_seen_gte", "Only records a sync saw at or after this moment."),

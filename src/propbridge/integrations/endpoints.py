@@ -11,7 +11,8 @@ from propbridge.api.dependencies import get_runtime, read_session, require_scope
 from propbridge.api.errors import ApiError
 from propbridge.api.listing import parse_list_query
 from propbridge.api.openapi import answers, body_read_by_hand
-from propbridge.api.parameters import documented, paging
+from propbridge.api.parameters import choice, documented, flag, paging
+from propbridge.api.records import PROPEXO_VENDORS, bool_param, vendor_param
 from propbridge.auth.service import Principal
 from propbridge.integrations import service
 from propbridge.integrations.schemas import (
@@ -28,6 +29,10 @@ from propbridge.integrations.schemas import (
 router = APIRouter(prefix="/v1/admin/integrations", tags=["admin"])
 admin = require_scope("admin")
 PAGING = paging(service.ORDERABLE)
+LIST_FILTERS = (
+    choice("integration_vendor", PROPEXO_VENDORS, "Only integrations with this PMS."),
+    flag("is_archived", "Archived integrations (true) instead of live ones (false, the default)."),
+)
 
 
 @router.post("/", **answers(IntegrationResult))
@@ -49,7 +54,7 @@ async def create_integration(
     return {"result": service.present(integration, runtime.synced_models)}
 
 
-@router.get("/", **answers(IntegrationList, **documented(PAGING)))
+@router.get("/", **answers(IntegrationList, **documented((*PAGING, *LIST_FILTERS))))
 async def list_integrations(
     request: Request,
     principal: Principal = Depends(admin),
@@ -57,8 +62,14 @@ async def list_integrations(
 ) -> dict[str, Any]:
     """Integrations this key may manage (scoped in the statement, before counting and paging)."""
     query = parse_list_query(request, set(service.ORDERABLE))
+    vendor = vendor_param(request)
     return await service.list_integrations(
-        session, principal, query, get_runtime(request).synced_models
+        session,
+        principal,
+        query,
+        get_runtime(request).synced_models,
+        archived=bool_param(request, "is_archived") or False,
+        vendor=vendor,
     )
 
 

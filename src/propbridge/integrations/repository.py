@@ -27,9 +27,17 @@ async def live_integration(session: AsyncSession, integration_id: str) -> Integr
     return None if integration is None or integration.deleted_at is not None else integration
 
 
-def live_integrations(integration_ids: frozenset[str] | None) -> Select[Any]:
-    """Every column of the live integrations, limited to `integration_ids` (None: all)."""
-    statement = select(*Integration.__table__.columns).where(Integration.deleted_at.is_(None))
+def live_integrations(
+    integration_ids: frozenset[str] | None,
+    archived: bool = False,
+    vendor: str | None = None,
+) -> Select[Any]:
+    """Every column of the live integrations (`archived`: of the archived ones instead), of one
+    vendor if given, limited to `integration_ids` (None: all)."""
+    deleted = Integration.deleted_at.is_not(None) if archived else Integration.deleted_at.is_(None)
+    statement = select(*Integration.__table__.columns).where(deleted)
+    if vendor is not None:
+        statement = statement.where(Integration.vendor == vendor)
     if integration_ids is not None:
         statement = statement.where(Integration.id.in_(integration_ids))
     return statement

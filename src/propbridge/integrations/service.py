@@ -309,10 +309,16 @@ ORDERABLE = {
 
 
 async def list_integrations(
-    session: AsyncSession, principal: Principal, query: ListQuery, synced: SyncedModels
+    session: AsyncSession,
+    principal: Principal,
+    query: ListQuery,
+    synced: SyncedModels,
+    archived: bool = False,
+    vendor: str | None = None,
 ) -> dict[str, Any]:
-    """The integrations a key may manage, a page of them (scoped before counting and paging)."""
-    statement = repository.live_integrations(principal.integration_ids)
+    """The integrations a key may manage, a page of them (scoped before counting and paging):
+    the live ones, or the archived ones; of one vendor if given."""
+    statement = repository.live_integrations(principal.integration_ids, archived, vendor)
     rows, meta = await run_list(session, statement, query, ORDERABLE)
     running = await repository.running_sync_ids(session, [row.id for row in rows])
     return {

@@ -59,6 +59,10 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
     params = request.query_params
     if params.get("resident_id"):
         statement = statement.where(Lease.id.in_(repository.leases_of(params["resident_id"])))
+    if params.get("unit_id"):
+        statement = statement.where(Lease.unit_id == params["unit_id"])
+    if params.get("x_unit_id"):
+        statement = statement.where(Lease.x_unit_id == params["x_unit_id"])
     status = params.get("status_normalized")
     if status:
         if status not in LEASE_STATUSES:
@@ -211,6 +215,8 @@ add_record_routes(
     lease_filters,
     (
         text("resident_id", "Only leases this resident is on."),
+        text("unit_id", "Only leases of this unit."),
+        text("x_unit_id", "Only leases of the unit with this id in the PMS."),
         choice("status_normalized", LEASE_STATUSES, "Only leases in this state."),
         text("status_raw", "Only leases with this status in the PMS's own words."),
         text("unit_number", "Only leases of this unit number (give `property_id` too)."),
