@@ -170,6 +170,9 @@ async def _read_feed(
     return done
 
 
+INTERRUPTED = "the sync was interrupted (Ctrl-C or the worker stopping); it is queued again"
+
+
 async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress | None) -> None:
     """Sync one integration and finish its job."""
     begun = await _begin(runtime, job)
@@ -190,6 +193,16 @@ async def run_sync(runtime: Runtime, job: queue.ClaimedJob, progress: Progress |
         await _end_run(runtime, run, error.message, True, auth_refused=refused)
         await fail_or_retry(runtime, _last_attempt(job), error.message)
         return
+    except asyncio.CancelledError:
+        # Ctrl-C in `propbridge sync`, or a worker stopping: the run ends now and the job goes
+        # back to the queue at once, rather than both waiting for the lease to run out.
+        try:
+            await _end_run(runtime, run, INTERRUPTED, False)
+            async with runtime.database.write() as session:
+                await queue.schedule_retry(session, job, INTERRUPTED, 0)
+        except Exception:
+            bound.exception("sync_run_not_ended")
+        raise
     except Exception as error:
         # The worker ends the job (retried or failed); the run must not stay "running".
         try:
