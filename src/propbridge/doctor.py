@@ -348,7 +348,7 @@ async def check_stored_secrets(
     if cipher is None:
         return failed(
             name,
-            f"{total} secrets are stored but there is no key to decrypt them",
+            f"{_secrets(total)} stored but there is no key to decrypt them",
             key_fix(settings),
         )
     if sample is not None:
@@ -367,7 +367,12 @@ async def check_stored_secrets(
             key_fix(settings),
         )
     counts = ", ".join(f"{n} {label}" for label, n, _ in tallies)
-    return passed(name, f"all {total} stored secrets decrypt with this key ({counts})")
+    every = "the stored secret decrypts" if total == 1 else f"all {total} stored secrets decrypt"
+    return passed(name, f"{every} with this key ({counts})")
+
+
+def _secrets(count: int) -> str:
+    return "1 secret is" if count == 1 else f"{count} secrets are"
 
 
 # PMS credentials -----------------------------------------------------------------------------
