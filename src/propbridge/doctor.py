@@ -154,8 +154,9 @@ def check_database_url(settings: Settings) -> CheckResult:
     if DRIVERS.get(backend) != driver:
         return failed(
             "database",
-            f"PROPBRIDGE_DATABASE_URL names {url.drivername!r}; propbridge runs on PostgreSQL "
-            "(postgresql://) or SQLite (sqlite:///)",
+            f"PROPBRIDGE_DATABASE_URL names {url.drivername!r} with no file or a driver "
+            "propbridge does not use; it runs on PostgreSQL (postgresql://host/db) or an "
+            "SQLite file (sqlite:///path/to/file.db, three slashes)",
             URL_FIX,
         )
     if backend == "sqlite" and settings.database_url:
@@ -191,10 +192,10 @@ def explain_database_error(error: BaseException, url: URL) -> tuple[str, str]:
             "start the database server, or correct the host and port in PROPBRIDGE_DATABASE_URL",
         )
     if isinstance(error, OSError):
-        return (
-            f"cannot connect to {where}: {error.strerror or error}",
-            "check the network to the database, or correct PROPBRIDGE_DATABASE_URL",
-        )
+        fix = "check the network to the database, or correct PROPBRIDGE_DATABASE_URL"
+        if url.get_backend_name() == "sqlite":
+            fix = "name a file propbridge may create and write in PROPBRIDGE_DATABASE_URL"
+        return (f"cannot open {where}: {error.strerror or error}", fix)
     if isinstance(error, DBAPIError):
         code = getattr(error.orig, "sqlstate", None)
         reason = str(error.orig).strip() if error.orig is not None else str(error)
@@ -404,6 +405,13 @@ def _explain_pms_error(
             "`credentials`",
         )
     if isinstance(error.__cause__, OutboundRefusedError):
+        if "does not resolve" in error.message:
+            # Not a matter of policy: the name has no address (a typo, or no DNS here).
+            return failed(
+                check,
+                f"{label}: the PMS at {where} cannot be found ({error.message})",
+                "check the integration's base_url and this machine's DNS",
+            )
         return failed(
             check,
             f"{label}: {error.message}",
