@@ -11,7 +11,7 @@ FastAPI's 422 goes: every validation failure here is a 400.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from propbridge.api.parameters import EXTENSION
 
 EXTENSION_TAG = "propbridge extensions"
+Item = TypeVar("Item")
 # A route's `openapi_extra` may carry schemas for `components` under this key (records'
 # schemas are built with their routes); they are moved there when the document is made.
 COMPONENTS_KEY = "x-components"
@@ -78,6 +79,30 @@ class ListMeta(BaseModel):
     orderBy: list[Ordering]
     hasMore: bool
     total: int = Field(ge=0)
+
+
+class Page(BaseModel, Generic[Item]):
+    """A list answer: where the page sits, and its records. Subclassed with a name per record
+    (`class WebhookList(Page[WebhookObject])`), so that documents and clients name it."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: list[Item]
+
+
+class One(BaseModel, Generic[Item]):
+    """A by-ID answer: the list envelope with one record in `results`."""
+
+    model_config = ConfigDict(extra="forbid")
+    meta: ListMeta
+    results: Item
+
+
+class Result(BaseModel, Generic[Item]):
+    """An answer to a change: `{"result": ...}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: Item
 
 
 ERROR_MEANINGS = {

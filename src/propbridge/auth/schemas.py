@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from propbridge.api.openapi import ListMeta
+from propbridge.api.openapi import Page, Result
 
 
 class ApiKeyObject(BaseModel):
@@ -27,16 +27,9 @@ class ApiKeyObject(BaseModel):
     revoked_at: datetime | None
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Page[ApiKeyObject]):
     """A page of API keys."""
 
-    model_config = ConfigDict(extra="forbid")
-    results: list[ApiKeyObject]
-    meta: ListMeta
 
-
-class ApiKeyRevoked(BaseModel):
+class ApiKeyRevoked(Result[ApiKeyObject]):
     """The key revoked."""
-
-    model_config = ConfigDict(extra="forbid")
-    result: ApiKeyObject

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from propbridge.api.openapi import ListMeta
+from propbridge.api.openapi import One, Page, Result
 from propbridge.api.parameters import EXTENSION
 
 Cadence = Literal["SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH"]
@@ -147,27 +147,16 @@ class IntegrationObject(BaseModel):
     use_custom_sync_schedule: bool = Field(json_schema_extra={EXTENSION: True})
 
 
-class IntegrationResult(BaseModel):
+class IntegrationResult(Result[IntegrationObject]):
     """An integration just created or changed."""
 
-    model_config = ConfigDict(extra="forbid")
-    result: IntegrationObject
 
-
-class IntegrationList(BaseModel):
+class IntegrationList(Page[IntegrationObject]):
     """A page of integrations."""
 
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: list[IntegrationObject]
 
-
-class IntegrationById(BaseModel):
+class IntegrationById(One[IntegrationObject]):
     """One integration, in the list envelope."""
-
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: IntegrationObject
 
 
 class Deleted(BaseModel):
@@ -185,8 +174,5 @@ class SyncQueued(BaseModel):
     job_id: str = Field(json_schema_extra={EXTENSION: True})
 
 
-class ManualSyncResult(BaseModel):
+class ManualSyncResult(Result[SyncQueued]):
     """`POST …/manual-sync`'s answer."""
-
-    model_config = ConfigDict(extra="forbid")
-    result: SyncQueued

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from propbridge.api.openapi import ListMeta
+from propbridge.api.openapi import Page
 
 
 class ModelCounts(BaseModel):
@@ -32,9 +32,5 @@ class SyncRun(BaseModel):
     finished_at: datetime | None
 
 
-class SyncRunList(BaseModel):
+class SyncRunList(Page[SyncRun]):
     """A page of sync runs, newest first by default."""
-
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: list[SyncRun]

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from propbridge.api.openapi import ListMeta
+from propbridge.api.openapi import One, Page, Result
 
 Trigger = Literal[
     "DATA_UPDATE",
@@ -148,27 +148,16 @@ class WebhookObject(BaseModel):
     triggers: list[WebhookTrigger]
 
 
-class WebhookResult(BaseModel):
+class WebhookResult(Result[WebhookObject]):
     """A webhook just created or changed."""
 
-    model_config = ConfigDict(extra="forbid")
-    result: WebhookObject
 
-
-class WebhookList(BaseModel):
+class WebhookList(Page[WebhookObject]):
     """A page of webhooks."""
 
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: list[WebhookObject]
 
-
-class WebhookById(BaseModel):
+class WebhookById(One[WebhookObject]):
     """One webhook, in the list envelope."""
-
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: WebhookObject
 
 
 class DeletedId(BaseModel):
@@ -178,11 +167,8 @@ class DeletedId(BaseModel):
     id: str
 
 
-class WebhookDeleted(BaseModel):
+class WebhookDeleted(Result[DeletedId]):
     """A webhook deleted."""
-
-    model_config = ConfigDict(extra="forbid")
-    result: DeletedId
 
 
 class Attempt(BaseModel):
@@ -213,16 +199,9 @@ class Delivery(BaseModel):
     attempt_log: list[Attempt]
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Page[Delivery]):
     """A page of a webhook's deliveries."""
 
-    model_config = ConfigDict(extra="forbid")
-    meta: ListMeta
-    results: list[Delivery]
 
-
-class DeliveryResult(BaseModel):
+class DeliveryResult(Result[Delivery]):
     """A delivery queued again."""
-
-    model_config = ConfigDict(extra="forbid")
-    result: Delivery

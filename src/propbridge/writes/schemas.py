@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -113,6 +113,7 @@ class ResidentPaymentCreate(BaseModel):
 
 
 MAX_BATCH_CHARGES = 1000
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class ResidentChargeBatchCreate(BaseModel):
@@ -134,44 +135,40 @@ class JobRef(BaseModel):
     job_id: str
 
 
-class ChargeAccepted(BaseModel):
-    """A charge accepted: its job, and the charge as it will be sent."""
+class Accepted(BaseModel, Generic[Body]):
+    """A write accepted by a vendor route: its job, and the write as it will be sent."""
 
     model_config = ConfigDict(extra="forbid")
     meta: JobRef
-    result: ResidentChargeCreate
+    result: Body
 
 
-class PaymentAccepted(BaseModel):
-    """A payment accepted: its job, and the payment as it will be sent."""
+class GenericAccepted(BaseModel, Generic[Body]):
+    """A write accepted by a vendor-agnostic route (Propexo's `{"job_id", "data"}`)."""
 
     model_config = ConfigDict(extra="forbid")
-    meta: JobRef
-    result: ResidentPaymentCreate
+    job_id: str
+    data: Body
 
 
-class BatchAccepted(BaseModel):
+class ChargeAccepted(Accepted[ResidentChargeCreate]):
+    """A charge accepted."""
+
+
+class PaymentAccepted(Accepted[ResidentPaymentCreate]):
+    """A payment accepted."""
+
+
+class BatchAccepted(Accepted[ResidentChargeBatchCreate]):
     """A batch accepted: one job for every charge."""
 
-    model_config = ConfigDict(extra="forbid")
-    meta: JobRef
-    result: ResidentChargeBatchCreate
 
-
-class GenericChargeAccepted(BaseModel):
+class GenericChargeAccepted(GenericAccepted[ResidentChargeCreate]):
     """The vendor-agnostic charge route's answer."""
 
-    model_config = ConfigDict(extra="forbid")
-    job_id: str
-    data: ResidentChargeCreate
 
-
-class GenericPaymentAccepted(BaseModel):
+class GenericPaymentAccepted(GenericAccepted[ResidentPaymentCreate]):
     """The vendor-agnostic payment route's answer."""
-
-    model_config = ConfigDict(extra="forbid")
-    job_id: str
-    data: ResidentPaymentCreate
 
 
 ItemStatus = Literal["PENDING", "ACCEPTED", "POSTED", "REJECTED", "OUTCOME_UNKNOWN"]
