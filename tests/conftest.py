@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.db.engine import Database
 from propbridge.db.migrate import upgrade_database
+from propbridge.sandbox.resman.seed import SeedSize
 from tests.support import IN_CI, LiveStack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -55,6 +56,26 @@ def fresh_postgres() -> Iterator[str]:
         pytest.skip("PostgreSQL is unreachable")
     yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     asyncio.run(_drop_pg_database(name))
+
+
+def stack_of_its_own(
+    engine: str, tmp_path_factory: pytest.TempPathFactory, seed: SeedSize
+) -> Iterator[LiveStack]:
+    """A live stack on a database of its own on `engine` ("sqlite", or a URL of PostgreSQL's
+    kind), closed (and a PostgreSQL database dropped) afterwards: for tests whose stack must
+    not share rows with others."""
+    if engine.startswith("sqlite"):
+        urls: Iterator[str] = iter(
+            [f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"]
+        )
+    else:
+        urls = fresh_postgres()
+    live = LiveStack(next(urls), tmp_path_factory.mktemp("own-data"), seed)
+    try:
+        yield live
+    finally:
+        live.close()
+        next(urls, None)  # drops the PostgreSQL database
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from propbridge.db.migrate import (
 from propbridge.doctor import all_ok, diagnose
 from propbridge.integrations.credentials import generate_key_text
 from propbridge.sandbox.resman.seed import SeedSize
-from tests.conftest import fresh_postgres
+from tests.conftest import stack_of_its_own
 from tests.support import LiveStack, free_port
 
 PROPBRIDGE = [sys.executable, "-m", "propbridge"]
@@ -69,18 +69,7 @@ def doctor_stack(
 ) -> Iterator[LiveStack]:
     """A stack on a database of this module's own: doctor reads every integration there, and
     other tests' integrations point at servers long gone."""
-    if database_url.startswith("sqlite"):
-        urls: Iterator[str] = iter(
-            [f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('doctor') / 'doctor.db'}"]
-        )
-    else:
-        urls = fresh_postgres()
-    live = LiveStack(next(urls), tmp_path_factory.mktemp("doctor-data"), SeedSize(1, 3, 1))
-    try:
-        yield live
-    finally:
-        live.close()
-        next(urls, None)  # drops the PostgreSQL database
+    yield from stack_of_its_own(database_url, tmp_path_factory, SeedSize(1, 3, 1))
 
 
 def test_a_healthy_deployment_passes_every_check(doctor_stack: LiveStack) -> None:

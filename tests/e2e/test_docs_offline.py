@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from propbridge.sandbox.resman.seed import SeedSize
+from tests.conftest import stack_of_its_own
 from tests.support import IN_CI, LiveStack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -21,10 +22,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('docs') / 'docs.db'}"
-    stack = LiveStack(url, tmp_path_factory.mktemp("docsdata"), SeedSize(1, 1, 1))
-    yield stack
-    stack.close()
+    yield from stack_of_its_own("sqlite", tmp_path_factory, SeedSize(1, 1, 1))
 
 
 def loaded_files(html: str) -> list[str]:

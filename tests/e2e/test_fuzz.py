@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from propbridge.sandbox.resman.seed import SeedSize
+from tests.conftest import stack_of_its_own
 from tests.support import LiveStack
 
 # Generated requests per operation (bounded: the suite must stay fast).
@@ -31,18 +32,7 @@ EXAMPLES = 8
 def fuzzed_stack(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStack]:
-    if database_url.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
-        live = LiveStack(url, tmp_path_factory.mktemp("fuzzdata"), SeedSize(1, 3, 1))
-        yield live
-        live.close()
-        return
-    from tests.conftest import fresh_postgres
-
-    for url in fresh_postgres():
-        live = LiveStack(url, tmp_path_factory.mktemp("fuzzdata"), SeedSize(1, 3, 1))
-        yield live
-        live.close()
+    yield from stack_of_its_own(database_url, tmp_path_factory, SeedSize(1, 3, 1))
 
 
 def test_no_server_errors_and_documented_responses(fuzzed_stack: LiveStack) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from propbridge.sandbox.resman.seed import SeedSize
+from tests.conftest import stack_of_its_own
 from tests.support import LiveStack, wait_for
 
 PACKAGE = "propbridge_generated_client"
@@ -27,10 +28,7 @@ PACKAGE = "propbridge_generated_client"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('gen') / 'gen.db'}"
-    stack = LiveStack(url, tmp_path_factory.mktemp("gendata"), SeedSize(1, 3, 1))
-    yield stack
-    stack.close()
+    yield from stack_of_its_own("sqlite", tmp_path_factory, SeedSize(1, 3, 1))
 
 
 @pytest.fixture(scope="module")

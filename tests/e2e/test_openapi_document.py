@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from propbridge.sandbox.resman.seed import SeedSize
+from tests.conftest import stack_of_its_own
 from tests.support import OPENAPI, LiveStack
 
 EXTENSION = "x-propbridge-extension"
@@ -30,18 +31,7 @@ ERROR_REF = "#/components/schemas/ErrorResponse"
 
 @pytest.fixture(scope="module")
 def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    if database_url.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('doc') / 'doc.db'}"
-        stack = LiveStack(url, tmp_path_factory.mktemp("docdata"), SeedSize(1, 4, 2))
-        yield stack
-        stack.close()
-        return
-    from tests.conftest import fresh_postgres
-
-    for url in fresh_postgres():
-        stack = LiveStack(url, tmp_path_factory.mktemp("docdata"), SeedSize(1, 4, 2))
-        yield stack
-        stack.close()
+    yield from stack_of_its_own(database_url, tmp_path_factory, SeedSize(1, 4, 2))
 
 
 @pytest.fixture(scope="module")
