@@ -54,6 +54,17 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+def _without_body(send: Send) -> Send:
+    """A `send` that passes the headers (Content-Length included) but no body bytes."""
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
+
+
 class RequestContextMiddleware:
     """Request ids in logs and responses, the runtime's clock in effect, and bodies bounded
     before anything else sees them: at most `MAX_BODY_BYTES` however they are sent (a declared
@@ -103,10 +114,16 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
+        reply: Send = send_with_id
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body, on every GET route (FastAPI routes take only GET).
+            scope = {**scope, "method": "GET"}
+            reply = _without_body(send_with_id)
+
         structlog.contextvars.bind_contextvars(request_id=request_id)
         set_clock(self.clock)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, reply)
         finally:
             structlog.contextvars.clear_contextvars()
 
@@ -177,9 +194,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         """The process answers (no dependency is checked)."""
         return {"status": "ok"}
 
-    # Load balancers probe with HEAD too (FastAPI's GET routes do not take it).
-    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
-
     ready = answers(Ready, extension=True)
     ready["responses"][503] = {"model": Unavailable, "description": "The database does not answer."}
 
@@ -193,5 +207,4 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return {"status": "ready"}
 
-    app.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
     return app

@@ -423,8 +423,11 @@ def test_a_wrong_method_names_every_allowed_one_and_a_missing_slash_redirects(
         moved = live.http.post(path, json={}, follow_redirects=False)
         assert moved.status_code == 307, (path, moved.text)
         assert moved.headers["location"].endswith(path + "/")
-    for path in ("/healthz", "/readyz"):
-        assert live.http.head(path).status_code == 200
+    assert "HEAD" in wrong.headers["allow"].split(", ")
+    for path in ("/healthz", "/readyz", "/v1/properties/"):
+        head, get = live.http.head(path), live.http.get(path)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
 
 
 def test_propexos_other_filters_filter(live: LiveStack) -> None:

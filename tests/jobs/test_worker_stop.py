@@ -87,3 +87,44 @@ async def test_a_stopping_worker_keeps_the_leases_of_the_jobs_it_finishes(
         job = await session.scalar(select(Job).where(Job.id == job_id))
         assert job is not None and job.state == "succeeded" and job.attempt == 1
     assert handler.runs == 1 and handler.recovered == 0
+
+
+class EndlessJob:
+    """Never ends by itself; notes that it was cancelled and puts its job back, as the sync
+    handler does."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def run(self, runtime: Runtime, job: queue.ClaimedJob, progress: object) -> None:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            async with runtime.database.write() as session:
+                await queue.schedule_retry(session, job, "interrupted", 0)
+            raise
+
+    async def recover(self, runtime: Runtime, session: AsyncSession, job: queue.ClaimedJob) -> None:
+        raise AssertionError("recovered instead of cancelled")
+
+
+async def test_jobs_still_running_after_the_drain_are_cancelled_not_left_running(
+    runtime: Runtime,
+) -> None:
+    async with runtime.database.write() as session:
+        job_id = (await queue.enqueue(session, KIND, {"n": 1})).id  # type: ignore[arg-type]
+    handler = EndlessJob()
+    worker = Worker(runtime, {KIND: handler}, name="stopping", drain_seconds=LEASE_SECONDS * 3)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(handler.started.wait(), 10)
+    stop.set()
+    # The worker returns: the job did not run on after it stopped watching it.
+    await asyncio.wait_for(running, 30)
+    assert handler.cancelled
+    async with runtime.database.read() as session:
+        job = await session.scalar(select(Job).where(Job.id == job_id))
+        assert job is not None and job.state == "queued" and job.locked_by is None

@@ -11,6 +11,7 @@ FastAPI's 422 goes: every validation failure here is a 400.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import FastAPI
@@ -295,7 +296,31 @@ def methods_at(app: FastAPI, path: str) -> set[str]:
     for pattern, methods in templates:
         if pattern.match(path):
             found |= methods
+    if "GET" in found:
+        found.add("HEAD")  # every GET route takes HEAD (see the request-context middleware)
     return found
+
+
+# Body fields that name synced models: the schemas cannot know the registry (it is composed at
+# the root), so the document lists its names here.
+MODEL_FIELDS = (
+    ("WebhookCreate", "model"),
+    ("WebhookUpdate", "model"),
+    ("ManualSyncRequest", "models_to_sync"),
+)
+
+
+def _name_synced_models(schemas: dict[str, Any], names: Sequence[str]) -> None:
+    """Put the registry's model names as the enum of every body field that names models."""
+    for component, field in MODEL_FIELDS:
+        pending = [schemas[component]["properties"][field]]
+        while pending:
+            schema = pending.pop()
+            if schema.get("type") == "string":
+                schema["enum"] = list(names)
+            pending.extend(schema.get("anyOf", []))
+            if "items" in schema:
+                pending.append(schema["items"])
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -330,6 +355,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             schemas.update(operation.pop(COMPONENTS_KEY, {}))
             _finish_operation(method, path, operation)
+    _name_synced_models(schemas, app.state.runtime.synced_models.names)
     document["tags"] = [
         *(document.get("tags") or []),
         {

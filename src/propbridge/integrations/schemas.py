@@ -56,7 +56,14 @@ class IntegrationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: StrictStr | None = None
+    base_url: (
+        Annotated[
+            StrictStr,
+            # What `url_shape` takes (documented; the validator says why a URL is refused).
+            Field(json_schema_extra={"pattern": r"^https?://.{3,}"}),
+        ]
+        | None
+    ) = None
     active: StrictBool | None = None
     sync_frequency: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     sync_cadence: Cadence | None = None

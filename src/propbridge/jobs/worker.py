@@ -73,9 +73,10 @@ async def fail_or_retry(
             await queue.mark_failed(session, job, error)
 
 
-# How long a stopping worker lets its running jobs finish (their leases renewed meanwhile);
-# those still running then are left to expire and be taken over.
+# How long a stopping worker lets its running jobs finish (their leases renewed meanwhile)
+# before it cancels them, and how long it then gives them to end what they were doing.
 DRAIN_SECONDS = 30.0
+CANCEL_SECONDS = 10.0
 
 
 class Worker:
@@ -89,6 +90,7 @@ class Worker:
         concurrency: int | None = None,
         name: str | None = None,
         limits: queue.ConcurrencyLimits | None = None,
+        drain_seconds: float = DRAIN_SECONDS,
     ) -> None:
         self.runtime = runtime
         self.handlers = handlers
@@ -96,6 +98,7 @@ class Worker:
         self.concurrency = concurrency or runtime.settings.worker_concurrency
         self.name = name or worker_name()
         self.lease = timedelta(seconds=runtime.settings.job_lease_seconds)
+        self.drain_seconds = drain_seconds
         self._running: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -115,14 +118,26 @@ class Worker:
             if not claimed or len(self._running) > self.concurrency // 2:
                 await self._sleep(stop, poll)
         if self._running:
-            # Jobs that are ending keep their leases: otherwise another worker would take them
-            # over (and run them a second time) while this one still finishes them.
-            heartbeat = asyncio.create_task(self._heartbeat_forever(list(self._running)))
-            try:
-                await asyncio.wait(list(self._running.values()), timeout=DRAIN_SECONDS)
-            finally:
-                heartbeat.cancel()
+            await self._drain()
         log.info("worker_stopped", worker=self.name)
+
+    async def _drain(self) -> None:
+        """Let running jobs finish, keeping their leases (otherwise another worker would take
+        them over and run them a second time while this one still does); cancel those still
+        running after `drain_seconds`, so that none runs on unwatched (each handler ends what
+        it can when cancelled; the rest is recovered when its lease runs out)."""
+        heartbeat = asyncio.create_task(self._heartbeat_forever(list(self._running)))
+        try:
+            _done, pending = await asyncio.wait(
+                list(self._running.values()), timeout=self.drain_seconds
+            )
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("worker_cancelled_jobs", worker=self.name, jobs=len(pending))
+                await asyncio.wait(pending, timeout=CANCEL_SECONDS)
+        finally:
+            heartbeat.cancel()
 
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
