@@ -279,13 +279,19 @@ def lease_balances(stack: LiveStack, integration_id: str) -> tuple[dict[str, int
     return dict(ours), dict(theirs)
 
 
+def propexo_document() -> dict[str, Any]:
+    """Propexo's reference OpenAPI document (parsed once per process, with libyaml)."""
+    document, _registry = _openapi()
+    return document
+
+
 @cache
 def _openapi() -> tuple[dict[str, Any], Registry]:
     if not OPENAPI.exists():
         if IN_CI:
             raise AssertionError(f"{OPENAPI} is missing")
         pytest.skip("shared/reference/propexo-openapi.yml is not beside the checkout")
-    document = yaml.safe_load(OPENAPI.read_text())
+    document = yaml.load(OPENAPI.read_text(), Loader=yaml.CSafeLoader)
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
     return document, Registry().with_resource("urn:propexo", resource)
 

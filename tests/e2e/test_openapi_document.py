@@ -16,14 +16,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from propbridge.sandbox.resman.seed import SeedSize
 from tests.conftest import stack_of_its_own
-from tests.support import OPENAPI, LiveStack
+from tests.support import LiveStack, propexo_document
 
 EXTENSION = "x-propbridge-extension"
 ERROR_REF = "#/components/schemas/ErrorResponse"
@@ -112,7 +111,7 @@ def test_the_document_is_valid_openapi_with_every_operation_complete(
 
 
 def test_what_is_ours_is_marked_and_what_is_propexos_is_kept(document: dict[str, Any]) -> None:
-    propexo = yaml.safe_load(OPENAPI.read_text())
+    propexo = propexo_document()
     theirs = propexo["components"]["schemas"]
 
     def resolve(schema: dict[str, Any], pool: dict[str, Any]) -> dict[str, Any]:
