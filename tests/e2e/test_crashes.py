@@ -6,74 +6,20 @@ no duplicates. Processes are real OS processes; kill moments come from a seeded 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
-import signal
-import sqlite3
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 
 from propbridge.integrations.credentials import generate_key_text
+from tests.processes import Processes, query
 from tests.support import free_port, http_up, wait_for
-
-
-class Processes:
-    """propbridge's processes for one database, each restartable."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.args: dict[str, list[str]] = {}
-
-    def start(self, name: str, args: list[str] | None = None) -> None:
-        if args is not None:
-            self.args[name] = args
-        log = (self.logs / f"{name}.log").open("ab")
-        self.running[name] = subprocess.Popen(
-            [os.environ.get("PYTHON", "python"), "-m", "propbridge", *self.args[name]],
-            env=self.env,
-            stdout=log,
-            stderr=log,
-        )
-
-    def kill(self, name: str) -> None:
-        process = self.running[name]
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.running.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _query(database_url: str, sql: str) -> list[Any]:
-    if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.split("///", 1)[1]) as connection:
-            return connection.execute(sql).fetchall()
-
-    async def run() -> list[Any]:
-        connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-        try:
-            return [tuple(row) for row in await connection.fetch(sql)]
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
 
 
 def test_kill_9_at_random_moments_loses_and_doubles_nothing(
@@ -230,16 +176,14 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
         wait_for(lambda: http_up(f"{api_url}/readyz"), timeout=60)
 
         def settled() -> bool:
-            rows = _query(
+            rows = query(
                 own_database, "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
             )
             return rows[0][0] == 0
 
         wait_for(settled, timeout=120, interval=0.5)
         # No acknowledged write lost.
-        stored = {
-            row[0] for row in _query(own_database, "SELECT reference_number FROM write_items")
-        }
+        stored = {row[0] for row in query(own_database, "SELECT reference_number FROM write_items")}
         assert set(acknowledged) <= stored
         assert len(acknowledged) == 160, {
             ref: why for ref, why in refusals.items() if ref not in acknowledged
@@ -249,11 +193,11 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
         held = Counter(p["reference"] for p in pending if p["reference"].startswith("K-"))
         assert not held or max(held.values()) == 1, held
         # Every write ended; an unknown outcome only where a post was cut short by a kill.
-        statuses = Counter(row[0] for row in _query(own_database, "SELECT status FROM write_items"))
+        statuses = Counter(row[0] for row in query(own_database, "SELECT status FROM write_items"))
         assert set(statuses) <= {"ACCEPTED", "OUTCOME_UNKNOWN", "REJECTED"}, statuses
         accepted = {
             row[0]
-            for row in _query(
+            for row in query(
                 own_database, "SELECT reference_number FROM write_items WHERE status = 'ACCEPTED'"
             )
         }
@@ -264,12 +208,12 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(
         assert job["result"]["success"] is True
         wait_for(settled, timeout=120, interval=0.5)
         for table in ("resident_charges", "leases", "residents", "units"):
-            total, distinct = _query(
+            total, distinct = query(
                 own_database,
                 f"SELECT count(*), count(DISTINCT x_property_id || '/' || x_id) FROM {table}",  # noqa: S608
             )[0]
             assert total == distinct, table
-        runs = _query(own_database, "SELECT state FROM sync_runs ORDER BY started_at DESC")
+        runs = query(own_database, "SELECT state FROM sync_runs ORDER BY started_at DESC")
         assert runs[0][0] == "succeeded"
     finally:
         procs.stop_all()

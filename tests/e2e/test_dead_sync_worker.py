@@ -7,66 +7,19 @@ slowly, so the sync is still reading when the worker dies.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from propbridge.integrations.credentials import generate_key_text
+from tests.processes import Processes, query
 from tests.support import free_port, http_up, wait_for
 
 WORKER_STOPPED = "the worker running this sync stopped"
-
-
-def _query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.split("///", 1)[1]) as connection:
-            return [tuple(row) for row in connection.execute(sql.replace("$1", "?"), params)]
-
-    async def run() -> list[tuple[Any, ...]]:
-        connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-        try:
-            return [tuple(row) for row in await connection.fetch(sql, *params)]
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
-
-
-class Processes:
-    """propbridge's processes for one database, by name."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *args: str) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        self.running[name] = subprocess.Popen(
-            [sys.executable, "-m", "propbridge", *args], env=self.env, stdout=log, stderr=log
-        )
-
-    def kill(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.running.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_a_killed_sync_worker_leaves_a_failed_run_and_no_block(
@@ -95,10 +48,12 @@ def test_a_killed_sync_worker_leaves_a_failed_run_and_no_block(
     procs = Processes(env, tmp_path)
     procs.start(
         "sandbox",
-        *("sandbox", "resman", "--port", str(sandbox_port), "--properties", "2"),
-        *("--units", "30", "--months", "3", "--fault-latency-ms", "300"),
+        [
+            *("sandbox", "resman", "--port", str(sandbox_port), "--properties", "2"),
+            *("--units", "30", "--months", "3", "--fault-latency-ms", "300"),
+        ],
     )
-    procs.start("api", "serve", "--no-worker", "--port", str(api_port))
+    procs.start("api", ["serve", "--no-worker", "--port", str(api_port)])
     sandbox, api_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{api_port}"
     try:
         wait_for(lambda: http_up(f"{sandbox}/_sandbox/info"), timeout=60)
@@ -129,7 +84,7 @@ def test_a_killed_sync_worker_leaves_a_failed_run_and_no_block(
             return listed
 
         dead_job = api.post(f"{path}/manual-sync").json()["result"]["job_id"]
-        procs.start("worker", "worker")
+        procs.start("worker", ["worker"])
         [running] = wait_for(lambda: [r for r in runs() if r["state"] == "running"], timeout=60)
         assert running["job_id"] == dead_job
         procs.kill("worker")
@@ -138,21 +93,21 @@ def test_a_killed_sync_worker_leaves_a_failed_run_and_no_block(
         [shown] = wait_for(lambda: [r for r in runs() if r["state"] == "failed"], timeout=60)
         assert (shown["id"], shown["error"]) == (running["id"], WORKER_STOPPED)
         assert api.get(f"{path}/").json()["results"]["is_running_sync"] is False
-        stored = _query(own_database, "SELECT state FROM jobs WHERE id = $1", dead_job)
+        stored = query(own_database, "SELECT state FROM jobs WHERE id = $1", dead_job)
         assert stored == [("running",)]
 
         new_job = api.post(f"{path}/manual-sync").json()["result"]["job_id"]
         assert new_job != dead_job
-        ended = _query(own_database, "SELECT state, last_error FROM jobs WHERE id = $1", dead_job)
+        ended = query(own_database, "SELECT state, last_error FROM jobs WHERE id = $1", dead_job)
         assert ended == [("failed", WORKER_STOPPED)]
-        recorded = _query(
+        recorded = query(
             own_database, "SELECT state, error FROM sync_runs WHERE job_id = $1", dead_job
         )
         assert recorded == [("failed", WORKER_STOPPED)]
         # Asked again while the new one waits for a worker: the same job, not a third.
         assert api.post(f"{path}/manual-sync").json()["result"]["job_id"] == new_job
 
-        procs.start("worker", "worker")
+        procs.start("worker", ["worker"])
         wait_for(lambda: api.get(f"{path}/").json()["results"]["last_completed_sync"], timeout=120)
         latest, earlier = runs()
         assert (latest["job_id"], latest["state"]) == (new_job, "succeeded")
