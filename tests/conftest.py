@@ -58,18 +58,21 @@ def fresh_postgres() -> Iterator[str]:
     asyncio.run(_drop_pg_database(name))
 
 
+def database_of_its_own(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a new database on `engine` ("sqlite", or a URL of PostgreSQL's kind), a
+    PostgreSQL one dropped when the generator is closed."""
+    if engine.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"
+    else:
+        yield from fresh_postgres()
+
+
 def stack_of_its_own(
     engine: str, tmp_path_factory: pytest.TempPathFactory, seed: SeedSize
 ) -> Iterator[LiveStack]:
-    """A live stack on a database of its own on `engine` ("sqlite", or a URL of PostgreSQL's
-    kind), closed (and a PostgreSQL database dropped) afterwards: for tests whose stack must
-    not share rows with others."""
-    if engine.startswith("sqlite"):
-        urls: Iterator[str] = iter(
-            [f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"]
-        )
-    else:
-        urls = fresh_postgres()
+    """A live stack on a database of its own, closed (and its database dropped) afterwards:
+    for tests whose stack must not share rows with others."""
+    urls = database_of_its_own(engine, tmp_path_factory)
     live = LiveStack(next(urls), tmp_path_factory.mktemp("own-data"), seed)
     try:
         yield live
@@ -120,10 +123,7 @@ def synced(stack: LiveStack) -> dict[str, Any]:
 @pytest.fixture
 def own_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database of one test alone, on the same engine (for stacks of its own)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('own') / 'own.db'}"
-    else:
-        yield from fresh_postgres()
+    yield from database_of_its_own(database_url, tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)

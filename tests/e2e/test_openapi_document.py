@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
@@ -390,6 +391,12 @@ def test_no_route_takes_a_query_parameter_it_does_not_declare(
         assert response.status_code == 400, (method, path, response.text)
         assert response.json()["error"]["details"]["issues"][0]["path"] == ["not_a_parameter"]
         assert_documented(document, path, method, response)
+        if path.startswith("/v1/"):
+            # Without a token, a 401 whatever the request asks (SPEC §3).
+            anonymous = httpx.request(
+                method.upper(), live.base_url + concrete, params={"not_a_parameter": "1"}
+            )
+            assert anonymous.status_code == 401, (method, path, anonymous.text)
 
 
 def test_a_form_encoded_body_is_told_to_be_json_and_messages_carry_no_library_prefix(

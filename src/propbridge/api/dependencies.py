@@ -127,7 +127,11 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def current_principal(request: Request) -> Principal:
-    """The caller behind `Authorization: Bearer <token>`; 401 when absent, malformed or unknown."""
+    """The caller behind `Authorization: Bearer <token>`; 401 when absent, malformed or unknown.
+    Authenticated once per request (the query check may have done it before the route)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     header = request.headers.get("authorization")
     if not header:
         raise _unauthorised("Missing Authorization header")
@@ -190,9 +194,13 @@ def _declared(route: APIRoute) -> frozenset[str]:
 
 
 async def refuse_undeclared_query(request: Request) -> None:
-    """Every route: 400 for a query parameter it does not declare (so none is ignored)."""
+    """Every route: 400 for a query parameter it does not declare (so none is ignored). On
+    `/v1` the caller is authenticated first: a request without a valid token is a 401 whatever
+    it asks (SPEC §3), and a refused one counts against the key's rate limit."""
     route = request.scope.get("route")
     if request.query_params and isinstance(route, APIRoute):
+        if request.url.path.startswith("/v1/"):
+            await current_principal(request)
         refuse_unknown_params(request, declared_query(route))
 
 
