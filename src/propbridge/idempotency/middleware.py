@@ -86,9 +86,12 @@ class IdempotencyMiddleware:
         await self._run(scope, body, send, owner, key)
 
     async def _run(self, scope: Scope, body: bytes, send: Send, owner: str, key: str) -> None:
+        """Run the request and store its answer before the client sees it: a client that sends
+        the same key again as soon as it has the answer must get it replayed, not a 409 for a
+        request still in progress."""
         status = 500
         content_type: str | None = None
-        chunks: list[bytes] = []
+        messages: list[Message] = []
 
         async def capture(message: Message) -> None:
             nonlocal status, content_type
@@ -98,9 +101,7 @@ class IdempotencyMiddleware:
                     dict(message.get("headers", [])).get(b"content-type", b"").decode("latin-1")
                     or None
                 )
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+            messages.append(message)
 
         database = self.runtime.database
         try:
@@ -108,12 +109,15 @@ class IdempotencyMiddleware:
         except BaseException:
             await service.release(database, owner, key)
             raise
-        if not 200 <= status < 300:
+        if 200 <= status < 300:
+            chunks = [m.get("body", b"") for m in messages if m["type"] == "http.response.body"]
+            await service.keep(
+                database, self.runtime.cipher, owner, key, status, content_type, b"".join(chunks)
+            )
+        else:
             await service.release(database, owner, key)
-            return
-        await service.keep(
-            database, self.runtime.cipher, owner, key, status, content_type, b"".join(chunks)
-        )
+        for message in messages:
+            await send(message)
 
 
 class _Replay:
