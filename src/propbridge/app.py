@@ -24,9 +24,8 @@ from propbridge.api.errors import (
     response_of,
     too_large,
 )
-from propbridge.api.listing import CountCache
 from propbridge.api.openapi import answers, build_openapi
-from propbridge.api.records import VisibilityCache
+from propbridge.api.record_reads import RecordReads
 from propbridge.api.request_bodies import (
     form_body_problem,
     json_body_problem,
@@ -34,6 +33,7 @@ from propbridge.api.request_bodies import (
     read_bounded_body,
     replay_body,
 )
+from propbridge.api.route_table import install_route_table
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.clock import Clock, set_clock
@@ -167,19 +167,23 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.principal_cache = PrincipalCache()
     app.state.write_recorder = WriteRecorder(runtime.database)
-    app.state.count_cache = CountCache()
-    app.state.visibility_cache = VisibilityCache()
+    app.state.record_reads = RecordReads(runtime.database.raw)
     install_error_handlers(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.include_router(integrations_router)
-    app.include_router(api_keys_router)
-    app.include_router(residents_router)
-    app.include_router(units_router)
-    app.include_router(billing_router)
-    app.include_router(writes_router)
-    app.include_router(sync_router)
-    app.include_router(webhooks_router)
-    app.include_router(docs_router)
+    routers = [
+        integrations_router,
+        api_keys_router,
+        residents_router,
+        units_router,
+        billing_router,
+        writes_router,
+        sync_router,
+        webhooks_router,
+        docs_router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    install_route_table(app, routers)
 
     app.add_middleware(
         IdempotencyMiddleware,

@@ -6,7 +6,7 @@ Parses and applies them to a SELECT; knows nothing of any particular model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -74,7 +74,7 @@ def refuse_unknown_params(request: Request, known: Iterable[str]) -> None:
 
 
 def parse_list_query(
-    request: Request, orderable: set[str], default: str = "created_at:desc"
+    request: Request, orderable: Set[str], default: str = "created_at:desc"
 ) -> ListQuery:
     """Read `offset`, `limit` and `order-by`; 400 for anything malformed or unknown (query
     parameters a route does not declare are refused before, see `refuse_unknown_params`)."""
@@ -117,48 +117,14 @@ def parse_timestamp(request: Request, name: str) -> datetime | None:
         raise bad_request(f"{name} is out of range", [issue([name], "Date out of range")]) from None
 
 
-class CountCache:
-    """Exact `meta.total`s reused until the counted tables change.
-
-    The key is the statement's SQLAlchemy cache key with its parameter values, plus the versions
-    of the tables it depends on, which the caller reads from the database on each request so
-    that every process sees a sync's changes at once.
-    """
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: dict[Any, int] = {}
-        self._max_entries = max_entries
-
-    async def total(
-        self, db: AsyncSession | AsyncConnection, statement: Select[Any], versions: tuple[int, ...]
-    ) -> int:
-        """The number of rows `statement` selects."""
-        cache_key = statement._generate_cache_key()
-        key = None
-        if cache_key is not None:
-            key = (cache_key.key, tuple(repr(p.value) for p in cache_key.bindparams), versions)
-            if key in self._entries:
-                return self._entries[key]
-        total = await count_rows(db, statement)
-        if key is not None:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[key] = total
-        return total
-
-
 async def run_list(
     db: AsyncSession | AsyncConnection,
     statement: Select[Any],
     query: ListQuery,
     columns: dict[str, InstrumentedAttribute[Any]],
-    counter: tuple[CountCache, tuple[int, ...]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Count, order, page and run a SELECT of one entity; returns rows and `meta`."""
-    if counter is None:
-        total = await count_rows(db, statement)
-    else:
-        total = await counter[0].total(db, statement, counter[1])
+    total = await count_rows(db, statement)
     order = [
         columns[field].desc() if direction == "desc" else columns[field].asc()
         for field, direction in query.order_by

@@ -14,19 +14,18 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy import JSON, Select, String, false, select, type_coerce
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import JSON, select
 
-from propbridge.api.dependencies import Reader, read_connection, require_scope
+from propbridge.api.dependencies import DirectRoute, Reader, get_runtime, require_scope
 from propbridge.api.documents import envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
-from propbridge.api.listing import parse_list_query, parse_timestamp, run_list
+from propbridge.api.listing import parse_list_query, parse_timestamp
 from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, ok_with
 from propbridge.api.parameters import QueryParam, choice, documented, moment, paging, text
+from propbridge.api.record_reads import RecordReads
 from propbridge.auth.service import Principal
+from propbridge.db.raw_reads import RecordQuery
 from propbridge.db.synced import UNSERVED_COLUMNS, Render, render_document, served_columns
-from propbridge.db.table_versions import table_versions
-from propbridge.integrations.models import Integration
 
 # Propexo's integration vendors (a filter may name any of them; propbridge connects to ResMan).
 PROPEXO_VENDORS = (
@@ -49,68 +48,6 @@ PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Presenter = Callable[[Reader, Sequence[Any]], Awaitable[list[dict[str, Any]]]]
 
 
-class VisibilityCache:
-    """The live integrations each allow-list may see, reused until an integration changes
-    (every change of one bumps the `integrations` table version)."""
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: dict[Any, list[str]] = {}
-        self._max_entries = max_entries
-
-    async def visible(self, db: Reader, principal: Principal, version: int) -> list[str]:
-        """Ids of the live integrations the principal may see."""
-        allowed = principal.integration_ids
-        key = (None if allowed is None else tuple(sorted(allowed)), version)
-        ids = self._entries.get(key)
-        if ids is None:
-            ids = await visible_integrations(db, principal)
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[key] = ids
-        return ids
-
-
-async def visible_integrations(db: Reader, principal: Principal) -> list[str]:
-    """Live integrations the principal may see."""
-    statement = select(Integration.id).where(Integration.deleted_at.is_(None))
-    if principal.integration_ids is not None:
-        statement = statement.where(Integration.id.in_(principal.integration_ids))
-    return list((await db.execute(statement)).scalars())
-
-
-async def scoped(
-    request: Request,
-    db: Reader,
-    model: Any,
-    principal: Principal,
-    columns: Sequence[Any],
-    wanted: str | None = None,
-) -> Select[Any]:
-    """SELECT of some columns of a model, limited to the integrations the principal may see (and, if given,
-    to the one integration asked for).
-
-    Reads the versions of the model's table and of `integrations` first (kept on
-    `request.state.table_versions` for the count cache). The ids are written into the query as
-    plain values, so that both engines can walk the `(integration_id, ...)` indexes instead of
-    joining a subquery.
-    """
-    versions = await table_versions(db, (model.__tablename__, "integrations"))
-    request.state.table_versions = versions
-    cache: VisibilityCache = request.app.state.visibility_cache
-    ids = await cache.visible(db, principal, versions[1])
-    if wanted is not None:
-        ids = [wanted] if wanted in ids else []
-    condition = model.integration_id == ids[0] if len(ids) == 1 else model.integration_id.in_(ids)
-    return select(*columns).where(condition)
-
-
-@functools.cache
-def document_columns(model: Any) -> list[Any]:
-    """A stored document and what is spliced into it: `last_seen` as stored (SQLite: text),
-    parsed once per distinct value when served."""
-    return [model.id, model.document, type_coerce(model.last_seen, String).label("seen")]
-
-
 @dataclass(frozen=True)
 class RecordView:
     """How a model's records are served: `render`ed from their own row (and then stored as
@@ -119,58 +56,65 @@ class RecordView:
     render: Render | None = None
     present: Presenter | None = None
 
-    def columns(self, model: Any) -> list[Any]:
-        """What a read selects: the stored document, or every served column."""
-        return document_columns(model) if self.render is not None else served_columns(model)
+    @property
+    def columns(self) -> str:
+        """What a read selects: the stored document and `last_seen` (spliced into it), or only
+        the ids of the rows to present."""
+        return "id, document, last_seen" if self.render is not None else "id"
 
-    async def documents(self, db: Reader, model: Any, rows: Sequence[Any]) -> list[str]:
+    async def documents(self, request: Request, model: Any, rows: Sequence[Any]) -> list[str]:
         """The serialised objects of a page of rows selected with `columns`."""
         if self.render is None:
             assert self.present is not None
-            return [orjson.dumps(obj).decode() for obj in await self.present(db, rows)]
+            if not rows:
+                return []
+            async with get_runtime(request).database.read_connection() as db:
+                full = await db.execute(
+                    select(*served_columns(model)).where(model.id.in_([row[0] for row in rows]))
+                )
+                by_id = {row.id: row for row in full}
+                presented = await self.present(db, [by_id[row[0]] for row in rows])
+            return [orjson.dumps(obj).decode() for obj in presented]
         # Rows written before documents existed are rendered from their columns.
-        missing = [row.id for row in rows if row.document is None]
+        missing = [row[0] for row in rows if row[1] is None]
         rendered: dict[str, str] = {}
         if missing:
-            full = await db.execute(select(*served_columns(model)).where(model.id.in_(missing)))
-            rendered = {row.id: render_document(self.render, row._mapping) for row in full}
+            async with get_runtime(request).database.read_connection() as db:
+                full = await db.execute(select(*served_columns(model)).where(model.id.in_(missing)))
+                rendered = {row.id: render_document(self.render, row._mapping) for row in full}
         stamps: dict[Any, str] = {}
-        return [serve_document(row.document or rendered[row.id], row.seen, stamps) for row in rows]
+        return [serve_document(row[1] or rendered[row[0]], row[2], stamps) for row in rows]
 
 
 @functools.cache
-def orderable_columns(model: Any) -> dict[str, InstrumentedAttribute[Any]]:
+def orderable_columns(model: Any) -> frozenset[str]:
     """Columns a client may order by: every stored public column but JSON ones."""
     hidden = UNSERVED_COLUMNS | {"custom_data"}
-    return {
-        column.key: getattr(model, column.key)
+    return frozenset(
+        column.key
         for column in model.__table__.columns
         # JSON values have no order (PostgreSQL cannot sort `json`).
         if column.key not in hidden and not isinstance(column.type, JSON)
-    }
-
-
-async def scoped_list(
-    db: Reader, request: Request, model: Any, principal: Principal, columns: Sequence[Any]
-) -> Select[Any]:
-    """The principal's records of a model, with the filters every synced model takes:
-    integration, vendor, property, x_id, timestamps."""
-    params = request.query_params
-    statement = await scoped(
-        request, db, model, principal, columns, params.get("integration_id") or None
     )
+
+
+def common_filters(request: Request, query: RecordQuery) -> None:
+    """The filters every synced model takes: vendor, property, x_id, timestamps (the
+    integration is part of the scope, see `RecordReads`)."""
+    params = request.query_params
+    model = query.model
     vendor = vendor_param(request)
     if vendor is not None:
-        statement = statement.where(model.integration_vendor == vendor)
+        query.equal(model.integration_vendor, vendor)
     if params.get("location_id"):
         # ResMan has no locations (`x_location_id` is always null): nothing is at one.
-        statement = statement.where(false())
+        query.nothing()
     if params.get("property_id") and "property_id" in model.__table__.columns:
-        statement = statement.where(model.property_id == params["property_id"])
+        query.equal(model.property_id, params["property_id"])
     if params.get("x_id"):
-        statement = statement.where(model.x_id == params["x_id"])
+        query.equal(model.x_id, params["x_id"])
     if params.get("x_property_id"):
-        statement = statement.where(model.x_property_id == params["x_property_id"])
+        query.equal(model.x_property_id, params["x_property_id"])
     for name, column, op in (
         ("updated_at_gte", model.updated_at, "ge"),
         ("updated_at_lte", model.updated_at, "le"),
@@ -179,8 +123,7 @@ async def scoped_list(
     ):
         moment = parse_timestamp(request, name)
         if moment is not None:
-            statement = statement.where(column >= moment if op == "ge" else column <= moment)
-    return statement
+            (query.at_least if op == "ge" else query.at_most)(column, moment)
 
 
 def vendor_param(request: Request) -> str | None:
@@ -227,46 +170,53 @@ def json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+def record_reads(request: Request) -> RecordReads:
+    """The process's record reader (its caches are shared by every request)."""
+    reads: RecordReads = request.app.state.record_reads
+    return reads
+
+
 async def list_response(
-    request: Request,
-    db: Reader,
-    model: Any,
-    statement: Select[Any],
-    view: RecordView,
+    request: Request, principal: Principal, query: RecordQuery, view: RecordView
 ) -> Response:
-    """Page a filtered, scoped statement and wrap it in Propexo's envelope."""
-    columns = orderable_columns(model)
-    query = parse_list_query(request, set(columns))
-    counter = (request.app.state.count_cache, request.state.table_versions)
-    rows, meta = await run_list(db, statement, query, columns, counter)
-    return json_response(envelope(meta, await view.documents(db, model, rows)))
+    """A page of the principal's records matching `query`, in Propexo's envelope."""
+    listing = parse_list_query(request, orderable_columns(query.model))
+    page = await record_reads(request).page(
+        principal,
+        query,
+        request.query_params.get("integration_id") or None,
+        view.columns,
+        listing.order_by,
+        listing.offset,
+        listing.limit,
+    )
+    documents = await view.documents(request, query.model, page.rows)
+    return json_response(envelope(listing.meta(page.total, len(page.rows)), documents))
 
 
 async def by_id_response(
     request: Request,
-    db: Reader,
-    model: Any,
     principal: Principal,
+    model: Any,
     record_id: str,
     view: RecordView,
     label: str,
 ) -> Response:
     """One record in the list envelope; 404 when absent or not the caller's to see. Takes the
     paging parameters (as Propexo's by-ID routes do), no filter."""
-    query = parse_list_query(request, set(orderable_columns(model)))
-    statement = await scoped(request, db, model, principal, view.columns(model))
-    row = (await db.execute(statement.where(model.id == record_id))).first()
+    listing = parse_list_query(request, orderable_columns(model))
+    row = await record_reads(request).one(principal, RecordQuery(model), view.columns, record_id)
     if row is None:
         raise not_found(f"{label} {record_id}")
-    document = (await view.documents(db, model, [row]))[0]
+    document = (await view.documents(request, model, [row]))[0]
     return json_response(
         b"".join(
-            (b'{"meta":', orjson.dumps(query.meta(1, 1)), b',"results":', document.encode(), b"}")
+            (b'{"meta":', orjson.dumps(listing.meta(1, 1)), b',"results":', document.encode(), b"}")
         )
     )
 
 
-Filters = Callable[[Request, Select[Any]], Select[Any]]
+Filters = Callable[[Request, RecordQuery], None]
 # The filters every synced model takes.
 COMMON_FILTERS = (
     text("integration_id", "Only records of this integration."),
@@ -305,23 +255,19 @@ def add_record_routes(
     component = label.title().replace(" ", "")
     paging_params = paging(orderable_columns(model))
 
-    async def list_records(
-        request: Request,
-        principal: Principal = Depends(reader),
-        db: Reader = Depends(read_connection),
-    ) -> Response:
-        statement = await scoped_list(db, request, model, principal, record_view.columns(model))
+    async def list_records(request: Request, principal: Principal = Depends(reader)) -> Response:
+        query = RecordQuery(model)
+        common_filters(request, query)
         if filters is not None:
-            statement = filters(request, statement)
-        return await list_response(request, db, model, statement, record_view)
+            filters(request, query)
+        return await list_response(request, principal, query, record_view)
 
     async def get_record(
         request: Request,
         record_id: str = Path(alias=id_name),
         principal: Principal = Depends(reader),
-        db: Reader = Depends(read_connection),
     ) -> Response:
-        return await by_id_response(request, db, model, principal, record_id, record_view, label)
+        return await by_id_response(request, principal, model, record_id, record_view, label)
 
     plural = f"{label.lower()[:-1]}ies" if label.endswith("y") else f"{label.lower()}s"
 
@@ -331,6 +277,7 @@ def add_record_routes(
         list_records,
         methods=["GET"],
         name=f"list_{model.__tablename__}",
+        route_class_override=DirectRoute,
         summary=f"Get all {plural}",
         responses=ok_with(f"{component}List"),
         openapi_extra={**documented((*paging_params, *list_params)), COMPONENTS_KEY: components},
@@ -340,6 +287,7 @@ def add_record_routes(
         get_record,
         methods=["GET"],
         name=f"get_{label.lower().replace(' ', '_')}",
+        route_class_override=DirectRoute,
         summary=f"Get a {label.lower()} by ID",
         responses=ok_with(f"{component}ById"),
         openapi_extra=documented(paging_params),

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select, false
 
 from propbridge.api.errors import bad_request, issue
 from propbridge.api.listing import parse_timestamp
@@ -27,6 +26,7 @@ from propbridge.billing.presenters import (
     render_resident_charge,
     render_resident_payment,
 )
+from propbridge.db.raw_reads import RecordQuery
 
 router = APIRouter(tags=["billing-and-payments"])
 
@@ -35,21 +35,18 @@ def _ledger_filters(model: Any) -> Filters:
     """Propexo's ledger filters: resident, lease and an inclusive transaction-date range; and
     ours, `include_reversed` (a reversed transaction is not live: left out unless asked)."""
 
-    def apply(request: Request, statement: Select[Any]) -> Select[Any]:
+    def apply(request: Request, query: RecordQuery) -> None:
         params = request.query_params
         if not bool_param(request, "include_reversed"):
-            statement = statement.where(model.reversed_date.is_(None))
+            query.null(model.reversed_date)
         if params.get("resident_id"):
-            statement = statement.where(model.resident_id == params["resident_id"])
+            query.equal(model.resident_id, params["resident_id"])
         if params.get("lease_id"):
-            statement = statement.where(model.lease_id == params["lease_id"])
-        for name, op in (("transaction_date_start", "ge"), ("transaction_date_end", "le")):
-            if parse_timestamp(request, name) is not None:
-                day = params[name][:10]
-                statement = statement.where(
-                    model.transaction_date >= day if op == "ge" else model.transaction_date <= day
-                )
-        return statement
+            query.equal(model.lease_id, params["lease_id"])
+        if parse_timestamp(request, "transaction_date_start") is not None:
+            query.at_least(model.transaction_date, params["transaction_date_start"][:10])
+        if parse_timestamp(request, "transaction_date_end") is not None:
+            query.at_most(model.transaction_date, params["transaction_date_end"][:10])
 
     return apply
 
@@ -75,11 +72,11 @@ REVERSED = {
 LEDGER_TYPES = {"transaction_date": DAY, "allocations": EMPTY_LIST, "reversed_date": REVERSED}
 
 
-def _charge_code_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def _charge_code_filters(request: Request, query: RecordQuery) -> None:
     """`category_type` (ours): ResMan's Charge, Credit, Payment or Deposit, comma-separated."""
     raw = request.query_params.get("category_type")
     if not raw:
-        return statement
+        return
     wanted = [part.strip() for part in raw.split(",") if part.strip()]
     wrong = [part for part in wanted if part not in CATEGORY_TYPES]
     if wrong or not wanted:
@@ -87,22 +84,21 @@ def _charge_code_filters(request: Request, statement: Select[Any]) -> Select[Any
             "Unknown category_type",
             [issue(["category_type"], f"Expected one or more of {', '.join(CATEGORY_TYPES)}")],
         )
-    return statement.where(ChargeCode.category_type.in_(wanted))
+    query.one_of(ChargeCode.category_type, wanted)
 
 
-def _fee_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def _fee_filters(request: Request, query: RecordQuery) -> None:
     """`charge_code_id`, `floor_plan_id`, `unit_id`, and `x_floor_plan_id` (ours)."""
     params = request.query_params
     if params.get("charge_code_id"):
-        statement = statement.where(Fee.charge_code_id == params["charge_code_id"])
+        query.equal(Fee.charge_code_id, params["charge_code_id"])
     if params.get("x_floor_plan_id"):
-        statement = statement.where(Fee.x_floor_plan_id == params["x_floor_plan_id"])
+        query.equal(Fee.x_floor_plan_id, params["x_floor_plan_id"])
     if params.get("floor_plan_id"):
-        statement = statement.where(Fee.floor_plan_id == params["floor_plan_id"])
+        query.equal(Fee.floor_plan_id, params["floor_plan_id"])
     if params.get("unit_id"):
         # ResMan's fee schedule has no per-unit fees, so no fee carries a unit id.
-        statement = statement.where(false())
-    return statement
+        query.nothing()
 
 
 add_record_routes(

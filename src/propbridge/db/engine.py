@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from propbridge.config import make_private_directory
+from propbridge.db.raw_reads import RawReads
 
 # What a query helper runs on: an ORM session or a Core connection (both execute statements).
 Executor = AsyncSession | AsyncConnection
@@ -115,6 +116,8 @@ class Database:
             )
             self.write_engine = self.read_engine
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # The API's record reads, on the driver alone (see `raw_reads.py`).
+        self.raw = RawReads(url)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -179,6 +182,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self.raw.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select
 
 from propbridge.api.errors import bad_request, issue
 from propbridge.api.parameters import QueryParam, choice, day, flag, text
 from propbridge.api.record_schema import EMPTY_LIST, record_schema
 from propbridge.api.records import RecordView, add_record_routes, bool_param, date_param
+from propbridge.db.raw_reads import RecordQuery
 from propbridge.residents import repository
 from propbridge.residents.models import Lease, Property, Resident
 from propbridge.residents.presenters import (
@@ -31,38 +31,38 @@ PHONE = re.compile(r"^[2-9]\d{9}$")
 LEASE_STATUSES = ("ACTIVE", "INACTIVE", "OTHER", "PENDING", "EVICTED")
 
 
-def property_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def property_filters(request: Request, query: RecordQuery) -> None:
     """`is_active`."""
     is_active = bool_param(request, "is_active")
-    return statement if is_active is None else statement.where(Property.is_active.is_(is_active))
+    if is_active is not None:
+        query.equal(Property.is_active, is_active)
 
 
-def resident_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def resident_filters(request: Request, query: RecordQuery) -> None:
     """`lease_id`, `email_1`, `phone_1` (ten digits)."""
     params = request.query_params
     if params.get("lease_id"):
-        statement = statement.where(Resident.id.in_(repository.residents_of(params["lease_id"])))
+        repository.residents_of(query, params["lease_id"])
     if params.get("email_1"):
-        statement = statement.where(Resident.email_1 == params["email_1"])
+        query.equal(Resident.email_1, params["email_1"])
     if params.get("phone_1"):
         if not PHONE.match(params["phone_1"]):
             raise bad_request(
                 "phone_1 must be 10 digits",
                 [issue(["phone_1"], "Expected 10 digits, not starting with 0 or 1")],
             )
-        statement = statement.where(Resident.phone_1 == params["phone_1"])
-    return statement
+        query.equal(Resident.phone_1, params["phone_1"])
 
 
-def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def lease_filters(request: Request, query: RecordQuery) -> None:
     """Propexo's lease filters: resident, statuses, unit number, move dates."""
     params = request.query_params
     if params.get("resident_id"):
-        statement = statement.where(Lease.id.in_(repository.leases_of(params["resident_id"])))
+        repository.leases_of(query, params["resident_id"])
     if params.get("unit_id"):
-        statement = statement.where(Lease.unit_id == params["unit_id"])
+        query.equal(Lease.unit_id, params["unit_id"])
     if params.get("x_unit_id"):
-        statement = statement.where(Lease.x_unit_id == params["x_unit_id"])
+        query.equal(Lease.x_unit_id, params["x_unit_id"])
     status = params.get("status_normalized")
     if status:
         if status not in LEASE_STATUSES:
@@ -70,16 +70,16 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
                 "Unknown status_normalized",
                 [issue(["status_normalized"], f"Expected one of {', '.join(LEASE_STATUSES)}")],
             )
-        statement = statement.where(Lease.status_normalized == status)
+        query.equal(Lease.status_normalized, status)
     if params.get("status_raw"):
-        statement = statement.where(Lease.status_raw == params["status_raw"])
+        query.equal(Lease.status_raw, params["status_raw"])
     if params.get("unit_number"):
         if not params.get("property_id"):
             raise bad_request(
                 "unit_number needs property_id",
                 [issue(["unit_number"], "Give property_id with unit_number")],
             )
-        statement = statement.where(Lease.unit_number == params["unit_number"])
+        query.equal(Lease.unit_number, params["unit_number"])
     for name, column, op in (
         ("after_move_in_date", Lease.realized_move_in_date, "ge"),
         ("before_move_in_date", Lease.realized_move_in_date, "le"),
@@ -88,10 +88,9 @@ def lease_filters(request: Request, statement: Select[Any]) -> Select[Any]:
     ):
         day = date_param(request, name)
         if day is not None:
-            statement = statement.where(column >= day if op == "ge" else column <= day)
+            (query.at_least if op == "ge" else query.at_most)(column, day)
     if bool_param(request, "only_null_move_outs"):
-        statement = statement.where(Lease.realized_move_out_date.is_(None))
-    return statement
+        query.null(Lease.realized_move_out_date)
 
 
 DAY = {"type": ["string", "null"], "format": "date"}

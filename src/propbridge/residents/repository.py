@@ -14,7 +14,8 @@ from sqlalchemy import insert, select
 
 from propbridge.connectors.base import RecordData
 from propbridge.db.engine import Executor
-from propbridge.residents.models import Lease, ResidentLease
+from propbridge.db.raw_reads import RecordQuery
+from propbridge.residents.models import Lease, Resident, ResidentLease
 from propbridge.sync.repository import (
     IN_CHUNK,
     NaturalKey,
@@ -38,14 +39,14 @@ async def lease_links(db: Executor, column: Any, ids: list[str]) -> dict[str, li
     return grouped
 
 
-def residents_of(lease_id: str) -> Any:
-    """The ids of the residents on a lease (a subquery, for a residents listing's filter)."""
-    return select(ResidentLease.resident_id).where(ResidentLease.lease_id == lease_id)
+def residents_of(query: RecordQuery, lease_id: str) -> None:
+    """Only the residents on a lease (a residents listing's filter)."""
+    query.linked(Resident.id, ResidentLease.resident_id, ResidentLease.lease_id, lease_id)
 
 
-def leases_of(resident_id: str) -> Any:
-    """The ids of a resident's leases (a subquery, for a leases listing's filter)."""
-    return select(ResidentLease.lease_id).where(ResidentLease.resident_id == resident_id)
+def leases_of(query: RecordQuery, resident_id: str) -> None:
+    """Only a resident's leases (a leases listing's filter)."""
+    query.linked(Lease.id, ResidentLease.lease_id, ResidentLease.resident_id, resident_id)
 
 
 async def resolve_lease_links(db: Executor, integration_id: str, batch: list[RecordData]) -> None:

@@ -5,14 +5,12 @@ Thin: the routes come from `add_record_routes`; here are only each model's own f
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from sqlalchemy import Select
 
 from propbridge.api.parameters import text
 from propbridge.api.record_schema import record_schema
 from propbridge.api.records import add_record_routes
+from propbridge.db.raw_reads import RecordQuery
 from propbridge.units.models import FloorPlan, Unit
 from propbridge.units.presenters import (
     FLOOR_PLAN_FIELDS,
@@ -24,10 +22,11 @@ from propbridge.units.presenters import (
 router = APIRouter(prefix="/v1", tags=["units"])
 
 
-def unit_filters(request: Request, statement: Select[Any]) -> Select[Any]:
+def unit_filters(request: Request, query: RecordQuery) -> None:
     """`unit_number`."""
     number = request.query_params.get("unit_number")
-    return statement.where(Unit.number == number) if number else statement
+    if number:
+        query.equal(Unit.number, number)
 
 
 add_record_routes(
