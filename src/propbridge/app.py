@@ -33,7 +33,7 @@ from propbridge.api.request_bodies import (
     read_bounded_body,
     replay_body,
 )
-from propbridge.api.route_table import install_route_table
+from propbridge.api.route_table import RouteTable
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.clock import Clock, set_clock
@@ -71,9 +71,10 @@ class RequestContextMiddleware:
     length, or counted while a chunked body streams in), no JSON body a parser would trip on
     (`json_body_problem`), no NUL in a path or query (pure ASGI: no per-request task)."""
 
-    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, clock: Clock, routes: RouteTable) -> None:
         self.app = app
         self.clock = clock
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,9 +124,23 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         set_clock(self.clock)
         try:
-            await self.app(scope, receive, reply)
+            found = self.routes.find(scope)
+            if found is not None:
+                await self.routes.serve(found, scope, receive, reply)
+            else:
+                await self.app(scope, receive, reply)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+class PropbridgeAPI(FastAPI):
+    """FastAPI with the request context outermost, where it also serves the record routes of
+    the `RouteTable` (see `api/route_table.py`)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestContextMiddleware(
+            super().build_middleware_stack(), self.state.runtime.clock, self.state.route_table
+        )
 
 
 class Health(BaseModel):
@@ -154,7 +169,9 @@ def operation_id(route: APIRoute) -> str:
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The API for one process's runtime."""
-    app = FastAPI(
+    app = PropbridgeAPI(
+        # No OpenTelemetry here: FastAPI's check for configured providers cost every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="propbridge",
         version=__version__,
         description="Propexo-compatible unified PMS API (ResMan first). Extensions are marked.",
@@ -183,7 +200,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     ]
     for router in routers:
         app.include_router(router)
-    install_route_table(app, routers)
+    app.state.route_table = RouteTable(app, routers)
 
     app.add_middleware(
         IdempotencyMiddleware,
@@ -191,7 +208,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         principals=app.state.principal_cache,
         max_body=MAX_BODY_BYTES,
     )
-    app.add_middleware(RequestContextMiddleware, clock=runtime.clock)
 
     @app.get("/healthz", tags=["health"], **answers(Health, extension=True))
     async def healthz() -> dict[str, str]:

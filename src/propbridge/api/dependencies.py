@@ -230,6 +230,11 @@ class DirectRoute(APIRoute):
     `RouteTable`. Anything else is refused when the route is made, so no declared parameter goes
     unread. The endpoint's signature still documents the route."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # What the `RouteTable` calls: request in, response out, no ASGI wrappers.
+        self.direct = self.get_route_handler()
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Any]]:
         dependant = self.dependant
         unsupported = (

@@ -1,30 +1,35 @@
-"""The record routes found by a dictionary lookup instead of FastAPI's router.
+"""The record routes served straight from the request-context layer, past FastAPI's router and
+middleware stack.
 
 Why: profiled in-process, FastAPI's router spent about 0.3 ms finding a record route (it tries
-each route in turn, through wrappers for every included router, and matches twice), a third of
-what serving a whole page cost. Only GET routes of `DirectRoute`s are in the table: a list
-route by its exact path, a by-id route by the path before its last segment. Every other request,
-and anything the table does not hold exactly, goes to FastAPI's router as before (405s,
-redirects for a missing slash, 404s).
+each route in turn, through wrappers for every included router, and matches twice), and its
+middleware layers (exception, telemetry, body-limit and exit-stack wrappers) as much again: more
+than a by-id read's own work. Only GET routes of `DirectRoute`s are in the table: a list route by
+its exact path, a by-id route by the path before its last segment. Their failures are rendered
+by the app's own exception handlers, as FastAPI would render them. Every other request goes
+through FastAPI as before (405s, redirects for a missing slash, 404s).
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRouter
+from starlette.types import Receive, Scope, Send
 
 from propbridge.api.dependencies import DirectRoute
 
 
 class RouteTable:
-    """Finds `DirectRoute` GETs by path; hands everything else to `fallback`."""
+    """The `DirectRoute` GETs of some routers, found by path."""
 
-    def __init__(self, routes: list[APIRoute], fallback: ASGIApp) -> None:
-        self.fallback = fallback
-        self.exact: dict[str, APIRoute] = {}
-        self.by_id: dict[str, tuple[APIRoute, str]] = {}
-        for route in routes:
+    def __init__(self, app: FastAPI, routers: list[APIRouter]) -> None:
+        self.app = app
+        self.exact: dict[str, DirectRoute] = {}
+        self.by_id: dict[str, tuple[DirectRoute, str]] = {}
+        # The routers are included without a prefix of their own: each path is the full one.
+        for route in (route for router in routers for route in router.routes):
             if not isinstance(route, DirectRoute) or "GET" not in (route.methods or ()):
                 continue
             names = list(route.param_convertors)
@@ -36,29 +41,39 @@ class RouteTable:
             if len(names) == 1 and last == f"{{{names[0]}}}" and "{" not in prefix:
                 self.by_id[f"{prefix}/"] = (route, names[0])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            path: str = scope["path"]
-            route = self.exact.get(path)
-            params: dict[str, str] = {}
-            if route is None:
-                prefix, _, last = path.rpartition("/")
-                found = self.by_id.get(f"{prefix}/") if last else None
-                if found is not None:
-                    route, name = found
-                    params = {name: last}
-            if route is not None:
-                scope["route"] = route
-                scope["endpoint"] = route.endpoint
-                scope["path_params"] = params
-                await route.app(scope, receive, send)
-                return
-        await self.fallback(scope, receive, send)
+    def find(self, scope: Scope) -> tuple[DirectRoute, dict[str, str]] | None:
+        """The route of a GET and its path parameters, if the table has it."""
+        if scope["method"] != "GET":
+            return None
+        path: str = scope["path"]
+        route = self.exact.get(path)
+        if route is not None:
+            return route, {}
+        prefix, _, last = path.rpartition("/")
+        found = self.by_id.get(f"{prefix}/") if last else None
+        if found is None:
+            return None
+        return found[0], {found[1]: last}
 
+    async def serve(
+        self, found: tuple[DirectRoute, dict[str, str]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Run a route found by `find` and send its answer (or its failure's, rendered by the
+        app's exception handlers)."""
+        route, params = found
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = params
+        request = Request(scope, receive, send)
+        try:
+            response = await route.direct(request)
+        except Exception as error:
+            response = await self._handler_for(error)(request, error)
+        await response(scope, receive, send)
 
-def install_route_table(app: FastAPI, routers: list[APIRouter]) -> None:
-    """Put the table of these routers' `DirectRoute`s in front of the app's router (inside its
-    exception handling). The routers are included without a prefix of their own, so each
-    route's path is already the full one."""
-    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
-    app.router.middleware_stack = RouteTable(routes, app.router.middleware_stack)
+    def _handler_for(self, error: Exception) -> Any:
+        handlers = self.app.exception_handlers
+        for kind in type(error).__mro__:
+            if kind in handlers:
+                return handlers[kind]
+        raise RuntimeError("no handler for Exception")  # install_error_handlers adds one

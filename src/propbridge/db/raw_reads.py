@@ -15,11 +15,12 @@ for PostgreSQL once per text. Storage plumbing only: what to read is decided by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from queue import SimpleQueue
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -110,11 +111,11 @@ class RawReads:
         self._numbered: dict[str, str] = {}
         self._pool: Any = None  # asyncpg's pool, made on first use (it needs the running loop)
         self._pool_lock = asyncio.Lock()
-        self._threads: ThreadPoolExecutor | None = None
-        self._local = threading.local()
+        # SQLite: reader threads, each with its own connection, taking work from one queue.
+        self._work: SimpleQueue[Any] = SimpleQueue()
+        self._threads: list[threading.Thread] = []
         if self.dialect == "sqlite":
             self._path = parsed.database or ""
-            self._threads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="sqlite-reads")
         else:
             self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -126,24 +127,50 @@ class RawReads:
 
     async def fetch(self, statements: Sequence[Statement]) -> list[Rows]:
         """The rows of each statement, all read in one hand-off to the driver."""
-        if self._threads is not None:
+        if self.dialect == "sqlite":
+            if not self._threads:
+                self._start_readers()
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._threads, self._fetch_sqlite, statements)
+            future: asyncio.Future[list[Rows]] = loop.create_future()
+            # A queue and a loop callback: what a thread pool does, minus its futures' chaining.
+            self._work.put((loop, future, statements))
+            return await future
         pool = self._pool or await self._open_pool()
         async with pool.acquire() as connection:
             return [
                 await connection.fetch(self._dollar(sql), *values) for sql, values in statements
             ]
 
-    def _fetch_sqlite(self, statements: Sequence[Statement]) -> list[Rows]:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-        connection.execute("BEGIN")
+    def _start_readers(self) -> None:
+        for n in range(SQLITE_READERS):
+            thread = threading.Thread(target=self._reader, name=f"sqlite-reads-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _reader(self) -> None:
+        """A reader thread: its own connection; each request's statements in one snapshot."""
+        connection: sqlite3.Connection | None = None
         try:
-            return [connection.execute(sql, values).fetchall() for sql, values in statements]
+            while (item := self._work.get()) is not None:
+                loop, future, statements = item
+                answer: tuple[Any, BaseException | None]
+                try:
+                    connection = connection or self._connect()
+                    connection.execute("BEGIN")
+                    try:
+                        answer = (
+                            [connection.execute(sql, v).fetchall() for sql, v in statements],
+                            None,
+                        )
+                    finally:
+                        connection.execute("COMMIT")
+                except BaseException as error:  # handed to the request, which raises it
+                    answer = (None, error)
+                with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, future, *answer)
         finally:
-            connection.execute("COMMIT")
+            if connection is not None:
+                connection.close()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -177,9 +204,20 @@ class RawReads:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        if self._threads is not None:
-            self._threads.shutdown(wait=False)
+        for _ in self._threads:
+            self._work.put(None)
+        self._threads = []
 
 
 async def _no_reset(_connection: Any) -> None:
     return None
+
+
+def _settle(future: asyncio.Future[Any], rows: Any, error: BaseException | None) -> None:
+    """Hand a reader thread's answer to the waiting request (unless it gave up waiting)."""
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(rows)
