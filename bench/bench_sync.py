@@ -34,7 +34,9 @@ from harness import (
     Stack,
     free_port,
     parse_time,
+    peak_rss_mb,
     process,
+    run_measured,
     running_stack,
     wait_http,
     wrk,
@@ -171,8 +173,9 @@ def run_engine(name: str) -> dict[str, Any]:
     try:
         args = ["--properties", SIZE[0], "--units", SIZE[1], "--months", SIZE[2]]
         with running_stack(engine, workdir, args) as stack:
-            stack.cli("sync", stack.integration_id)
+            _, sync_rss = run_measured([*PROPBRIDGE, "sync", stack.integration_id], stack.env)
             first = last_run(engine)
+            first["peak_rss_mb"] = sync_rss
             before = engine.query("SELECT CURRENT_TIMESTAMP")[0][0]
             time.sleep(1.1)
             mark = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -199,22 +202,40 @@ def run_engine(name: str) -> dict[str, Any]:
             sample = stack.http.get(
                 "/v1/resident-charges/", params={"integration_id": stack.integration_id, "limit": 1}
             ).json()["results"][0]
-            token = {"TOKEN": stack.token}
-            base = f"{stack.api_url}/v1/resident-charges/?integration_id={stack.integration_id}"
             day = sample["transaction_date"]
-            lists = {
-                "healthz": wrk(f"{stack.api_url}/healthz", "get.lua", {}),
-                "first page": wrk(f"{base}&limit=100", "get.lua", token),
-                "one resident, one month": wrk(
-                    f"{base}&limit=100&resident_id={sample['resident_id']}"
-                    f"&transaction_date_start={day[:8]}01&transaction_date_end={day[:8]}28",
-                    "get.lua",
-                    token,
-                ),
-                f"offset={min(900000, max(total - 100, 0))}": wrk(
-                    f"{base}&limit=100&offset={min(900000, max(total - 100, 0))}", "get.lua", token
-                ),
+            deep = min(900000, max(total - 100, 0))
+            queries = {
+                "first page": f"?integration_id={stack.integration_id}&limit=100",
+                "one resident, one month": f"?integration_id={stack.integration_id}&limit=100"
+                f"&resident_id={sample['resident_id']}"
+                f"&transaction_date_start={day[:8]}01&transaction_date_end={day[:8]}28",
+                "by id": sample["id"],
+                f"offset={deep}": f"?integration_id={stack.integration_id}&limit=100&offset={deep}",
             }
+            token = {"TOKEN": stack.token}
+            lists: dict[str, Any] = {"healthz": wrk(f"{stack.api_url}/healthz", "get.lua", {})}
+            for label, query in queries.items():
+                lists[label] = wrk(f"{stack.api_url}/v1/resident-charges/{query}", "get.lua", token)
+            api_rss = peak_rss_mb(stack.api_pid)
+            # The floor (bench/floor_reads.py) on the same database, for the same requests.
+            port = free_port()
+            with process(
+                [
+                    sys.executable,
+                    str(Path(__file__).parent / "floor_reads.py"),
+                    engine.url,
+                    str(port),
+                ],
+                {},
+                workdir / "floor.log",
+            ):
+                wait_http(f"http://127.0.0.1:{port}/v1/resident-charges/x")
+                floor_lists = {
+                    label: wrk(
+                        f"http://127.0.0.1:{port}/v1/resident-charges/{query}", "get.lua", token
+                    )
+                    for label, query in queries.items()
+                }
             # The same first page from `serve --processes 2` (one Python process per core).
             port = free_port()
             with process(
@@ -223,14 +244,11 @@ def run_engine(name: str) -> dict[str, Any]:
                 workdir / "api2.log",
             ):
                 wait_http(f"http://127.0.0.1:{port}/healthz")
-                two = f"http://127.0.0.1:{port}/v1/resident-charges/?integration_id={stack.integration_id}"
-                lists["first page, --processes 2"] = wrk(f"{two}&limit=100", "get.lua", token)
-                lists["one resident, --processes 2"] = wrk(
-                    f"{two}&limit=100&resident_id={sample['resident_id']}"
-                    f"&transaction_date_start={day[:8]}01&transaction_date_end={day[:8]}28",
-                    "get.lua",
-                    token,
-                )
+                two = f"http://127.0.0.1:{port}/v1/resident-charges/"
+                for label in ("first page", "one resident, one month"):
+                    lists[f"{label}, --processes 2"] = wrk(
+                        f"{two}{queries[label]}", "get.lua", token
+                    )
             return {
                 "engine": name,
                 "first": first,
@@ -238,6 +256,8 @@ def run_engine(name: str) -> dict[str, Any]:
                 "full": full,
                 "floor": floor,
                 "lists": lists,
+                "floor_lists": floor_lists,
+                "api_rss_mb": api_rss,
                 "charges": total,
             }
     finally:
@@ -273,18 +293,35 @@ def main() -> None:
         "first and writing 0 records\n"
     )
     print(
-        f"GET /v1/resident-charges/ — 32 connections, {os.environ.get('BENCH_SECONDS', '10')}s each\n"
+        f"GET /v1/resident-charges/ — 32 connections, {os.environ.get('BENCH_SECONDS', '10')}s each; "
+        "the floor is bench/floor_reads.py on the same database\n"
     )
-    header = f"{'engine':<11}{'query':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+    header = (
+        f"{'engine':<11}{'query':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}"
+        f"{'floor req/s':>12}{'floor p99':>10}{'x floor':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         for label, m in r["lists"].items():
-            print(
-                f"{r['engine']:<11}{label:<32}{m['rps']:>9.0f}{m['p50_ms']:>9.1f}"
-                f"{m['p99_ms']:>9.1f}{m['non2xx']:>9}"
+            floor = r["floor_lists"].get(label)
+            versus = (
+                f"{floor['rps']:>12.0f}{floor['p99_ms']:>10.1f}{floor['rps'] / m['rps']:>7.2f}x"
+                if floor
+                else ""
             )
-    print("\ntargets: ≥ 800 req/s and p99 ≤ 150 ms on the first page; the filtered query as fast")
+            print(
+                f"{r['engine']:<11}{label:<38}{m['rps']:>8.0f}{m['p50_ms']:>8.1f}"
+                f"{m['p99_ms']:>8.1f}{m['non2xx']:>8}{versus}"
+            )
+        print(
+            f"{r['engine']:<11}peak RSS: API {r['api_rss_mb']:.0f} MB through the list loads, "
+            f"first sync {r['first']['peak_rss_mb']:.0f} MB"
+        )
+    print(
+        "\ntargets: first page and one resident within 1.5x of the floor (>= 1,000 req/s) with "
+        "p99 <= 60 ms; by id within 1.5x; deep pages <= 50 ms; API < 200 MB, sync < 500 MB"
+    )
 
 
 if __name__ == "__main__":

@@ -139,6 +139,28 @@ class Engine:
             asyncio.run(self._pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The most memory a running process has held (its VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run a command to its end; its output and its peak memory (MB, from `wait4`)."""
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{args} failed: {output[-2000:]}")
+    return output, usage.ru_maxrss / 1024
+
+
 def parse_time(value: Any) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
@@ -157,9 +179,16 @@ class Stack:
     """A sandbox and an API (no worker) as child processes, with a key and an integration."""
 
     def __init__(
-        self, env: dict[str, str], api_url: str, sandbox_url: str, token: str, integration_id: str
+        self,
+        env: dict[str, str],
+        api_url: str,
+        sandbox_url: str,
+        token: str,
+        integration_id: str,
+        api_pid: int = 0,
     ) -> None:
         self.env = env
+        self.api_pid = api_pid
         self.api_url = api_url
         self.sandbox_url = sandbox_url
         self.token = token
@@ -199,7 +228,7 @@ def running_stack(engine: Engine, workdir: Path, sandbox_args: list[str]) -> Ite
         ),
         process(
             [*PROPBRIDGE, "serve", "--no-worker", "--port", str(api_port)], env, workdir / "api.log"
-        ),
+        ) as api,
     ):
         wait_http(f"{sandbox_url}/_sandbox/info", timeout=300)
         wait_http(f"{api_url}/healthz")
@@ -228,4 +257,4 @@ def running_stack(engine: Engine, workdir: Path, sandbox_args: list[str]) -> Ite
                 "max_job_concurrency": 100,
             },
         )
-        yield Stack(env, api_url, sandbox_url, token, created.json()["result"]["id"])
+        yield Stack(env, api_url, sandbox_url, token, created.json()["result"]["id"], api.pid)
