@@ -129,7 +129,10 @@ def bearer_token(authorization: str | None) -> str | None:
 async def current_principal(request: Request) -> Principal:
     """The caller behind `Authorization: Bearer <token>`; 401 when absent, malformed or unknown.
     Authenticated once per request (the query check may have done it before the route)."""
-    known: Principal | None = getattr(request.state, "principal", None)
+    # The request's state as the plain dict `request.state` wraps: read on every request, and
+    # attribute access through `State` cost more than the lookup of the key itself.
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    known: Principal | None = state.get("principal")
     if known is not None:
         return known
     header = request.headers.get("authorization")
@@ -138,18 +141,19 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(header)
     if token is None:
         raise _unauthorised("Authorization must be 'Bearer <token>'")
-    already: tuple[str, Principal | None] | None = getattr(request.state, "authenticated", None)
+    already: tuple[str, Principal | None] | None = state.get("authenticated")
     principal: Principal | None
     if already is not None and already[0] == token:
         principal = already[1]  # looked up by the idempotency middleware for this request
     else:
-        cache: PrincipalCache = request.app.state.principal_cache
-        principal = await cache.lookup(get_runtime(request).database, token)
+        app_state = request.app.state
+        cache: PrincipalCache = app_state.principal_cache
+        principal = await cache.lookup(app_state.runtime.database, token)
     if principal is None:
         raise _unauthorised("Unknown, expired or revoked API key")
-    request.state.principal = principal
-    if not getattr(request.state, "rate_counted", False):
-        request.state.rate_counted = True
+    state["principal"] = principal
+    if not state.get("rate_counted"):
+        state["rate_counted"] = True
         await _apply_rate_limit(request, principal)
     return principal
 

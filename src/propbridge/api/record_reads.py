@@ -152,6 +152,7 @@ class RecordReads:
         query: RecordQuery,
         wanted: str | None,
         build: Callable[[Scoped], list[Statement]],
+        bounded: bool = False,
     ) -> tuple[Scoped, Versions, list[Rows]]:
         """Run what `build` makes of the query limited to the integrations the principal may
         see (and to `wanted`, if given), with the table versions read in the same hand-off;
@@ -160,7 +161,7 @@ class RecordReads:
         while True:
             scoped = await self._scope(principal, query, wanted, seen)
             version_rows, *results = await self.raw.fetch(
-                [self._versions(query.table), *build(scoped)]
+                [self._versions(query.table), *build(scoped)], bounded
             )
             versions = self._read_versions(version_rows, query.table)
             if versions[1] == scoped.integrations_version:
@@ -176,7 +177,8 @@ class RecordReads:
             sql = f"SELECT {columns} FROM {query.table} WHERE {scoped.where} AND id = ?"
             return [(sql, [*scoped.values, record_id])]
 
-        _, _, (rows,) = await self._read(principal, query, None, build)
+        # By primary key within the scope: a bounded read.
+        _, _, (rows,) = await self._read(principal, query, None, build, bounded=True)
         return rows[0] if rows else None
 
     async def page(

@@ -114,6 +114,7 @@ class RawReads:
         # SQLite: reader threads, each with its own connection, taking work from one queue.
         self._work: SimpleQueue[Any] = SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._inline: dict[int, sqlite3.Connection] = {}  # the event loops' own, for key lookups
         if self.dialect == "sqlite":
             self._path = parsed.database or ""
         else:
@@ -125,9 +126,20 @@ class RawReads:
             return _sqlite_moment(value)
         return value
 
-    async def fetch(self, statements: Sequence[Statement]) -> list[Rows]:
-        """The rows of each statement, all read in one hand-off to the driver."""
+    async def fetch(self, statements: Sequence[Statement], bounded: bool = False) -> list[Rows]:
+        """The rows of each statement, all read in one hand-off to the driver.
+
+        `bounded`: each statement is a lookup by key (a handful of index steps, never a scan),
+        so on SQLite it runs right here on the event loop: a hand-off to a reader thread and
+        back costs more than such a read."""
         if self.dialect == "sqlite":
+            if bounded:
+                # One connection per thread that runs an event loop (a connection must not be
+                # inside two snapshots at once).
+                inline = self._inline.get(threading.get_ident())
+                if inline is None:
+                    inline = self._inline[threading.get_ident()] = self._connect()
+                return self._read_snapshot(inline, statements)
             if not self._threads:
                 self._start_readers()
             loop = asyncio.get_running_loop()
@@ -156,14 +168,7 @@ class RawReads:
                 answer: tuple[Any, BaseException | None]
                 try:
                     connection = connection or self._connect()
-                    connection.execute("BEGIN")
-                    try:
-                        answer = (
-                            [connection.execute(sql, v).fetchall() for sql, v in statements],
-                            None,
-                        )
-                    finally:
-                        connection.execute("COMMIT")
+                    answer = (self._read_snapshot(connection, statements), None)
                 except BaseException as error:  # handed to the request, which raises it
                     answer = (None, error)
                 with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
@@ -171,6 +176,17 @@ class RawReads:
         finally:
             if connection is not None:
                 connection.close()
+
+    @staticmethod
+    def _read_snapshot(
+        connection: sqlite3.Connection, statements: Sequence[Statement]
+    ) -> list[Rows]:
+        """Each statement's rows, all from one snapshot of the database."""
+        connection.execute("BEGIN")
+        try:
+            return [connection.execute(sql, values).fetchall() for sql, values in statements]
+        finally:
+            connection.execute("COMMIT")
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -207,6 +223,9 @@ class RawReads:
         for _ in self._threads:
             self._work.put(None)
         self._threads = []
+        for connection in self._inline.values():
+            connection.close()
+        self._inline = {}
 
 
 async def _no_reset(_connection: Any) -> None:
