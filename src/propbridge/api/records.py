@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy import JSON, select
 
 from propbridge.api.dependencies import DirectRoute, Reader, get_runtime, require_scope
-from propbridge.api.documents import envelope, serve_document
+from propbridge.api.documents import SERVED_DOCUMENT_SQL, envelope, serve_document
 from propbridge.api.errors import bad_request, issue, not_found
 from propbridge.api.listing import parse_list_query, parse_timestamp
 from propbridge.api.openapi import COMPONENTS_KEY, envelope_schemas, ok_with
@@ -56,11 +56,12 @@ class RecordView:
     render: Render | None = None
     present: Presenter | None = None
 
-    @property
-    def columns(self) -> str:
-        """What a read selects: the stored document and `last_seen` (spliced into it), or only
-        the ids of the rows to present."""
-        return "id, document, last_seen" if self.render is not None else "id"
+    def columns(self, dialect: str) -> str:
+        """What a read selects: each row's served text (`SERVED_DOCUMENT_SQL`), or only the ids
+        of the rows to present."""
+        if self.render is None:
+            return "id"
+        return f"id, {SERVED_DOCUMENT_SQL[dialect]}"
 
     async def documents(self, request: Request, model: Any, rows: Sequence[Any]) -> list[str]:
         """The serialised objects of a page of rows selected with `columns`."""
@@ -75,15 +76,21 @@ class RecordView:
                 by_id = {row.id: row for row in full}
                 presented = await self.present(db, [by_id[row[0]] for row in rows])
             return [orjson.dumps(obj).decode() for obj in presented]
-        # Rows written before documents existed are rendered from their columns.
+        # Rows the database could not serve (written before documents existed, or stamped in
+        # another text form) are rendered from their columns.
         missing = [row[0] for row in rows if row[1] is None]
-        rendered: dict[str, str] = {}
-        if missing:
-            async with get_runtime(request).database.read_connection() as db:
-                full = await db.execute(select(*served_columns(model)).where(model.id.in_(missing)))
-                rendered = {row.id: render_document(self.render, row._mapping) for row in full}
-        stamps: dict[Any, str] = {}
-        return [serve_document(row[1] or rendered[row[0]], row[2], stamps) for row in rows]
+        if not missing:
+            return [row[1] for row in rows]
+        async with get_runtime(request).database.read_connection() as db:
+            full = await db.execute(select(*served_columns(model)).where(model.id.in_(missing)))
+            stamps: dict[Any, str] = {}
+            rendered = {
+                row.id: serve_document(
+                    render_document(self.render, row._mapping), row.last_seen, stamps
+                )
+                for row in full
+            }
+        return [row[1] or rendered[row[0]] for row in rows]
 
 
 @functools.cache
@@ -181,11 +188,12 @@ async def list_response(
 ) -> Response:
     """A page of the principal's records matching `query`, in Propexo's envelope."""
     listing = parse_list_query(request, orderable_columns(query.model))
-    page = await record_reads(request).page(
+    reads = record_reads(request)
+    page = await reads.page(
         principal,
         query,
         request.query_params.get("integration_id") or None,
-        view.columns,
+        view.columns(reads.raw.dialect),
         listing.order_by,
         listing.offset,
         listing.limit,
@@ -205,7 +213,8 @@ async def by_id_response(
     """One record in the list envelope; 404 when absent or not the caller's to see. Takes the
     paging parameters (as Propexo's by-ID routes do), no filter."""
     listing = parse_list_query(request, orderable_columns(model))
-    row = await record_reads(request).one(principal, RecordQuery(model), view.columns, record_id)
+    reads = record_reads(request)
+    row = await reads.one(principal, RecordQuery(model), view.columns(reads.raw.dialect), record_id)
     if row is None:
         raise not_found(f"{label} {record_id}")
     document = (await view.documents(request, model, [row]))[0]
