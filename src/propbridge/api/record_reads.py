@@ -207,10 +207,12 @@ class RecordReads:
             mark = self._bookmarks.get(mark_key) if marked else None
             if mark is not None:
                 used.append((mark_key, mark[0]))
+                # From the bookmark, skip the rest over the ids alone (what is skipped is never
+                # read from the table nor turned into its served text).
                 sql = (
-                    f"SELECT {columns} FROM {table} WHERE {scoped.where} "
-                    f"AND ({keys}) <= ({', '.join('?' * len(mark[1]))}) "
-                    f"ORDER BY {order_sql} LIMIT ? OFFSET ?"
+                    f"SELECT {columns} FROM {table} WHERE id IN (SELECT id FROM {table} "
+                    f"WHERE {scoped.where} AND ({keys}) <= ({', '.join('?' * len(mark[1]))}) "
+                    f"ORDER BY {order_sql} LIMIT ? OFFSET ?) ORDER BY {order_sql}"
                 )
                 return [(sql, [*scoped.values, *mark[1], limit, offset - start])]
             if offset < DEFERRED_JOIN_OFFSET:

@@ -210,8 +210,15 @@ class RawReads:
             if self._pool is None:
                 # Nothing a read leaves behind needs resetting (no transaction, no session
                 # setting), so connections go back to the pool without a reset round trip.
+                # Plans made for the values given: asyncpg prepares every statement, and after
+                # five runs PostgreSQL may switch to a generic plan, blind to the integration or
+                # the offset asked for.
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=1, max_size=POSTGRES_READERS, reset=_no_reset
+                    self._dsn,
+                    min_size=1,
+                    max_size=POSTGRES_READERS,
+                    reset=_no_reset,
+                    server_settings={"plan_cache_mode": "force_custom_plan"},
                 )
         return self._pool
 
