@@ -1,7 +1,9 @@
 -- wrk script: POST a resident charge with a unique reference per request.
--- Reads BODY_TEMPLATE (with __REF__) and TOKEN from the environment.
+-- Reads BODY_TEMPLATE (with __REF__), TOKEN and REF_PREFIX (default BENCH: loads against the
+-- same database use their own, so no reference of one load repeats another's) from the environment.
 local template = os.getenv("BODY_TEMPLATE")
 local token = os.getenv("TOKEN")
+local prefix = os.getenv("REF_PREFIX") or "BENCH"
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -14,7 +16,7 @@ end
 
 function request()
   counter = counter + 1
-  local ref = string.format("BENCH-%d-%d-%d", os.time(), tid, counter)
+  local ref = string.format("%s-%d-%d-%d", prefix, os.time(), tid, counter)
   local body = string.gsub(template, "__REF__", ref)
   return wrk.format("POST", "/v1/resident-charges/resman/",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)

@@ -139,3 +139,14 @@ def test_credit_and_payment_categories_cannot_be_charged(
     assert {c["category_type"] for c in others} == {"Credit", "Payment", "Deposit"}
     for code in others:
         _assert_400(stack, {**body, "charge_code_id": code["id"]}, "charge_code_id")
+
+
+@pytest.mark.parametrize("route", [ROUTE, "/v1/resident-payments/resman/", "/v1/resident-charges/"])
+@pytest.mark.parametrize("raw", [b"not json", b'{"a":', b'{"a": "\xff"}'])
+def test_a_body_is_read_only_once_the_caller_is_authenticated(
+    stack: LiveStack, route: str, raw: bytes
+) -> None:
+    """No token is a 401 whatever the body (SPEC §3), on the vendor routes as on the generic."""
+    with stack.client(None) as client:
+        response = client.post(route, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"

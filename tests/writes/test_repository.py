@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,7 @@ from propbridge.db.engine import count_rows
 from propbridge.db.ids import new_id
 from propbridge.jobs.models import Job
 from propbridge.writes import repository
-from propbridge.writes.models import WriteRequest
+from propbridge.writes.models import WriteItem, WriteRequest
 from propbridge.writes.repository import LogFilters, SeenWrite
 from tests import factories
 
@@ -263,3 +264,109 @@ async def test_write_logs_status_and_latest_retry(session: AsyncSession) -> None
     assert found == {job_failed.id, item_rejected.id}
     batches = LogFilters(scope, operations=("resident_charge_batch",))
     assert await count_rows(session, repository.write_logs_statement(batches)) == 0
+
+
+# ---- The group commit's statements, on the driver ----------------------------------------------
+
+
+def test_driver_inserts_leave_out_only_columns_that_default_to_null() -> None:
+    """The recorder's inserts bypass SQLAlchemy's defaults: every column they leave out must be
+    one whose default is NULL anyway (a new column with a default needs adding there)."""
+    for insert, model in (
+        (repository.INSERT_REQUEST, WriteRequest),
+        (repository.INSERT_ITEM, WriteItem),
+        (repository.INSERT_JOB, Job),
+    ):
+        left_out = [c for c in model.__table__.columns if c.name not in insert.columns]
+        for column in left_out:
+            assert column.nullable, column.name
+            assert column.server_default is None, column.name
+            assert column.default is None or column.default.arg is None, column.name
+
+
+async def test_writes_recorded_on_the_driver_read_back_as_sqlalchemy_writes_them(
+    session: AsyncSession,
+) -> None:
+    """Timestamps (SQLite's text), JSON and plain columns round-trip through the models."""
+    integration = await factories.integration(session)
+    job_id = new_id()
+    moment = datetime(2031, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    request = _request_row(
+        integration.id, job_id, dedupe_key=new_id(), created_at=moment, updated_at=moment
+    )
+    request["request_body"] = {"note": "café ✓", "n": 7, "nested": {"a": [1, 2]}}
+    request.update(retry_of=None, retry_root=None)
+    items = [_item_row(request["id"], 0, "r-a")]
+    job = {**_job_row(integration.id, job_id), "concurrency_key": None, "run_after": moment}
+    await repository.record_writes(session, [request], items, [job])
+    found = await repository.write_by_job(session, job_id)
+    assert found is not None and found.job_state == "queued"
+    assert found.request.request_body == request["request_body"]
+    assert found.request.created_at == moment and found.request.errors == []
+    assert found.request.dispatched_at is None and found.request.finished_at is None
+    [item] = await repository.items_of(session, request["id"])
+    assert (item.status, item.upstream, item.record_id) == (
+        "PENDING",
+        {"charge_code": "RENT"},
+        None,
+    )
+    stored_job = await session.get(Job, job_id)
+    assert stored_job is not None
+    assert stored_job.run_after == moment and stored_job.payload == {}
+    assert stored_job.lease_expires_at is None and stored_job.result is None
+
+
+async def test_a_taken_dedupe_key_is_a_write_conflict(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    key = new_id()
+    first_job, second_job = new_id(), new_id()
+    await repository.record_writes(
+        session,
+        [_request_row(integration.id, first_job, dedupe_key=key, retry_of=None, retry_root=None)],
+        [],
+        [{**_job_row(integration.id, first_job), "concurrency_key": None}],
+    )
+    again = _request_row(integration.id, second_job, dedupe_key=key, retry_of=None, retry_root=None)
+    with pytest.raises(repository.WriteConflict):
+        async with session.begin_nested():
+            await repository.record_writes(
+                session,
+                [again],
+                [],
+                [{**_job_row(integration.id, second_job), "concurrency_key": None}],
+            )
+
+
+async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    archived = await factories.integration(session, deleted_at=T0)
+    at = await factories.property_(session, integration)
+    lease = await factories.lease(session, at, unit_number="4B")
+    resident = await factories.resident(session, lease, first_name="Grace", last_name="Hopper")
+    leaseless = await factories.resident(session, lease, x_lease_id="gone")
+    code = await factories.charge_code(session, at, code="PETF", category_type="Charge")
+    key = f"{new_id()}\x1fk"
+    seen = await factories.write_request(
+        session, integration, dedupe_key=key, body_hash="b" * 64, request_body={"n": 2}
+    )
+    found = await repository.batch_targets(
+        session,
+        [integration.id, archived.id, "unknown"],
+        [resident.id, leaseless.id, "unknown"],
+        [code.id, "unknown"],
+        [key, "unknown"],
+    )
+    assert found.vendors == {integration.id: "RESMAN"}
+    assert found.residents[resident.id] == repository.ResidentTarget(
+        resident.id, integration.id, at.id, at.x_id, lease.x_id, "4B", "Grace", "Hopper"
+    )
+    assert found.residents[leaseless.id].lease_x_id is None
+    assert set(found.residents) == {resident.id, leaseless.id}
+    assert found.codes == {
+        code.id: repository.CodeTarget(code.id, integration.id, at.id, "Charge", "PETF")
+    }
+    assert found.seen == {key: SeenWrite(seen.job_id, "b" * 64, {"n": 2})}
+    nothing = await repository.batch_targets(session, [], [], [], [])
+    assert (nothing.vendors, nothing.residents, nothing.codes, nothing.seen) == ({}, {}, {}, {})

@@ -6,12 +6,12 @@ SKIP LOCKED). Never commits: callers pass the session of their own unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -31,6 +31,8 @@ class ClaimedJob:
     payload: dict[str, Any]
     attempt: int
     max_attempts: int
+    # What the job's handler prepared for it in the claim's transaction (`ClaimHook`), if any.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
 
 def new_job_row(
@@ -111,6 +113,33 @@ async def active_job(session: AsyncSession, concurrency_key: str) -> Job | None:
     ).scalar_one_or_none()
 
 
+# Statements run for every job, built once (building one costs more than running it). Core
+# tables, not ORM entities: they run on connections, several rows at a time (executemany).
+JOBS: Table = Job.__table__  # type: ignore[assignment]
+ATTEMPTS: Table = JobAttempt.__table__  # type: ignore[assignment]
+# For jobs that end without a result (as `_finish` writes None: the JSON column's null).
+FINISH_WITHOUT_RESULT = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        result=None,
+        finished_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        lease_expires_at=None,
+        locked_by=None,
+        last_error=bindparam("b_error"),
+    )
+)
+CLOSE_ATTEMPT = (
+    update(ATTEMPTS)
+    .where(ATTEMPTS.c.job_id == bindparam("b_id"), ATTEMPTS.c.attempt == bindparam("b_attempt"))
+    .values(
+        finished_at=bindparam("b_now"), outcome=bindparam("b_outcome"), error=bindparam("b_error")
+    )
+)
+LOG_ATTEMPT = insert(ATTEMPTS)
+
 # Any fixed number: the advisory lock that makes claims count running jobs one at a time.
 CLAIM_LOCK = 7_140_001
 
@@ -120,8 +149,47 @@ CLAIM_LOCK = 7_140_001
 ConcurrencyLimits = Callable[[AsyncSession, list[str]], Awaitable[dict[str, int]]]
 
 
+# The claim's statements, built once (a busy worker claims after every group of jobs that end).
+CANDIDATES = (
+    select(JOBS.c.id, JOBS.c.integration_id)
+    .where(JOBS.c.state == "queued", JOBS.c.run_after <= bindparam("b_now"))
+    .order_by(JOBS.c.run_after, JOBS.c.id)
+    .limit(bindparam("b_limit"))
+)
+# PostgreSQL: candidates other claims hold are skipped, not waited for.
+CANDIDATES_UNLOCKED = CANDIDATES.with_for_update(skip_locked=True)
+RUNNING_PER_INTEGRATION = (
+    select(JOBS.c.integration_id, func.count())
+    .where(
+        JOBS.c.state == "running",
+        JOBS.c.integration_id.in_(bindparam("b_integrations", expanding=True)),
+    )
+    .group_by(JOBS.c.integration_id)
+)
+TAKE = (
+    update(JOBS)
+    .where(JOBS.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(
+        state="running",
+        attempt=JOBS.c.attempt + 1,
+        locked_by=bindparam("b_worker"),
+        lease_expires_at=bindparam("b_lease"),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(
+        JOBS.c.id,
+        JOBS.c.kind,
+        JOBS.c.integration_id,
+        JOBS.c.payload,
+        JOBS.c.attempt,
+        JOBS.c.max_attempts,
+    )
+)
+CLAIM_LOCK_STATEMENT = select(func.pg_advisory_xact_lock(CLAIM_LOCK))
+
+
 async def claim(
-    session: AsyncSession,
+    db: Executor,
     worker: str,
     limit: int,
     lease: timedelta,
@@ -134,45 +202,36 @@ async def claim(
     worker process: on PostgreSQL claims take a transaction-level advisory lock, so they count
     one after the other (SQLite writers are serial anyway).
     """
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    postgres = connection.dialect.name == "postgresql"
     if postgres:
-        await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        await db.execute(CLAIM_LOCK_STATEMENT)
     now = utcnow()  # after the lock: a claim that waited starts its lease when it gets the jobs
-    candidates = (
-        select(Job.id, Job.integration_id)
-        .where(Job.state == "queued", Job.run_after <= now)
-        .order_by(Job.run_after, Job.id)
-        .limit(limit * 4)
-    )
+    candidates: Any = CANDIDATES_UNLOCKED if postgres else CANDIDATES
     if only_id is not None:
-        candidates = candidates.where(Job.id == only_id)
-    if postgres:
-        candidates = candidates.with_for_update(skip_locked=True)
-    rows = list(await session.execute(candidates))
-    chosen = await _within_concurrency(session, rows, limit, limits)
+        candidates = candidates.where(JOBS.c.id == only_id)
+    rows = list(await db.execute(candidates, {"b_now": now, "b_limit": limit * 4}))
+    chosen = await _within_concurrency(db, rows, limit, limits)
     if not chosen:
         return []
-    result = await session.execute(
-        update(Job)
-        .where(Job.id.in_(chosen))
-        .values(
-            state="running",
-            attempt=Job.attempt + 1,
-            locked_by=worker,
-            lease_expires_at=now + lease,
-            updated_at=now,
-        )
-        .returning(Job.id, Job.kind, Job.integration_id, Job.payload, Job.attempt, Job.max_attempts)
-        .execution_options(synchronize_session=False)
+    result = await db.execute(
+        TAKE, {"b_ids": chosen, "b_worker": worker, "b_lease": now + lease, "b_now": now}
     )
     claimed = [ClaimedJob(*row) for row in result.all()]
-    for job in claimed:
-        session.add(JobAttempt(job_id=job.id, attempt=job.attempt, worker=worker, started_at=now))
+    if claimed:
+        # One statement for the batch (the ORM's unit of work would cost more than the claim).
+        await db.execute(
+            LOG_ATTEMPT,
+            [
+                {"job_id": job.id, "attempt": job.attempt, "worker": worker, "started_at": now}
+                for job in claimed
+            ],
+        )
     return claimed
 
 
 async def _within_concurrency(
-    session: AsyncSession, rows: list[Any], limit: int, limits: ConcurrencyLimits | None
+    db: Executor, rows: list[Any], limit: int, limits: ConcurrencyLimits | None
 ) -> list[str]:
     """The candidates that fit their integration's free job slots, oldest first."""
     if limits is None:
@@ -181,13 +240,15 @@ async def _within_concurrency(
     running: dict[str, int] = {}
     caps: dict[str, int] = {}
     if integration_ids:
-        counted = await session.execute(
-            select(Job.integration_id, func.count())
-            .where(Job.state == "running", Job.integration_id.in_(integration_ids))
-            .group_by(Job.integration_id)
-        )
+        counted = await db.execute(RUNNING_PER_INTEGRATION, {"b_integrations": integration_ids})
         running = {str(integration_id): int(n) for integration_id, n in counted}
-        caps = await limits(session, integration_ids)
+        if isinstance(db, AsyncSession):
+            caps = await limits(db, integration_ids)
+        else:
+            # The limits are the application's, asked through a session: one on this
+            # connection joins its transaction.
+            async with AsyncSession(bind=db) as session:
+                caps = await limits(session, integration_ids)
     chosen: list[str] = []
     for row in rows:
         if row.integration_id:
@@ -215,9 +276,40 @@ async def _close_attempt(
     )
 
 
+async def finish_many(db: Executor, endings: Sequence[tuple[ClaimedJob, str, str | None]]) -> None:
+    """End several jobs (each `(job, state, error)`, no result) and close their attempts, a
+    statement for all of them, in the caller's transaction."""
+    if not endings:
+        return
+    now = utcnow()
+    await db.execute(
+        FINISH_WITHOUT_RESULT,
+        [
+            {"b_id": job.id, "b_state": state, "b_now": now, "b_error": error}
+            for job, state, error in endings
+        ],
+    )
+    await db.execute(
+        CLOSE_ATTEMPT,
+        [
+            {
+                "b_id": job.id,
+                "b_attempt": job.attempt,
+                "b_now": now,
+                "b_outcome": state,
+                "b_error": error,
+            }
+            for job, state, error in endings
+        ],
+    )
+
+
 async def _finish(
     session: Executor, job: ClaimedJob, state: str, result: dict[str, Any] | None, error: str | None
 ) -> None:
+    if result is None:
+        await finish_many(session, [(job, state, error)])
+        return
     now = utcnow()
     await session.execute(
         update(Job)

@@ -7,16 +7,23 @@ built once (constructing one costs more than running it on these paths).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, exists, insert, select, update
+import asyncpg  # type: ignore[import-untyped]
+import orjson
+from sqlalchemy import JSON, Table, and_, bindparam, case, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from propbridge.billing.models import ChargeCode
-from propbridge.db.base import utcnow
+from propbridge.db.base import UTCDateTime, utcnow
 from propbridge.db.engine import Executor
 from propbridge.integrations.models import Integration
 from propbridge.jobs.models import Job
@@ -232,8 +239,14 @@ async def retries_of(db: Executor, root_id: str) -> list[WriteRequest]:
 
 # ---- What the write job reads and records -----------------------------------------------------
 
-LOAD_REQUEST = (
+# Built once (they run for every group of writes the worker sends), on Core tables: they run on
+# connections, and the updates take several rows' parameters at once (executemany).
+REQUESTS: Table = WriteRequest.__table__  # type: ignore[assignment]
+ITEMS: Table = WriteItem.__table__  # type: ignore[assignment]
+# A write's request, its integration's connection settings and its items: one row per item.
+LOAD_WRITES = (
     select(
+        WriteRequest.id,
         WriteRequest.integration_id,
         WriteRequest.finished_at,
         WriteRequest.dispatched_at,
@@ -243,12 +256,6 @@ LOAD_REQUEST = (
         Integration.deleted_at,
         Integration.max_request_frequency,
         Integration.max_request_cadence,
-    )
-    .join(Integration, Integration.id == WriteRequest.integration_id)
-    .where(WriteRequest.id == bindparam("request_id"))
-)
-LOAD_ITEMS = (
-    select(
         WriteItem.position,
         WriteItem.kind,
         WriteItem.reference_number,
@@ -257,27 +264,83 @@ LOAD_ITEMS = (
         WriteItem.x_property_id,
         WriteItem.upstream,
     )
-    .where(WriteItem.write_request_id == bindparam("request_id"))
-    .order_by(WriteItem.position)
+    .join(Integration, Integration.id == WriteRequest.integration_id)
+    .outerjoin(WriteItem, WriteItem.write_request_id == WriteRequest.id)
+    .where(WriteRequest.id.in_(bindparam("request_ids", expanding=True)))
+    .order_by(WriteRequest.id, WriteItem.position)
 )
+SET_DISPATCHED = (
+    update(REQUESTS)
+    .where(REQUESTS.c.id.in_(bindparam("request_ids", expanding=True)))
+    .values(dispatched_at=bindparam("b_at"))
+)
+ITEMS_OUTCOME = (
+    update(ITEMS)
+    .where(ITEMS.c.write_request_id == bindparam("b_request"))
+    .values(status=bindparam("b_status"), error=bindparam("b_error"))
+)
+ITEM_ERROR = (
+    update(ITEMS)
+    .where(
+        ITEMS.c.write_request_id == bindparam("b_request"),
+        ITEMS.c.position == bindparam("b_position"),
+    )
+    .values(error=bindparam("b_error"))
+)
+REQUEST_END = (
+    update(REQUESTS)
+    .where(REQUESTS.c.id == bindparam("b_request"))
+    .values(
+        errors=bindparam("b_errors"), finished_at=bindparam("b_now"), updated_at=bindparam("b_now")
+    )
+)
+
+
+async def writes_to_send(
+    db: Executor, request_ids: Sequence[str]
+) -> dict[str, tuple[Any, list[Any]]]:
+    """Write requests with their integration's connection settings, and their items' columns
+    (in order), by request id, one query for all of them; a missing request is left out."""
+    if not request_ids:
+        return {}
+    found: dict[str, tuple[Any, list[Any]]] = {}
+    for row in await db.execute(LOAD_WRITES, {"request_ids": list(request_ids)}):
+        _request, items = found.setdefault(row.id, (row, []))
+        if row.position is not None:  # a request without items has one row, of nulls
+            items.append(row)
+    return found
 
 
 async def write_to_send(db: Executor, request_id: str) -> tuple[Any, list[Any]]:
     """A write request with its integration's connection settings, and its items' columns."""
-    row = (await db.execute(LOAD_REQUEST, {"request_id": request_id})).first()
-    if row is None:
+    found = (await writes_to_send(db, [request_id])).get(request_id)
+    if found is None:
         raise LookupError(f"write request {request_id} is missing")
-    items = list((await db.execute(LOAD_ITEMS, {"request_id": request_id})).all())
-    return row, items
+    return found
 
 
 async def set_dispatched(db: Executor, request_id: str, dispatched: bool) -> None:
     """Mark (or unmark) a write as being sent: committed before the PMS is called."""
-    await db.execute(
-        update(WriteRequest)
-        .where(WriteRequest.id == request_id)
-        .values(dispatched_at=utcnow() if dispatched else None)
-    )
+    await set_dispatched_many(db, [request_id], dispatched)
+
+
+async def set_dispatched_many(db: Executor, request_ids: Sequence[str], dispatched: bool) -> None:
+    """`set_dispatched` for several writes, one statement."""
+    if request_ids:
+        at = utcnow() if dispatched else None
+        await db.execute(SET_DISPATCHED, {"request_ids": list(request_ids), "b_at": at})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one write: every item's status and common error, the errors of the items
+    the PMS named (by position), and the write's errors."""
+
+    request_id: str
+    status: str
+    item_error: str | None
+    item_errors: dict[int, str]
+    errors: list[str]
 
 
 async def record_outcome(
@@ -289,22 +352,31 @@ async def record_outcome(
     errors: list[str],
 ) -> None:
     """Every item's status (with its own error where the PMS named one) and the write's end."""
+    await record_outcomes(db, [Outcome(request_id, status, item_error, item_errors, errors)])
+
+
+async def record_outcomes(db: Executor, outcomes: Sequence[Outcome]) -> None:
+    """`record_outcome` for several writes, a statement for all of them per step."""
+    if not outcomes:
+        return
     now = utcnow()
     await db.execute(
-        update(WriteItem)
-        .where(WriteItem.write_request_id == request_id)
-        .values(status=status, error=item_error)
+        ITEMS_OUTCOME,
+        [
+            {"b_request": o.request_id, "b_status": o.status, "b_error": o.item_error}
+            for o in outcomes
+        ],
     )
-    for position, error in item_errors.items():
-        await db.execute(
-            update(WriteItem)
-            .where(WriteItem.write_request_id == request_id, WriteItem.position == position)
-            .values(error=error)
-        )
+    named = [
+        {"b_request": o.request_id, "b_position": position, "b_error": error}
+        for o in outcomes
+        for position, error in o.item_errors.items()
+    ]
+    if named:
+        await db.execute(ITEM_ERROR, named)
     await db.execute(
-        update(WriteRequest)
-        .where(WriteRequest.id == request_id)
-        .values(errors=errors, finished_at=now, updated_at=now)
+        REQUEST_END,
+        [{"b_request": o.request_id, "b_errors": o.errors, "b_now": now} for o in outcomes],
     )
 
 
@@ -440,3 +512,281 @@ async def jobs_of_writes(db: Executor, request_ids: Iterable[str]) -> list[Any]:
         )
     )
     return list(rows)
+
+
+# ---- The group commit, on the driver alone -----------------------------------------------------
+#
+# The recorder runs a handful of statements per batch of accepted writes: the lookups of the
+# single charges and payments in it, the dedupe keys, the inserts. Through SQLAlchemy each one paid
+# for an execution context, bind and result processing and, on SQLite, four hand-offs to
+# aiosqlite's thread (cursor, execute, fetch, close): more than the statements themselves, and at a
+# few writes per batch a large share of every request. These go to the driver connection under the
+# caller's SQLAlchemy connection (its pool, its transaction, on SQLite its write lock), one
+# hand-off or round trip each, as SQL written once per engine.
+
+
+class WriteConflict(Exception):
+    """An insert broke a constraint: most likely a dedupe key another process took in between."""
+
+
+class WriteRefused(Exception):
+    """The database refused a row's values (a number beyond its column's range)."""
+
+
+class ResidentTarget(NamedTuple):
+    """A resident as a write needs it: their integration and property, the lease writes post
+    to (its ResMan id and unit) and their name."""
+
+    id: str
+    integration_id: str
+    property_id: str | None
+    x_property_id: str
+    lease_x_id: str | None
+    unit_number: str | None
+    first_name: str | None
+    last_name: str | None
+
+
+class CodeTarget(NamedTuple):
+    """A charge code as a write needs it."""
+
+    id: str
+    integration_id: str
+    property_id: str | None
+    category_type: str | None
+    code: str | None
+
+
+def _json_text(value: Any) -> str:
+    """As the JSON columns store values (`db.engine`'s serialiser: orjson, decimals as text)."""
+    return orjson.dumps(value, default=str).decode()
+
+
+class Driver:
+    """The driver connection (aiosqlite's or asyncpg's) under a SQLAlchemy connection, with the
+    few operations the group commit needs."""
+
+    def __init__(self, connection: Any, sqlite: bool) -> None:
+        self.connection = connection
+        self.sqlite = sqlite
+
+    @classmethod
+    async def of(cls, db: Source) -> Driver:
+        """The driver connection under a session or connection (or `db` itself)."""
+        if isinstance(db, Driver):
+            return db
+        connection = await db.connection() if isinstance(db, AsyncSession) else db
+        raw = await connection.get_raw_connection()
+        return cls(raw.driver_connection, connection.dialect.name == "sqlite")
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """The transaction the block's statements share. On SQLite, the caller's (its write
+        connection began with `BEGIN IMMEDIATE` and commits when its block ends). On PostgreSQL,
+        asyncpg's own, unless one is open: SQLAlchemy's adapter begins lazily, at its first
+        statement, and none of its statements runs here (its commit is then a no-op)."""
+        if self.sqlite or self.connection.is_in_transaction():
+            return contextlib.nullcontext()
+        transaction: AbstractAsyncContextManager[Any] = self.connection.transaction()
+        return transaction
+
+    async def rows(self, sql: str, values: Sequence[Any]) -> list[Sequence[Any]]:
+        """The rows of one statement (`?` placeholders on SQLite, `$n` on PostgreSQL)."""
+        if self.sqlite:
+            return list(await self.connection.execute_fetchall(sql, values))
+        return list(await self.connection.fetch(sql, *values))
+
+    async def rows_for_keys(
+        self, template: str, key_lists: Sequence[Iterable[str]]
+    ) -> list[Sequence[Any]]:
+        """The rows of a statement whose `{0}`, `{1}`, … each stand for `IN` one list of keys."""
+        lists = [sorted(set(keys)) for keys in key_lists]
+        if self.sqlite:
+            sql = _keys_in(template, tuple(len(keys) for keys in lists))
+            return await self.rows(sql, [key for keys in lists for key in keys])
+        sql = template.format(*(f"= ANY(${n}::varchar[])" for n in range(1, len(lists) + 1)))
+        return await self.rows(sql, lists)
+
+    async def insert_many(self, insert: _Insert, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows (dicts by column name) in one statement run for each."""
+        if not rows:
+            return
+        values = [insert.values(row, self.sqlite) for row in rows]
+        try:
+            await self.connection.executemany(insert.sql[self.sqlite], values)
+        except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as error:
+            raise WriteConflict(str(error)) from error
+        except (sqlite3.DataError, asyncpg.DataError) as error:
+            raise WriteRefused(str(error)) from error
+
+
+# A session, a connection, or the driver connection under one.
+Source = Executor | Driver
+
+
+@functools.lru_cache(maxsize=256)
+def _keys_in(template: str, counts: tuple[int, ...]) -> str:
+    """SQLite's text of a statement for lists of these lengths (an empty `IN ()` matches
+    nothing)."""
+    return template.format(*(f"IN ({', '.join('?' * count)})" for count in counts))
+
+
+@functools.lru_cache(maxsize=16)
+def _moment(value: datetime) -> str:
+    """A timestamp as SQLAlchemy stores it in SQLite: naive UTC text with microseconds
+    (memoised: the rows of a batch share an instant or two)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+
+
+class _Insert:
+    """An INSERT of some of a table's columns, for both engines, and how each value is sent:
+    JSON columns as text, timestamps as SQLite's text or PostgreSQL's timestamps."""
+
+    def __init__(self, model: Any, columns: Sequence[str]) -> None:
+        table = model.__table__
+        self.columns = tuple(columns)
+        marks = ", ".join("?" * len(self.columns))
+        numbered = ", ".join(f"${n}" for n in range(1, len(self.columns) + 1))
+        # Names come from the model and this module, never from a request; values are parameters.
+        head = f"INSERT INTO {table.name} ({', '.join(self.columns)}) VALUES "  # noqa: S608
+        # Indexed by "is SQLite": the statement each driver takes.
+        self.sql = (head + f"({numbered})", head + f"({marks})")
+        json = {c for c in self.columns if isinstance(table.c[c].type, JSON)}
+        moments = {c for c in self.columns if isinstance(table.c[c].type, UTCDateTime)}
+        # Each column with how its value is sent, per engine (None: as it is).
+        self.plans: tuple[tuple[tuple[str, Converter | None], ...], ...] = tuple(
+            tuple(
+                (c, _json_text if c in json else _moment if sqlite and c in moments else None)
+                for c in self.columns
+            )
+            for sqlite in (False, True)
+        )
+
+    def values(self, row: dict[str, Any], sqlite: bool) -> tuple[Any, ...]:
+        """A row's values in column order, as the engine's driver takes them."""
+        out = []
+        for name, convert in self.plans[sqlite]:
+            value = row[name]
+            out.append(value if convert is None or value is None else convert(value))
+        return tuple(out)
+
+
+Converter = Callable[[Any], Any]
+
+
+# Every column of the new rows; those left out are nullable with no default (a test checks).
+INSERT_REQUEST = _Insert(
+    WriteRequest,
+    (
+        "id",
+        "integration_id",
+        "operation",
+        "request_body",
+        "body_hash",
+        "dedupe_key",
+        "job_id",
+        "errors",
+        "retry_of",
+        "retry_root",
+        "created_at",
+        "updated_at",
+    ),
+)
+INSERT_ITEM = _Insert(
+    WriteItem,
+    (
+        "id",
+        "write_request_id",
+        "position",
+        "kind",
+        "status",
+        "reference_number",
+        "batch_id",
+        "amount_in_cents",
+        "x_property_id",
+        "x_lease_id",
+        "upstream",
+    ),
+)
+INSERT_JOB = _Insert(
+    Job,
+    (
+        "id",
+        "kind",
+        "integration_id",
+        "concurrency_key",
+        "payload",
+        "state",
+        "attempt",
+        "max_attempts",
+        "run_after",
+        "created_at",
+        "updated_at",
+    ),
+)
+
+# Everything a batch of writes reads, in one statement (each statement is a hand-off or round
+# trip the whole batch waits for): live integrations' vendors, residents with the lease their
+# writes post to (their `x_lease_id` in the same integration and property), charge codes, and
+# the writes already recorded under the batch's dedupe keys. One row shape for all four, told
+# apart by the first column.
+BATCH_TARGETS = (
+    "SELECT 'integration', id, vendor, NULL, NULL, NULL, NULL, NULL, NULL FROM integrations "
+    "WHERE deleted_at IS NULL AND id {0} "
+    "UNION ALL SELECT 'resident', r.id, r.integration_id, r.property_id, r.x_property_id, "
+    "l.x_id, l.unit_number, r.first_name, r.last_name FROM residents r LEFT JOIN leases l "
+    "ON l.integration_id = r.integration_id AND l.x_property_id = r.x_property_id "
+    "AND l.x_id = r.x_lease_id WHERE r.id {1} "
+    "UNION ALL SELECT 'code', id, integration_id, property_id, category_type, code, NULL, NULL, "
+    "NULL FROM charge_codes WHERE id {2} "
+    "UNION ALL SELECT 'write', dedupe_key, job_id, body_hash, CAST(request_body AS TEXT), NULL, "
+    "NULL, NULL, NULL FROM write_requests WHERE dedupe_key {3}"
+)
+
+
+@dataclass(frozen=True)
+class BatchTargets:
+    """What a batch of writes names and the writes recorded before under its dedupe keys."""
+
+    vendors: dict[str, str]  # live integrations only
+    residents: dict[str, ResidentTarget]  # by id, whatever their integration
+    codes: dict[str, CodeTarget]  # by id, whatever their integration
+    seen: dict[str, SeenWrite]  # by dedupe key
+
+
+async def batch_targets(
+    db: Source,
+    integration_ids: Iterable[str],
+    resident_ids: Iterable[str],
+    code_ids: Iterable[str],
+    dedupe_keys: Iterable[str],
+) -> BatchTargets:
+    """Everything a batch of writes reads, in one statement."""
+    driver = await Driver.of(db)
+    key_lists = (integration_ids, resident_ids, code_ids, dedupe_keys)
+    found = BatchTargets({}, {}, {}, {})
+    for kind, key, *rest in await driver.rows_for_keys(BATCH_TARGETS, key_lists):
+        if kind == "integration":
+            found.vendors[key] = rest[0]
+        elif kind == "resident":
+            found.residents[key] = ResidentTarget(key, *rest)
+        elif kind == "code":
+            found.codes[key] = CodeTarget(key, *rest[:4])
+        else:
+            found.seen[key] = SeenWrite(rest[0], rest[1], orjson.loads(rest[2]))
+    return found
+
+
+async def record_writes(
+    db: Source,
+    requests: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    jobs: list[dict[str, Any]],
+) -> None:
+    """New write requests, their items and their jobs, in the caller's transaction (as
+    `insert_writes`); `WriteConflict` when a constraint stops them, `WriteRefused` when the
+    database cannot hold a value."""
+    if requests:
+        driver = await Driver.of(db)
+        await driver.insert_many(INSERT_REQUEST, requests)
+        await driver.insert_many(INSERT_ITEM, items)
+        await driver.insert_many(INSERT_JOB, jobs)

@@ -1,14 +1,16 @@
 """Accepting writes and answering for them: resolution (what a charge or payment names, checked
 against the store), retry, status and logs.
 
-Never commits and never calls the PMS: lookups run on the caller's read connection; recording
-is the recorder's (`recorder.py`), sending the job's (`tasks.py`).
+Never commits and never calls the PMS: lookups run on the caller's connection (for single charges
+and payments, the recorder's transaction, one read for all the writes it records together);
+recording is the recorder's (`recorder.py`), sending the job's (`tasks.py`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -55,9 +57,10 @@ class PendingWrite:
     retry_of: str | None = None
     retry_root: str | None = None
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """A digest of the body, independent of key order."""
+        """A digest of the body, independent of key order (worked out once: the recorder
+        compares and stores it)."""
         return rules.body_digest(self.body)
 
 
@@ -74,23 +77,6 @@ class Target:
     x_property_id: str
     lease_x_id: str
     unit_number: str | None
-
-
-@dataclass(frozen=True)
-class FoundResident:
-    """A resident as a write needs it: their property and the lease writes post to."""
-
-    property_id: str | None
-    lease_x_id: str | None
-
-
-@dataclass(frozen=True)
-class FoundCode:
-    """A charge code as a write needs it."""
-
-    property_id: str | None
-    category_type: str | None
-    code: str | None
 
 
 class _Transaction(Protocol):
@@ -126,7 +112,7 @@ def _item(
 
 
 def _resident_problems(
-    path: list[str | int], resident_id: str, found: FoundResident | Any | None
+    path: list[str | int], resident_id: str, found: Any | None
 ) -> list[dict[str, Any]]:
     if found is None or found.property_id is None:
         return [issue([*path, "resident_id"], f"Resident {resident_id!r} not found in integration")]
@@ -138,7 +124,7 @@ def _resident_problems(
 def _code_problems(
     path: list[str | int],
     code_id: str,
-    code: FoundCode | Any | None,
+    code: Any | None,
     resident_property: str | None,
 ) -> list[dict[str, Any]]:
     if code is None:
@@ -168,50 +154,148 @@ async def _check_target(
     return rules.check_target(principal, integration_id, vendor, operation)
 
 
-async def resolve_resident_charge(
-    db: Executor, principal: Principal, body: ResidentChargeCreate
+@dataclass
+class Needs:
+    """What resolving some writes reads (and the dedupe keys they will be recorded under)."""
+
+    integration_ids: set[str] = field(default_factory=set)
+    resident_ids: set[str] = field(default_factory=set)
+    code_ids: set[str] = field(default_factory=set)
+    dedupe_keys: set[str] = field(default_factory=set)
+
+    def add(self, other: Needs) -> None:
+        """Also what `other` reads."""
+        self.integration_ids |= other.integration_ids
+        self.resident_ids |= other.resident_ids
+        self.code_ids |= other.code_ids
+        self.dedupe_keys |= other.dedupe_keys
+
+    async def read(self, db: repository.Source) -> repository.BatchTargets:
+        """All of it, in one statement."""
+        return await repository.batch_targets(
+            db, self.integration_ids, self.resident_ids, self.code_ids, self.dedupe_keys
+        )
+
+
+@dataclass(frozen=True)
+class BatchResolver:
+    """How a single charge or payment is checked against the store when it is recorded, with
+    the others that arrived with it: what it reads (the recorder reads a whole batch's needs
+    at once), then what to record, or the refusal (`ApiError`) to answer with."""
+
+    needs: Callable[[Any], Needs]
+    build: Callable[[Principal, Any, repository.BatchTargets], PendingWrite]
+
+    def settle(
+        self, principal: Principal, body: Any, found: repository.BatchTargets
+    ) -> PendingWrite | ApiError:
+        """What to record, or the refusal: one write refused does not refuse the others."""
+        try:
+            return self.build(principal, body, found)
+        except ApiError as refused:
+            return refused
+
+    async def resolve(self, db: repository.Source, principal: Principal, body: Any) -> PendingWrite:
+        """One write on its own (raises its refusal)."""
+        outcome = self.settle(principal, body, await self.needs(body).read(db))
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+
+def _resident_in(
+    found: repository.BatchTargets, integration_id: str, resident_id: str
+) -> repository.ResidentTarget | None:
+    """The resident, if it is a record of that integration."""
+    row = found.residents.get(resident_id)
+    return row if row is not None and row.integration_id == integration_id else None
+
+
+def _code_in(
+    found: repository.BatchTargets, integration_id: str, code_id: str
+) -> repository.CodeTarget | None:
+    """The charge code, if it is a record of that integration."""
+    row = found.codes.get(code_id)
+    return row if row is not None and row.integration_id == integration_id else None
+
+
+def _key(body: ResidentChargeCreate | ResidentPaymentCreate, operation: str) -> str:
+    return rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
+
+
+def _charge_needs(body: ResidentChargeCreate) -> Needs:
+    key = _key(body, "resident_charge")
+    return Needs({body.integration_id}, {body.resident_id}, {body.charge_code_id}, {key})
+
+
+def _charge(
+    principal: Principal, body: ResidentChargeCreate, found: repository.BatchTargets
 ) -> PendingWrite:
-    """Check the charge's ids against the store in one query and build what the worker needs."""
+    """A charge checked against what was read: the rules (400 unknown, 403 out of scope, 405
+    unsupported), then its resident and charge code (400 naming each problem)."""
     operation = "resident_charge"
-    row = await repository.charge_target(
-        db, body.integration_id, body.resident_id, body.charge_code_id
-    )
-    rules.check_target(principal, body.integration_id, row.vendor if row else None, operation)
-    assert row is not None
-    resident = FoundResident(row.resident_property, row.lease_x_id)
-    code = None
-    if row.code_id is not None:
-        code = FoundCode(row.code_property, row.code_type, row.code)
+    vendor = found.vendors.get(body.integration_id)
+    rules.check_target(principal, body.integration_id, vendor, operation)
+    resident = _resident_in(found, body.integration_id, body.resident_id)
+    code = _code_in(found, body.integration_id, body.charge_code_id)
     problems = _resident_problems([], body.resident_id, resident)
     problems += _code_problems(
-        [], body.charge_code_id, code, None if problems else row.resident_property
+        [],
+        body.charge_code_id,
+        code,
+        None if problems or resident is None else resident.property_id,
     )
     if problems:
         raise bad_request("The charge names records that cannot take it", problems)
-    target = Target(row.x_property_id, row.lease_x_id, row.unit_number)
-    item = _item(0, "charge", body, target, charge_code=row.code)
-    key = rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
-    return PendingWrite(body.integration_id, operation, body.model_dump(), key, [item])
+    assert resident is not None and resident.lease_x_id is not None and code is not None
+    target = Target(resident.x_property_id, resident.lease_x_id, resident.unit_number)
+    item = _item(0, "charge", body, target, charge_code=code.code)
+    return PendingWrite(
+        body.integration_id, operation, body.model_dump(), _key(body, operation), [item]
+    )
+
+
+def _payment_needs(body: ResidentPaymentCreate) -> Needs:
+    key = _key(body, "resident_payment")
+    return Needs({body.integration_id}, {body.resident_id}, set(), {key})
+
+
+def _payment(
+    principal: Principal, body: ResidentPaymentCreate, found: repository.BatchTargets
+) -> PendingWrite:
+    """A payment checked against what was read (`PaidBy` = the resident's name)."""
+    operation = "resident_payment"
+    vendor = found.vendors.get(body.integration_id)
+    rules.check_target(principal, body.integration_id, vendor, operation)
+    resident = _resident_in(found, body.integration_id, body.resident_id)
+    problems = _resident_problems([], body.resident_id, resident)
+    if problems:
+        raise bad_request("The payment names records that cannot take it", problems)
+    assert resident is not None and resident.lease_x_id is not None
+    paid_by = " ".join(part for part in (resident.first_name, resident.last_name) if part) or None
+    target = Target(resident.x_property_id, resident.lease_x_id, resident.unit_number)
+    item = _item(0, "payment", body, target, payment_type=body.payment_type, paid_by=paid_by)
+    return PendingWrite(
+        body.integration_id, operation, body.model_dump(), _key(body, operation), [item]
+    )
+
+
+RESIDENT_CHARGE = BatchResolver(_charge_needs, _charge)
+RESIDENT_PAYMENT = BatchResolver(_payment_needs, _payment)
+
+
+async def resolve_resident_charge(
+    db: Executor, principal: Principal, body: ResidentChargeCreate
+) -> PendingWrite:
+    """One charge checked against the store and built into what the worker needs."""
+    return await RESIDENT_CHARGE.resolve(db, principal, body)
 
 
 async def resolve_resident_payment(
     db: Executor, principal: Principal, body: ResidentPaymentCreate
 ) -> PendingWrite:
-    """Check the payment's resident and build what the worker posts (`PaidBy` = their name)."""
-    operation = "resident_payment"
-    await _check_target(db, principal, body.integration_id, operation)
-    found = (
-        await repository.residents_with_leases(db, body.integration_id, [body.resident_id])
-    ).get(body.resident_id)
-    problems = _resident_problems([], body.resident_id, found)
-    if problems:
-        raise bad_request("The payment names records that cannot take it", problems)
-    assert found is not None
-    paid_by = " ".join(part for part in (found.first_name, found.last_name) if part) or None
-    target = Target(found.x_property_id, found.lease_x_id, found.unit_number)
-    item = _item(0, "payment", body, target, payment_type=body.payment_type, paid_by=paid_by)
-    key = rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
-    return PendingWrite(body.integration_id, operation, body.model_dump(), key, [item])
+    """One payment checked against the store and built into what the worker posts."""
+    return await RESIDENT_PAYMENT.resolve(db, principal, body)
 
 
 def _batch_problems(

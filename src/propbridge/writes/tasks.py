@@ -2,18 +2,26 @@
 
 The document is marked dispatched (and committed) before it is sent, so a crash mid-post is
 known: such a write is reported OUTCOME_UNKNOWN, never sent again blindly (SPEC §4).
-Statements are Core on purpose: this runs once per charge and is the worker's hot path.
+
+This runs once per charge and is the worker's hot path, so the jobs a worker runs at once share
+their transactions (`GroupCommit`): the writes of the jobs claimed together are loaded, marked
+dispatched and their PMS requests counted in the claim's transaction (`begin`), committed before
+any of them is sent; the outcomes of the jobs ending together are recorded in one transaction,
+which also claims the jobs that take their slots. Statements are Core and built once, each run
+once per group for all its writes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from propbridge.connectors.base import (
     AuthenticationError,
+    Connector,
     IntegrationAccess,
     OutcomeUnknownError,
     RejectedError,
@@ -25,12 +33,13 @@ from propbridge.db.base import utcnow
 from propbridge.integrations import repository as integrations
 from propbridge.integrations.request_budget import RequestBudget
 from propbridge.jobs import queue
+from propbridge.jobs.group_commit import GroupCommit
 from propbridge.jobs.retry import backoff_seconds
 from propbridge.webhooks.events import Event, emit, listeners
 from propbridge.writes import repository
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     from propbridge.db.engine import Executor
     from propbridge.runtime import Runtime
@@ -63,7 +72,10 @@ class WriteToSend:
 
 
 async def _load(executor: Executor, request_id: str) -> WriteToSend:
-    row, items = await repository.write_to_send(executor, request_id)
+    return _write(request_id, *await repository.write_to_send(executor, request_id))
+
+
+def _write(request_id: str, row: Any, items: list[Any]) -> WriteToSend:
     return WriteToSend(
         request_id=request_id,
         integration_id=row.integration_id,
@@ -93,6 +105,17 @@ def _to_post(item: Any) -> TransactionToPost:
     )
 
 
+@dataclass(frozen=True)
+class Conclusion:
+    """How one write ended: its items' status, its errors, and each culprit's (by index)."""
+
+    job: queue.ClaimedJob
+    request_id: str
+    status: str
+    errors: list[str]
+    item_errors: dict[int, str] | None = None
+
+
 async def conclude(
     executor: Executor,
     job: queue.ClaimedJob,
@@ -102,39 +125,51 @@ async def conclude(
     item_errors: dict[int, str] | None = None,
 ) -> None:
     """Record the outcome of every item and end the job, in the caller's one transaction."""
-    item_error = errors[0] if errors and status != "ACCEPTED" else None
-    if item_errors:
-        item_error = WITH_OTHERS  # the PMS named the culprits
-    await repository.record_outcome(
-        executor, request_id, status, item_error, item_errors or {}, errors
-    )
-    if status == "ACCEPTED":
-        await queue.mark_succeeded(executor, job)
-    else:
-        await queue.mark_failed(executor, job, errors[0] if errors else status)
-    await _report(executor, job, request_id, status, errors)
+    await conclude_all(executor, [Conclusion(job, request_id, status, errors, item_errors)])
 
 
-async def _report(
-    executor: Executor, job: queue.ClaimedJob, request_id: str, status: str, errors: list[str]
-) -> None:
-    """The write's outcome as a webhook event, in the transaction that records it."""
+async def conclude_all(executor: Executor, conclusions: Sequence[Conclusion]) -> None:
+    """`conclude` for several writes, in the caller's one transaction."""
+    outcomes: list[repository.Outcome] = []
+    endings: list[tuple[queue.ClaimedJob, str, str | None]] = []
+    for c in conclusions:
+        item_error = c.errors[0] if c.errors and c.status != "ACCEPTED" else None
+        if c.item_errors:
+            item_error = WITH_OTHERS  # the PMS named the culprits
+        outcomes.append(
+            repository.Outcome(c.request_id, c.status, item_error, c.item_errors or {}, c.errors)
+        )
+        if c.status == "ACCEPTED":
+            endings.append((c.job, "succeeded", None))
+        else:
+            endings.append((c.job, "failed", c.errors[0] if c.errors else c.status))
+    await repository.record_outcomes(executor, outcomes)
+    await queue.finish_many(executor, endings)
+    await _report(executor, conclusions)
+
+
+async def _report(executor: Executor, conclusions: Sequence[Conclusion]) -> None:
+    """The writes' outcomes as webhook events, in the transaction that records them (the
+    listeners looked up once for all of them)."""
     hooks = await listeners(executor)
     if not hooks:
         return
-    row = await repository.write_origin(executor, request_id)
-    succeeded = status == "ACCEPTED"
-    trigger = "WRITE_OPERATION_SUCCESS" if succeeded else "WRITE_OPERATION_FAILURE"
-    payload = {
-        "event": trigger,
-        "integration_id": row.id,
-        "vendor": row.vendor,
-        "root_job_id": job.id,
-        "operation": row.operation,
-        "write_status": "SUCCESS" if succeeded else "FAILURE",
-        "errors": errors,
-    }
-    await emit(executor, [Event(trigger, row.id, payload)], hooks)
+    events: list[Event] = []
+    for c in conclusions:
+        row = await repository.write_origin(executor, c.request_id)
+        succeeded = c.status == "ACCEPTED"
+        trigger = "WRITE_OPERATION_SUCCESS" if succeeded else "WRITE_OPERATION_FAILURE"
+        payload = {
+            "event": trigger,
+            "integration_id": row.id,
+            "vendor": row.vendor,
+            "root_job_id": c.job.id,
+            "operation": row.operation,
+            "write_status": "SUCCESS" if succeeded else "FAILURE",
+            "errors": c.errors,
+        }
+        events.append(Event(trigger, row.id, payload))
+    await emit(executor, events, hooks)
 
 
 def _failure(error: Exception, bound: Any) -> tuple[str, list[str], dict[int, str] | None]:
@@ -149,38 +184,186 @@ def _failure(error: Exception, bound: Any) -> tuple[str, list[str], dict[int, st
     return "OUTCOME_UNKNOWN", [f"Outcome unknown: {type(error).__name__}. {UNKNOWN_ADVICE}"], None
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A write its job may send now (its dispatched mark is committed), and the PMS requests
+    counted for it in that transaction (`units` of `window`, to credit to `budget`)."""
+
+    write: WriteToSend
+    connector: Connector
+    budget: RequestBudget
+    window: int = -1
+    units: int = 0
+
+
+@dataclass(frozen=True)
+class _Begun:
+    """A job started in a transaction: the write it sends, or None when the job has ended in
+    that transaction (nothing to send)."""
+
+    started: _Started | None
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """A sent write's conclusion, and what the PMS's answer said of the credentials used
+    (integration, credentials, taken), when it said anything."""
+
+    conclusion: Conclusion
+    auth: tuple[str, bytes, bool] | None
+
+
+class _Sending:
+    """The write jobs' steps, and what the jobs of one worker share: each integration's request
+    budget (one holder per integration, so that jobs spend units counted together)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._budgets: dict[tuple[str, int, str], RequestBudget] = {}
+
+    def budget(self, write: WriteToSend) -> RequestBudget:
+        key = (write.integration_id, write.request_frequency, write.request_cadence)
+        budget = self._budgets.get(key)
+        if budget is None:
+            if len(self._budgets) > 1000:  # integrations come and go; limits change
+                self._budgets.clear()
+            budget = RequestBudget(self.runtime.database, *key)
+            self._budgets[key] = budget
+        return budget
+
+    async def start(
+        self, connection: AsyncConnection, jobs: list[queue.ClaimedJob]
+    ) -> list[_Begun]:
+        """Load the writes of jobs starting together; end the jobs with nothing to send (the
+        write was finished already, or its integration was deleted); mark the others
+        dispatched and count a PMS request for each."""
+        begun = await self._begin(connection, jobs, tolerant=False)
+        return [b for b in begun if b is not None]  # none is None: errors were raised
+
+    async def begin(
+        self, connection: AsyncConnection, jobs: list[queue.ClaimedJob]
+    ) -> list[_Begun | None]:
+        """`start`, in the transaction that claims the jobs. A job that cannot be started (its
+        write is missing, its credentials cannot be read…) is left out (None): it starts in its
+        own run, which fails it as it should."""
+        return await self._begin(connection, jobs, tolerant=True)
+
+    async def _begin(
+        self, connection: AsyncConnection, jobs: list[queue.ClaimedJob], *, tolerant: bool
+    ) -> list[_Begun | None]:
+        found = await repository.writes_to_send(
+            connection, [job.payload["write_request_id"] for job in jobs]
+        )
+        begun: list[_Begun | None] = []
+        finished: list[queue.ClaimedJob] = []
+        per_budget: dict[RequestBudget, list[int]] = {}
+        for job in jobs:
+            request_id = job.payload["write_request_id"]
+            try:
+                if request_id not in found:
+                    raise LookupError(f"write request {request_id} is missing")
+                write = _write(request_id, *found[request_id])
+                if not (write.finished or write.deleted):
+                    # Everything that can fail before sending fails here, before the mark.
+                    budget = self.budget(write)
+                    access = IntegrationAccess(
+                        write.integration_id,
+                        write.base_url,
+                        self.runtime.cipher.decrypt(write.integration_id, write.ciphertext),
+                        budget,
+                    )
+                    connector = connector_for(write.vendor, access, self.runtime.http())
+            except Exception:
+                if not tolerant:
+                    raise
+                begun.append(None)
+                continue
+            if write.finished:
+                finished.append(job)
+                begun.append(_Begun(None))
+            elif write.deleted:
+                await conclude(
+                    connection,
+                    job,
+                    request_id,
+                    "REJECTED",
+                    ["The integration was deleted before the write was sent"],
+                )
+                begun.append(_Begun(None))
+            else:
+                per_budget.setdefault(budget, []).append(len(begun))
+                begun.append(_Begun(_Started(write, connector, budget)))
+        await queue.finish_many(connection, [(job, "succeeded", None) for job in finished])
+        await repository.set_dispatched_many(
+            connection,
+            [b.started.write.request_id for b in begun if b is not None and b.started is not None],
+            True,
+        )
+        for budget, indexes in per_budget.items():
+            missing = len(indexes) - budget.in_hand()
+            if missing <= 0:
+                continue  # units counted ahead by an earlier group are waiting for them
+            window, units = await budget.reserve(connection, budget.units_for(missing))
+            first = begun[indexes[0]]
+            assert first is not None and first.started is not None
+            begun[indexes[0]] = _Begun(replace(first.started, window=window, units=units))
+        return begun
+
+    async def end(self, connection: AsyncConnection, ended: list[_Ended]) -> list[None]:
+        """Record how sent writes ended and end their jobs; note what the PMS said of the
+        credentials (once per integration and answer, the last answer last)."""
+        await conclude_all(connection, [e.conclusion for e in ended])
+        answers: dict[tuple[str, bytes, bool], None] = {}
+        for e in ended:
+            if e.auth is not None:
+                answers.pop(e.auth, None)
+                answers[e.auth] = None
+        for integration_id, credentials, taken in answers:
+            await integrations.record_auth(connection, integration_id, credentials, taken, utcnow())
+        return [None] * len(ended)
+
+
 class WriteJobHandler:
     """The `write` job kind."""
+
+    def __init__(self) -> None:
+        self._sending: _Sending | None = None
+
+    def _sending_for(self, runtime: Runtime) -> _Sending:
+        if self._sending is None or self._sending.runtime is not runtime:
+            self._sending = _Sending(runtime)
+        return self._sending
+
+    async def begin(
+        self, runtime: Runtime, connection: AsyncConnection, jobs: list[queue.ClaimedJob]
+    ) -> list[object]:
+        """Start the claimed writes in the claim's transaction (the worker's `ClaimHook`): it
+        commits their dispatched marks with the claim, before any of them is sent."""
+        return list(await self._sending_for(runtime).begin(connection, jobs))
 
     async def run(self, runtime: Runtime, job: queue.ClaimedJob, progress: Any) -> None:
         request_id = job.payload["write_request_id"]
         bound = log.bind(
             job_id=job.id, integration_id=job.integration_id, write_request_id=request_id
         )
-        async with runtime.database.read_connection() as connection:
-            write = await _load(connection, request_id)
-        # Everything that can fail before sending fails here, before the dispatched mark.
-        access = IntegrationAccess(
-            write.integration_id,
-            write.base_url,
-            runtime.cipher.decrypt(write.integration_id, write.ciphertext),
-            RequestBudget(
-                runtime.database,
-                write.integration_id,
-                write.request_frequency,
-                write.request_cadence,
-            ),
-        )
-        connector = connector_for(write.vendor, access, runtime.http())
-        async with runtime.database.write_connection() as connection:
-            if not await self._begin(connection, job, write):
-                return
+        sending = self._sending_for(runtime)
+        group = GroupCommit.of(runtime.database)
+        begun = job.prepared
+        if not isinstance(begun, _Begun):
+            # Not started in its claim's transaction: now, with the jobs starting now. Returns
+            # once the dispatched mark is committed: only then may the document go out.
+            begun = await group.run(sending.start, job)
+        started = begun.started
+        if started is None:
+            return
+        started.budget.credit(started.window, started.units)
+        write = started.write
         item_errors: dict[int, str] | None = None
         # Whether the PMS took the credentials: known when it accepted the document or refused
         # the credentials; a rejected document or an unknown outcome does not tell.
         authenticated: bool | None = None
         try:
-            await connector.post_transactions(
+            await started.connector.post_transactions(
                 write.items[0].x_property_id, [_to_post(item) for item in write.items]
             )
         except RetryableError as error:
@@ -195,30 +378,12 @@ class WriteJobHandler:
             status, errors = "ACCEPTED", []
             authenticated = True
             bound.info("write_accepted", transactions=len(write.items))
-        async with runtime.database.write_connection() as connection:
-            await conclude(connection, job, request_id, status, errors, item_errors)
-            if authenticated is not None:
-                await integrations.record_auth(
-                    connection, write.integration_id, write.ciphertext, authenticated, utcnow()
-                )
-
-    async def _begin(self, connection: Executor, job: queue.ClaimedJob, write: WriteToSend) -> bool:
-        """Mark the write dispatched (committed before sending); False when there is nothing to
-        send: it was finished already, or its integration was deleted."""
-        if write.finished:
-            await queue.mark_succeeded(connection, job)
-            return False
-        if write.deleted:
-            await conclude(
-                connection,
-                job,
-                write.request_id,
-                "REJECTED",
-                ["The integration was deleted before the write was sent"],
-            )
-            return False
-        await repository.set_dispatched(connection, write.request_id, True)
-        return True
+        auth = None
+        if authenticated is not None:
+            auth = (write.integration_id, write.ciphertext, authenticated)
+        conclusion = Conclusion(job, request_id, status, errors, item_errors)
+        # The job's last step: its worker may start the next job in the same transaction.
+        await group.run(sending.end, _Ended(conclusion, auth), ends=job.id)
 
     async def _not_delivered(
         self, runtime: Runtime, job: queue.ClaimedJob, request_id: str, error: RetryableError

@@ -1,0 +1,95 @@
+"""Writes started together, in the transaction that claims them: every one's dispatched mark is
+committed (seen from another connection) before its document leaves, and each is sent once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from propbridge.connectors.resman.clients import ResManV1Client
+from propbridge.connectors.resman.envelope import Envelope
+from propbridge.integrations.models import Integration
+from propbridge.jobs import queue
+from propbridge.writes import tasks
+from propbridge.writes.models import WriteItem, WriteRequest
+from tests.e2e.test_ledger_and_reconciliation import _status
+from tests.e2e.test_seed_path import _charge
+from tests.support import LiveStack
+
+REFERENCE = re.compile(r"<TransactionID>([^<]+)</TransactionID>")
+
+
+@pytest.fixture
+def held(stack: LiveStack, synced: dict[str, Any]) -> Iterator[str]:
+    """The synced integration with no job slot (a cap of 0, which the API would refuse): its
+    writes queue up until the cap is given back, then one claim takes them together."""
+    integration_id: str = synced["integration"]["id"]
+
+    async def cap(value: int) -> None:
+        async with stack.runtime.database.write() as session:
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == integration_id)
+                .values(max_job_concurrency=value)
+            )
+
+    stack.call(cap(0))
+    try:
+        yield integration_id
+    finally:
+        stack.call(cap(100))
+
+
+def test_writes_begun_together_are_each_dispatched_before_being_sent(
+    stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = stack.runtime.database
+    sent: list[tuple[str, bool]] = []
+    begun: list[int] = []
+    post_document = ResManV1Client.post_document
+    begin = tasks._Sending.begin
+
+    async def checked_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
+        [reference] = REFERENCE.findall(fields["Xml"])
+        # Another connection sees only what was committed.
+        async with database.read_connection() as connection:
+            dispatched = await connection.scalar(
+                select(WriteRequest.dispatched_at)
+                .join(WriteItem, WriteItem.write_request_id == WriteRequest.id)
+                .where(WriteItem.reference_number == reference)
+            )
+        sent.append((reference, dispatched is not None))
+        return await post_document(self, method, fields)
+
+    async def counted_begin(
+        self: tasks._Sending, connection: Any, jobs: list[queue.ClaimedJob]
+    ) -> list[Any]:
+        begun.append(len(jobs))
+        return await begin(self, connection, jobs)
+
+    monkeypatch.setattr(ResManV1Client, "post_document", checked_post)
+    monkeypatch.setattr(tasks._Sending, "begin", counted_begin)
+    charges = [_charge(synced) for _ in range(6)]
+    jobs = [
+        stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+        for body in charges
+    ]
+
+    async def give_slots_back() -> None:
+        async with database.write() as session:
+            await session.execute(
+                update(Integration).where(Integration.id == held).values(max_job_concurrency=100)
+            )
+        stack.runtime.notify_job_enqueued()
+
+    stack.call(give_slots_back())
+    for job_id in jobs:
+        assert _status(stack, job_id)["write_status"] == "SUCCESS"
+    references = sorted(body["reference_number"] for body in charges)
+    assert sorted(reference for reference, _ in sent) == references  # each sent once
+    assert all(dispatched for _, dispatched in sent), sent
+    assert max(begun) == len(charges), begun  # claimed and begun together
