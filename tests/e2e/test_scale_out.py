@@ -108,8 +108,11 @@ def test_two_apis_and_two_workers_share_one_database(postgres_only: str, tmp_pat
                     ["serve", "--no-worker", "--port", str(port)], env, tmp_path / f"api{i}.log"
                 )
             )
+        # One job at a time each: a worker that claims in groups and refills its slots as jobs
+        # end can otherwise keep up with this trickle alone, and the second would take nothing.
+        one_slot = {**env, "PROPBRIDGE_WORKER_CONCURRENCY": "1"}
         for i in range(2):
-            running.enter_context(_process(["worker"], env, tmp_path / f"worker{i}.log"))
+            running.enter_context(_process(["worker"], one_slot, tmp_path / f"worker{i}.log"))
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         apis = [
             httpx.Client(
