@@ -37,7 +37,8 @@ POSTGRES_READERS = 10
 def _sqlite_moment(value: datetime) -> str:
     """A timestamp as SQLAlchemy stores it in SQLite (naive UTC text), so that comparisons
     with stored values are text comparisons of the same shape."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat pads the year to four digits (strftime's %Y does not on Linux: year 500).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def column_name(column: Any) -> str:
@@ -118,7 +119,19 @@ class RawReads:
         if self.dialect == "sqlite":
             self._path = parsed.database or ""
         else:
-            self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            # The URL's query options are SQLAlchemy's asyncpg options, not server settings:
+            # passed on as the connection arguments SQLAlchemy would give asyncpg.
+            options = dict(parsed.query)
+            self._connect_args: dict[str, Any] = {}
+            if "ssl" in options:
+                self._connect_args["ssl"] = options["ssl"]
+            if "prepared_statement_cache_size" in options:
+                size = int(str(options["prepared_statement_cache_size"]))
+                self._connect_args["statement_cache_size"] = size
+            if "command_timeout" in options:
+                self._connect_args["command_timeout"] = float(str(options["command_timeout"]))
+            plain = parsed.set(drivername="postgresql", query={})
+            self._dsn = plain.render_as_string(hide_password=False)
 
     def value(self, value: Any) -> Any:
         """A Python value as this engine's driver compares it with stored ones."""
@@ -219,6 +232,7 @@ class RawReads:
                     max_size=POSTGRES_READERS,
                     reset=_no_reset,
                     server_settings={"plan_cache_mode": "force_custom_plan"},
+                    **self._connect_args,
                 )
         return self._pool
 
