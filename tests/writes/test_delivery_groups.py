@@ -93,3 +93,44 @@ def test_writes_begun_together_are_each_dispatched_before_being_sent(
     assert sorted(reference for reference, _ in sent) == references  # each sent once
     assert all(dispatched for _, dispatched in sent), sent
     assert max(begun) == len(charges), begun  # claimed and begun together
+
+
+def test_a_write_marked_sent_is_never_sent_again(
+    stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that finds its write already marked dispatched (an earlier attempt posted it and
+    the transaction recording ResMan's answer failed) ends OUTCOME_UNKNOWN without a post."""
+    database = stack.runtime.database
+    sent: list[str] = []
+    post_document = ResManV1Client.post_document
+
+    async def counted_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
+        sent.extend(REFERENCE.findall(fields["Xml"]))
+        return await post_document(self, method, fields)
+
+    monkeypatch.setattr(ResManV1Client, "post_document", counted_post)
+    body = _charge(synced)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+
+    async def mark_sent_and_give_slots_back() -> None:
+        async with database.write() as session:
+            request_id = await session.scalar(
+                select(WriteItem.write_request_id).where(
+                    WriteItem.reference_number == body["reference_number"]
+                )
+            )
+            await session.execute(
+                update(WriteRequest)
+                .where(WriteRequest.id == request_id)
+                .values(dispatched_at=stack.clock.now())
+            )
+            await session.execute(
+                update(Integration).where(Integration.id == held).values(max_job_concurrency=100)
+            )
+        stack.runtime.notify_job_enqueued()
+
+    stack.call(mark_sent_and_give_slots_back())
+    status = _status(stack, job_id)
+    assert status["write_status"] != "SUCCESS", status
+    assert "Outcome unknown" in str(status), status
+    assert body["reference_number"] not in sent

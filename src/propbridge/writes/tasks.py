@@ -50,6 +50,12 @@ UNKNOWN_ADVICE = (
     "The document may have reached ResMan; check its Partner Transactions before "
     "retrying, or wait for the next sync, which reconciles it if it was taken."
 )
+# A write marked sent whose outcome was never recorded (a worker stopped mid-post, or the
+# transaction recording ResMan's answer failed).
+LOST_OUTCOME = (
+    "Outcome unknown: the write was being posted to ResMan when its worker lost track of it. "
+    + UNKNOWN_ADVICE
+)
 # The error of items refused only because they were in a document with others the PMS named.
 WITH_OTHERS = "Not posted: the document was rejected because of other transactions in it"
 
@@ -290,6 +296,11 @@ class _Sending:
                     ["The integration was deleted before the write was sent"],
                 )
                 begun.append(_Begun(None))
+            elif write.dispatched:
+                # An earlier attempt was marked sent and its outcome never recorded (its
+                # conclusion failed after the post): it may be in ResMan, so never sent again.
+                await conclude(connection, job, request_id, "OUTCOME_UNKNOWN", [LOST_OUTCOME])
+                begun.append(_Begun(None))
             else:
                 per_budget.setdefault(budget, []).append(len(begun))
                 begun.append(_Begun(_Started(write, connector, budget)))
@@ -423,5 +434,5 @@ class WriteJobHandler:
                 job,
                 request_id,
                 "OUTCOME_UNKNOWN",
-                [f"Outcome unknown: the worker stopped while posting to ResMan. {UNKNOWN_ADVICE}"],
+                [LOST_OUTCOME],
             )
