@@ -44,8 +44,7 @@ async def test_two_first_bumps_at_once_both_count(unit_database: Database) -> No
         if not unit_database.is_sqlite:
             await _waiting_on_a_lock(unit_database)
     await racing
-    async with unit_database.read() as session:
-        assert await table_versions(session, [name, "another_" + name]) == (2, 1)
+    assert await table_versions(unit_database, [name, "another_" + name]) == (2, 1)
 
 
 async def test_a_bump_counts_each_table_once(unit_database: Database) -> None:
@@ -55,8 +54,7 @@ async def test_a_bump_counts_each_table_once(unit_database: Database) -> None:
         await bump_table_versions(session, [])
     async with unit_database.write() as session:
         await bump_table_versions(session, iter([name]))
-    async with unit_database.read() as session:
-        assert await table_versions(session, [f"{name}_b", name, "never"]) == (1, 2, 0)
+    assert await table_versions(unit_database, [f"{name}_b", name, "never"]) == (1, 2, 0)
 
 
 def test_two_first_syncs_at_once_both_succeed(stack: LiveStack) -> None:

@@ -44,15 +44,8 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-# What record reads run on: a Core connection (the ORM's session costs more per request than
-# the queries of a list page do).
+# What presenters read related tables on (residents' and leases' links): a Core connection.
 Reader = AsyncConnection
-
-
-async def read_connection(request: Request) -> AsyncIterator[Reader]:
-    """A Core connection for record reads, returned to the pool after the response."""
-    async with get_runtime(request).database.read_connection() as connection:
-        yield connection
 
 
 def _unauthorised(message: str) -> ApiError:

@@ -20,6 +20,7 @@ from typing import Any
 from propbridge.api.listing import DEFERRED_JOIN_OFFSET
 from propbridge.auth.service import Principal
 from propbridge.db.raw_reads import RawReads, RecordQuery, Rows, Statement
+from propbridge.db.table_versions import versions_from, versions_statement
 
 # Deep pages start from the nearest bookmark at or before their offset (one every this many
 # rows of an ordering, found by one walk over the index and kept until the table changes).
@@ -71,15 +72,12 @@ class RecordReads:
 
     @staticmethod
     def _versions(table: str) -> Statement:
-        return (
-            "SELECT table_name, version FROM table_versions WHERE table_name IN (?, ?)",
-            (table, "integrations"),
-        )
+        return versions_statement((table, "integrations"))
 
     @staticmethod
     def _read_versions(rows: Rows, table: str) -> Versions:
-        found = {name: int(version) for name, version in rows}
-        return found.get(table, 0), found.get("integrations", 0)
+        table_version, integrations_version = versions_from(rows, (table, "integrations"))
+        return table_version, integrations_version
 
     @staticmethod
     def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:

@@ -99,9 +99,6 @@ class RecordQuery:
         """No record matches."""
         self._add("1 = 0")
 
-    def where(self) -> str:
-        return " AND ".join(self.conditions) if self.conditions else "1 = 1"
-
 
 class RawReads:
     """Runs the read-only statements of one request together, with the driver alone."""

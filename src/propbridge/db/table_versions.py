@@ -6,15 +6,20 @@ process. Storage plumbing only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import String, select
+from sqlalchemy import String
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base
+from propbridge.db.raw_reads import Rows, Statement
+
+if TYPE_CHECKING:
+    from propbridge.db.engine import Database
 
 
 class TableVersion(Base):
@@ -47,18 +52,22 @@ async def bump_table_versions(session: AsyncSession, tables: Iterable[str]) -> N
     )
 
 
-async def table_versions(
-    db: AsyncSession | AsyncConnection, tables: Iterable[str]
-) -> tuple[int, ...]:
+def versions_statement(tables: Sequence[str]) -> Statement:
+    """The read of some tables' versions, for `RawReads.fetch` (so that a read can take them in
+    the same hand-off as the rows they vouch for)."""
+    marks = ", ".join("?" * len(tables))
+    # Only `?` placeholders are formatted in; the names go as values.
+    sql = f"SELECT table_name, version FROM table_versions WHERE table_name IN ({marks})"  # noqa: S608
+    return sql, tables
+
+
+def versions_from(rows: Rows, tables: Sequence[str]) -> tuple[int, ...]:
+    """What `versions_statement` read, in the order of `tables` (0 for never changed)."""
+    found = {name: int(version) for name, version in rows}
+    return tuple(found.get(name, 0) for name in tables)
+
+
+async def table_versions(database: Database, tables: Sequence[str]) -> tuple[int, ...]:
     """The current versions of some tables, in the order given (0 for never changed)."""
-    names = list(tables)
-    rows = dict(
-        (
-            await db.execute(
-                select(TableVersion.table_name, TableVersion.version).where(
-                    TableVersion.table_name.in_(names)
-                )
-            )
-        ).all()
-    )
-    return tuple(int(rows.get(name, 0)) for name in names)
+    [rows] = await database.raw.fetch([versions_statement(tables)])
+    return versions_from(rows, tables)

@@ -49,48 +49,6 @@ def _lease_of_resident(integration_id: Any) -> Any:
     )
 
 
-CHARGE_TARGET = (
-    select(
-        Integration.vendor,
-        Resident.property_id.label("resident_property"),
-        Resident.x_property_id,
-        Lease.x_id.label("lease_x_id"),
-        Lease.unit_number,
-        ChargeCode.id.label("code_id"),
-        ChargeCode.property_id.label("code_property"),
-        ChargeCode.category_type.label("code_type"),
-        ChargeCode.code,
-    )
-    .select_from(Integration)
-    .outerjoin(
-        Resident,
-        and_(Resident.id == bindparam("resident_id"), Resident.integration_id == Integration.id),
-    )
-    .outerjoin(Lease, _lease_of_resident(Integration.id))
-    .outerjoin(
-        ChargeCode,
-        and_(
-            ChargeCode.id == bindparam("charge_code_id"),
-            ChargeCode.integration_id == Integration.id,
-        ),
-    )
-    .where(Integration.id == bindparam("integration_id"), Integration.deleted_at.is_(None))
-)
-
-
-async def charge_target(
-    db: Executor, integration_id: str, resident_id: str, charge_code_id: str
-) -> Any | None:
-    """In one query: the live integration's vendor, the resident with their lease, and the charge
-    code (None when the integration is unknown or deleted; null columns for what is missing)."""
-    parameters = {
-        "integration_id": integration_id,
-        "resident_id": resident_id,
-        "charge_code_id": charge_code_id,
-    }
-    return (await db.execute(CHARGE_TARGET, parameters)).first()
-
-
 async def vendor_of(db: Executor, integration_id: str) -> str | None:
     """The vendor of a live integration; None when it is unknown or deleted."""
     vendor: str | None = (
