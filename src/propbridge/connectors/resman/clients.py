@@ -7,23 +7,13 @@ the document was sent is never retried automatically.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-
-# httpcore (1.0.9) asks which async library runs it several times per request by importing
-# `sniffio` inside the call; anyio 4 no longer installs sniffio, and an import that fails
-# searches sys.path all over again every time (~0.1 ms each, about 1 ms per PMS call, the
-# largest single cost of a write's delivery). Marked absent, those imports fail at once, as
-# they would anyway, and httpcore takes asyncio, which is what runs it here.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from propbridge import clock
 from propbridge.connectors.base import (
