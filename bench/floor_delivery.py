@@ -8,8 +8,7 @@ worker): claim the job and log its attempt, commit the dispatched mark, POST the
 (built beforehand by the product's own builder) with a bare `httpx.AsyncClient`, then record the
 outcome and end the job. The sandbox is a fresh one with the same seed (the same ids, and an
 empty Partner Transactions, as the worker's started), so its own work per post is the same. It
-runs on uvloop, as the worker does, with httpx as propbridge's ResMan client runs it (see
-`clients.py` on sniffio).
+runs on uvloop, as the worker does, with httpx as propbridge's ResMan client runs it.
 
 Besides charges/s, the CPU each side spends per charge (the worker's process, the floor's loop;
 neither the sandbox's nor the database server's): on a machine other loads share, a steadier
@@ -19,7 +18,6 @@ figure than the rates.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import sqlite3
@@ -32,11 +30,6 @@ from typing import Any
 
 import httpx
 import uvloop
-
-# A bare loop needs what propbridge's ResMan client does for httpx (see `clients.py`): httpcore
-# imports sniffio, absent, on every request otherwise (the import below applies it too).
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from propbridge.config import Settings
 from propbridge.connectors.base import TransactionToPost
