@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import select
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -168,9 +170,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         allowed = [a for a in addresses if self._policy.allows_address(host, a)]
         if not allowed or len(allowed) != len(addresses):
             raise OutboundRefusedError(f"{host} is not an allowed destination")
-        return await self._inner.connect_tcp(
+        stream = await self._inner.connect_tcp(
             str(allowed[0]), port, timeout, local_address, socket_options
         )
+        return _PooledStream(stream)
 
     async def connect_unix_socket(
         self,
@@ -182,6 +185,49 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _PooledStream(httpcore.AsyncNetworkStream):
+    """A connection as httpcore's pool sees it, with its socket looked up once.
+
+    On every request it sends and every answer it finishes, the pool asks each of its idle
+    connections whether the server has closed it ("is_readable"), and the anyio stream finds
+    its socket anew each time through a table of attribute getters: with a worker's dozen
+    connections, the largest cost of a PMS call. Here the socket is registered once with a
+    poller of its own, and each question is one `poll` of the socket, as httpcore's is."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
+        self._poller = select.poll()
+        if self._socket is not None:
+            self._poller.register(self._socket, select.POLLIN)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        # The TLS stream runs over the same socket.
+        return _PooledStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "socket":
+            return self._socket
+        if info == "is_readable":
+            # Data or a hang-up while idle (or a socket already closed: POLLNVAL) ends it.
+            return self._socket is None or bool(self._poller.poll(0))
+        return self._stream.get_extra_info(info)
 
 
 def guarded_transport(policy: OutboundPolicy, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:

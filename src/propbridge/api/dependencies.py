@@ -196,7 +196,7 @@ async def refuse_undeclared_query(request: Request) -> None:
     it asks (SPEC §3), and a refused one counts against the key's rate limit."""
     route = request.scope.get("route")
     if request.query_params and isinstance(route, APIRoute):
-        if request.url.path.startswith("/v1/"):
+        if request.scope["path"].startswith("/v1/"):
             await current_principal(request)
         refuse_unknown_params(request, declared_query(route))
 
