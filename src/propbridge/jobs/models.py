@@ -22,6 +22,10 @@ class Job(IdMixin, TimestampMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claimable", "state", "run_after"),
+        # Each claim counts the running jobs of the integrations it may take work from: with the
+        # index on integration_id alone (which SQLite chose while `jobs` was small, and kept
+        # choosing with the statistics of then) it read every job the integration ever had.
+        Index("ix_jobs_state_integration_id", "state", "integration_id"),
         Index(
             "uq_jobs_active_concurrency_key",
             "concurrency_key",
