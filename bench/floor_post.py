@@ -25,12 +25,14 @@ import itertools
 import json
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import orjson
@@ -38,6 +40,9 @@ import uvicorn
 import uvloop
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from floor_reads import send_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -440,17 +445,7 @@ class FloorApp:
             answer = await self.post(scope, receive)
         except Refused as refused:
             status, answer = refused.status, orjson.dumps(refused.body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(answer)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await send_json(send, status, answer)
 
     async def post(self, scope: Scope, receive: Receive) -> bytes:
         authorization = b""

@@ -28,6 +28,21 @@ import uvicorn
 COLUMNS = "document, last_seen"
 
 
+async def send_json(send: Any, status: int, body: bytes) -> None:
+    """An ASGI answer of JSON already encoded (the floors' one way to answer)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def stamp(value: Any) -> bytes:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return orjson.dumps(moment.isoformat(timespec="milliseconds")[:23] + "Z")
@@ -82,7 +97,7 @@ class Floor:
             [hashlib.sha256(token).hexdigest()],
         )
         if not key:
-            await self.answer(send, 401, b'{"error":"unauthorized"}')
+            await send_json(send, 401, b'{"error":"unauthorized"}')
             return
         path: str = scope["path"]
         if path != "/v1/resident-charges/":
@@ -92,9 +107,7 @@ class Floor:
                 [record_id],
             )
             meta = b'{"offset":0,"limit":100,"orderBy":[{"field":"created_at","direction":"desc"}],"hasMore":false,"total":1}'
-            await self.answer(
-                send, 200, b'{"meta":' + meta + b',"results":' + documents(rows) + b"}"
-            )
+            await send_json(send, 200, b'{"meta":' + meta + b',"results":' + documents(rows) + b"}")
             return
         params = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         where = ["integration_id = ?", "reversed_date IS NULL"]
@@ -123,21 +136,7 @@ class Floor:
                 "total": self.total,
             }
         )
-        await self.answer(send, 200, b'{"meta":' + meta + b',"results":[' + documents(rows) + b"]}")
-
-    @staticmethod
-    async def answer(send: Any, status: int, body: bytes) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200, b'{"meta":' + meta + b',"results":[' + documents(rows) + b"]}")
 
 
 def main() -> None:

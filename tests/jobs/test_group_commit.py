@@ -15,23 +15,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from propbridge.config import Settings
 from propbridge.db.engine import Database
-from propbridge.db.migrate import upgrade_database
-from propbridge.integrations.credentials import generate_key_text
 from propbridge.jobs import queue
 from propbridge.jobs.group_commit import Extra, GroupCommit
 from propbridge.jobs.models import Job
 from propbridge.jobs.worker import Worker
 from propbridge.runtime import Runtime
-
-
-@pytest.fixture(scope="session")
-async def database(queue_database_url: str) -> AsyncIterator[Database]:
-    db = Database(queue_database_url)
-    await upgrade_database(db)
-    yield db
-    await db.dispose()
+from tests.jobs.conftest import worker_runtime
 
 
 async def _count(db: Database, kind: str) -> int:
@@ -160,16 +150,8 @@ class EndsInGroups:
 
 @pytest.fixture
 async def runtime(own_database: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = Settings(
-        database_url=own_database,
-        data_dir=tmp_path,
-        encryption_key=generate_key_text(),
-        worker_poll_seconds=0.02,
-    )
-    live = Runtime.from_settings(settings)
-    await upgrade_database(live.database)
-    yield live
-    await live.close()
+    async with worker_runtime(own_database, tmp_path) as live:
+        yield live
 
 
 async def test_a_worker_refilling_its_slots_runs_every_job_once_within_its_concurrency(

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from propbridge.db.engine import Database
-from propbridge.db.migrate import upgrade_database
 from propbridge.jobs import queue
 from propbridge.jobs.models import Job, JobAttempt
 from propbridge.jobs.retry import backoff_seconds
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(scope="session")
-async def database(queue_database_url: str) -> AsyncIterator[Database]:
-    db = Database(queue_database_url)
-    await upgrade_database(db)
-    yield db
-    await db.dispose()
 
 
 async def _enqueue(db: Database, kind: str, **kwargs: object) -> str:

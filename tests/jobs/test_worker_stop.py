@@ -11,13 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from propbridge.config import Settings
-from propbridge.db.migrate import upgrade_database
-from propbridge.integrations.credentials import generate_key_text
 from propbridge.jobs import queue
 from propbridge.jobs.models import Job
 from propbridge.jobs.worker import Worker
 from propbridge.runtime import Runtime
+from tests.jobs.conftest import worker_runtime
 
 KIND = "t-drain"
 LEASE_SECONDS = 0.4
@@ -47,17 +45,8 @@ class SlowJob:
 
 @pytest.fixture
 async def runtime(own_database: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = Settings(
-        database_url=own_database,
-        data_dir=tmp_path,
-        encryption_key=generate_key_text(),
-        job_lease_seconds=LEASE_SECONDS,
-        worker_poll_seconds=0.02,
-    )
-    live = Runtime.from_settings(settings)
-    await upgrade_database(live.database)
-    yield live
-    await live.close()
+    async with worker_runtime(own_database, tmp_path, job_lease_seconds=LEASE_SECONDS) as live:
+        yield live
 
 
 async def test_a_stopping_worker_keeps_the_leases_of_the_jobs_it_finishes(

@@ -150,40 +150,43 @@ async def _vendor_write(
     return JSONResponse({"meta": {"job_id": accepted.job_id}, "result": accepted.body})
 
 
-# The single charge and payment are the busiest routes: they skip FastAPI's dependency solver
-# (`DirectRoute`), which costs more per request than resolving and recording the write, and so
-# read their bodies by hand (`_body`), documented as FastAPI would document a body parameter.
-async def create_resident_charge_resman(
-    request: Request, principal: Principal = Depends(writer)
-) -> Response:
-    """Accept a charge for ResMan; answered once the request and its job are committed."""
-    body = await _body(request, ResidentChargeCreate)
-    return await _single_write(request, service.RESIDENT_CHARGE, principal, body)
+def _add_single_write_route(
+    path: str, name: str, description: str, schema: type[Body], resolver: BatchResolver, answer: Any
+) -> None:
+    """A single charge or payment route. They are the busiest routes: they skip FastAPI's
+    dependency solver (`DirectRoute`), which costs more per request than resolving and
+    recording the write, and so read their bodies by hand (`_body`), documented as FastAPI
+    would document a body parameter."""
+
+    async def endpoint(request: Request, principal: Principal = Depends(writer)) -> Response:
+        return await _single_write(request, resolver, principal, await _body(request, schema))
+
+    router.add_api_route(
+        path,
+        endpoint,
+        name=name,
+        description=description,
+        methods=["POST"],
+        route_class_override=DirectRoute,
+        **answers(answer, 405, **body_read_by_hand(schema)),
+    )
 
 
-router.add_api_route(
+_add_single_write_route(
     "/v1/resident-charges/resman/",
-    create_resident_charge_resman,
-    methods=["POST"],
-    route_class_override=DirectRoute,
-    **answers(ChargeAccepted, 405, **body_read_by_hand(ResidentChargeCreate)),
+    "create_resident_charge_resman",
+    "Accept a charge for ResMan; answered once the request and its job are committed.",
+    ResidentChargeCreate,
+    service.RESIDENT_CHARGE,
+    ChargeAccepted,
 )
-
-
-async def create_resident_payment_resman(
-    request: Request, principal: Principal = Depends(writer)
-) -> Response:
-    """Accept a payment for ResMan (`payment_type` becomes the MITS `Payment Type`)."""
-    body = await _body(request, ResidentPaymentCreate)
-    return await _single_write(request, service.RESIDENT_PAYMENT, principal, body)
-
-
-router.add_api_route(
+_add_single_write_route(
     "/v1/resident-payments/resman/",
-    create_resident_payment_resman,
-    methods=["POST"],
-    route_class_override=DirectRoute,
-    **answers(PaymentAccepted, 405, **body_read_by_hand(ResidentPaymentCreate)),
+    "create_resident_payment_resman",
+    "Accept a payment for ResMan (`payment_type` becomes the MITS `Payment Type`).",
+    ResidentPaymentCreate,
+    service.RESIDENT_PAYMENT,
+    PaymentAccepted,
 )
 
 

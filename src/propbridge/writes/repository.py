@@ -649,22 +649,19 @@ INSERT_REQUEST = _Insert(
         "updated_at",
     ),
 )
-INSERT_ITEM = _Insert(
-    WriteItem,
-    (
-        "id",
-        "write_request_id",
-        "position",
-        "kind",
-        "status",
-        "reference_number",
-        "batch_id",
-        "amount_in_cents",
-        "x_property_id",
-        "x_lease_id",
-        "upstream",
-    ),
+# What an item of a write carries from its request (a retry copies these from the write it
+# retries); the rest of its row is its id, its write and its status.
+ITEM_FIELDS = (
+    "position",
+    "kind",
+    "reference_number",
+    "batch_id",
+    "amount_in_cents",
+    "x_property_id",
+    "x_lease_id",
+    "upstream",
 )
+INSERT_ITEM = _Insert(WriteItem, ("id", "write_request_id", "status", *ITEM_FIELDS))
 INSERT_JOB = _Insert(
     Job,
     (

@@ -33,16 +33,6 @@ WRITE_MAX_ATTEMPTS = 5
 # A retry in one of these states is live: retrying again answers with it instead of sending
 # the write once more.
 LIVE_RETRY_STATES = frozenset({"PENDING", "SUCCESS", "PARTIAL_SUCCESS"})
-ITEM_FIELDS = (
-    "position",
-    "kind",
-    "reference_number",
-    "batch_id",
-    "amount_in_cents",
-    "x_property_id",
-    "x_lease_id",
-    "upstream",
-)
 
 
 @dataclass(frozen=True)
@@ -464,7 +454,7 @@ async def write_to_retry(
         latest.operation,
         latest.request_body,
         rules.retry_dedupe_key(root_id, len(retries) + 1),
-        [{name: getattr(item, name) for name in ITEM_FIELDS} for item in items],
+        [{name: getattr(item, name) for name in repository.ITEM_FIELDS} for item in items],
         retry_of=latest.id,
         retry_root=root_id,
     )
