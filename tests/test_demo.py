@@ -148,7 +148,25 @@ def check_run(run: Demo, sandbox_page: str) -> tuple[str, list[str]]:
     ).json()["results"]
     assert integration["can_authenticate"] is True and integration["last_completed_sync"]
     pending = httpx.get(sandbox_page).json()["results"]
+    check_console(run)
     return posted.group(1), [p["reference"] for p in pending]
+
+
+def check_console(run: Demo) -> None:
+    """The console's printed URL and key sign in (the form's token from its page)."""
+    printed = re.search(r"Operator console:\s+(\S+)\s+\(sign in with the key: (\S+)\)", run.text)
+    assert printed and printed.group(2) == run.exports["PROPBRIDGE_TOKEN"], run.text
+    with httpx.Client() as browser:
+        form = browser.get(f"{printed.group(1)}/sign-in")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        signed = browser.post(
+            f"{printed.group(1)}/sign-in",
+            data={"csrf": csrf.group(1), "api_key": printed.group(2)},
+        )
+        assert signed.status_code == 303 and signed.headers["location"] == "/console/integrations"
+        page = browser.get(f"{printed.group(1)}/integrations")
+        assert "ResMan sandbox (demo)" in page.text
 
 
 def sandbox_transactions(run: Demo) -> str:

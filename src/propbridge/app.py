@@ -37,6 +37,8 @@ from propbridge.api.route_table import RouteTable
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
 from propbridge.clock import Clock, set_clock
+from propbridge.console.endpoints import router as console_router
+from propbridge.console.session import PATH as CONSOLE_PATH
 from propbridge.db.ids import new_id
 from propbridge.idempotency.middleware import IdempotencyMiddleware
 from propbridge.integrations.endpoints import router as integrations_router
@@ -100,7 +102,10 @@ class RequestContextMiddleware:
             problem = None
             if body:
                 content_type = headers.get(b"content-type", b"")
-                problem = form_body_problem(content_type) or json_body_problem(body)
+                problem = json_body_problem(body)
+                if not scope["path"].startswith(CONSOLE_PATH):
+                    # The console's pages post forms; nothing else takes one.
+                    problem = form_body_problem(content_type) or problem
             if problem is not None:
                 await response_of(problem)(scope, receive, send)
                 return
@@ -197,6 +202,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         sync_router,
         webhooks_router,
         docs_router,
+        console_router,
     ]
     for router in routers:
         app.include_router(router)

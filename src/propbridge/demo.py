@@ -284,7 +284,11 @@ async def run_demo(runtime: Runtime, port: int, sandbox_port: int, console: Cons
     console.print(f"API token:              {token}")
     console.print(f"integration id:         {integration.id}")
     console.print(f"ResMan sandbox:         {sandbox_url}")
-    console.print(f"Partner Transactions:   {sandbox_url}/partner-transactions\n")
+    console.print(f"Partner Transactions:   {sandbox_url}/partner-transactions")
+    console.print(
+        f"Operator console:       {base_url}/console   (sign in with the key: {token})\n",
+        soft_wrap=True,
+    )
     console.print("Paste these into your shell:")
     allowlist = runtime.settings.outbound_allowlist
     for line in export_lines(token, integration.id, job_id, allowlist):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from propbridge.clock import WALL_CLOCK, Clock
 from propbridge.config import Settings, get_settings
-from propbridge.connectors.base import ConnectorError, IntegrationAccess, RecordData
-from propbridge.connectors.registry import connector_for
+from propbridge.connectors.base import ConnectorError, IntegrationAccess
 from propbridge.db.engine import Database
 from propbridge.db.migrate import (
     UnknownRevisionError,
@@ -41,6 +40,7 @@ from propbridge.integrations.credentials import (
     decode_key,
 )
 from propbridge.integrations.models import Integration
+from propbridge.integrations.service import first_page_count
 from propbridge.outbound import OutboundPolicy, OutboundRefusedError
 from propbridge.runtime import Runtime
 from propbridge.webhooks.models import Webhook
@@ -431,19 +431,6 @@ def _explain_pms_error(
     )
 
 
-async def _first_page(runtime: Runtime, vendor: str, access: IntegrationAccess) -> int:
-    """How many records one cheap read gives (the first page of properties)."""
-    connector = connector_for(vendor, access, runtime.http())
-    model = "properties" if "properties" in connector.sync_models else connector.sync_models[0]
-    pages = connector.fetch(model, None)
-    try:
-        page: list[RecordData] = await anext(pages, [])
-    finally:
-        if isinstance(pages, AsyncGenerator):
-            await pages.aclose()
-    return len(page)
-
-
 async def _check_integration(runtime: Runtime, row: Any) -> CheckResult:
     check = f"integration:{row.id}"
     label = f"{row.name!r} ({row.vendor})"
@@ -460,8 +447,8 @@ async def _check_integration(runtime: Runtime, row: Any) -> CheckResult:
     _STATUSES.set(statuses)
     try:
         async with asyncio.timeout(PMS_SECONDS):
-            records = await _first_page(
-                runtime, row.vendor, IntegrationAccess(row.id, row.base_url, credentials)
+            records = await first_page_count(
+                row.vendor, IntegrationAccess(row.id, row.base_url, credentials), runtime.http()
             )
     except TimeoutError:
         return failed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from propbridge.connectors.base import Connector, IntegrationAccess
+from propbridge.connectors.base import Connector, IntegrationAccess, TransactionToPost
 from propbridge.connectors.resman.connector import ResManConnector
 
 CONNECTORS: dict[str, type[ResManConnector]] = {"RESMAN": ResManConnector}
@@ -22,3 +22,17 @@ def connector_for(vendor: str, access: IntegrationAccess, http: httpx.AsyncClien
     except KeyError:
         raise ValueError(f"no connector for vendor {vendor!r}") from None
     return factory(access, http)
+
+
+def outgoing_document(
+    vendor: str, x_property_id: str, transactions: list[TransactionToPost]
+) -> str | None:
+    """The document a vendor's connector sends for these transactions, laid out for reading;
+    None when it cannot be built (what `post_transactions` refuses before sending anything)."""
+    factory = CONNECTORS.get(vendor)
+    if factory is None:
+        return None
+    try:
+        return factory.outgoing_document(x_property_id, transactions, indent=True)
+    except ValueError:
+        return None

@@ -5,23 +5,26 @@ Never commits: the request owns the unit of work.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.api.destinations import require_destination
 from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.api.listing import ListQuery, run_list
 from propbridge.auth.service import Principal
-from propbridge.connectors.base import IntegrationAccess
-from propbridge.connectors.registry import supported_vendors
+from propbridge.connectors.base import AuthenticationError, ConnectorError, IntegrationAccess
+from propbridge.connectors.registry import connector_for, supported_vendors
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
 from propbridge.db.table_versions import bump_table_versions
 from propbridge.integrations import repository
-from propbridge.integrations.credentials import CredentialCipher
+from propbridge.integrations.credentials import ConfigurationError, CredentialCipher
 from propbridge.integrations.models import (
     DEFAULT_SYNC_CADENCE,
     DEFAULT_SYNC_FREQUENCY,
@@ -333,3 +336,46 @@ async def present_one(
     """One integration, with whether a sync of it is queued or running."""
     running = await repository.running_sync_ids(session, [integration.id])
     return present(integration, synced, is_running_sync=integration.id in running)
+
+
+# How long a credentials check waits for the PMS.
+CHECK_SECONDS = 20.0
+
+
+async def first_page_count(vendor: str, access: IntegrationAccess, http: httpx.AsyncClient) -> int:
+    """How many records one cheap read gives (the first page of properties)."""
+    connector = connector_for(vendor, access, http)
+    model = "properties" if "properties" in connector.sync_models else connector.sync_models[0]
+    pages = connector.fetch(model, None)
+    try:
+        page: list[Any] = await anext(pages, [])
+    finally:
+        if isinstance(pages, AsyncGenerator):
+            await pages.aclose()
+    return len(page)
+
+
+async def check_credentials(
+    database: Database, cipher: CredentialCipher, http: httpx.AsyncClient, integration: Integration
+) -> tuple[bool, str]:
+    """Try the integration's credentials with one cheap read (through the deployment's client,
+    so its outbound policy applies); whether the PMS took them, and what happened in words.
+    A refusal or an acceptance is recorded as a sync's would be."""
+    ciphertext = integration.credentials_ciphertext
+    try:
+        access = access_for(cipher, integration)
+        async with asyncio.timeout(CHECK_SECONDS):
+            records = await first_page_count(integration.vendor, access, http)
+    except TimeoutError:
+        return False, f"The PMS did not answer within {CHECK_SECONDS:.0f} s"
+    except AuthenticationError as error:
+        async with database.write() as session:
+            await repository.record_auth(session, integration.id, ciphertext, False, utcnow())
+        return False, f"The PMS refused the credentials: {error.message}"
+    except ConnectorError as error:
+        return False, f"The PMS could not be read: {error.message}"
+    except (ConfigurationError, KeyError, ValueError, httpx.HTTPError) as error:
+        return False, f"The PMS cannot be called: {type(error).__name__}: {error}"
+    async with database.write() as session:
+        await repository.record_auth(session, integration.id, ciphertext, True, utcnow())
+    return True, f"The PMS took the credentials ({records} properties read)"

@@ -412,3 +412,54 @@ async def abandon_expired(session: AsyncSession, job_id: str, error: str) -> boo
         return False
     await _close_attempt(session, job_id, int(attempt), "failed", error)
     return True
+
+
+# ---- What operators see -------------------------------------------------------------------------
+
+# A worker that started an attempt this recently counts as seen.
+WORKER_SEEN_WITHIN = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    """The queue at a glance: waiting and running jobs by kind, the oldest waiting job, and
+    the workers that started attempts lately."""
+
+    queued: dict[str, int]
+    running: dict[str, int]
+    oldest_queued_at: datetime | None
+    oldest_queued_kind: str | None
+    workers: list[str]
+
+
+async def queue_health(db: Executor) -> QueueHealth:
+    """How deep the queue is, and who is working it (read from the jobs and their attempts)."""
+    counts = await db.execute(
+        select(Job.kind, Job.state, func.count())
+        .where(Job.state.in_(ACTIVE_STATES))
+        .group_by(Job.kind, Job.state)
+    )
+    queued: dict[str, int] = {}
+    running: dict[str, int] = {}
+    for kind, state, count in counts:
+        (queued if state == "queued" else running)[kind] = count
+    oldest = (
+        await db.execute(
+            select(Job.created_at, Job.kind)
+            .where(Job.state == "queued")
+            .order_by(Job.created_at)
+            .limit(1)
+        )
+    ).first()
+    seen = await db.execute(
+        select(JobAttempt.worker)
+        .where(JobAttempt.started_at >= utcnow() - WORKER_SEEN_WITHIN)
+        .union(select(Job.locked_by).where(Job.state == "running", Job.locked_by.is_not(None)))
+    )
+    return QueueHealth(
+        queued,
+        running,
+        oldest[0] if oldest else None,
+        oldest[1] if oldest else None,
+        sorted(str(worker) for (worker,) in seen),
+    )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propbridge.db.base import utcnow
+from propbridge.db.engine import Executor
 from propbridge.jobs import queue
 from propbridge.jobs.models import Schedule
 
@@ -107,3 +109,15 @@ async def run_scheduler(runtime: Runtime, stop: asyncio.Event, tick_seconds: flo
             log.exception("scheduler_tick_failed", error_type=type(error).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
+
+
+async def next_runs(db: Executor, kind: str, integration_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each integration's active schedule of `kind` fires next."""
+    rows = await db.execute(
+        select(Schedule.integration_id, Schedule.next_run_at).where(
+            Schedule.kind == kind,
+            Schedule.active.is_(True),
+            Schedule.integration_id.in_(integration_ids),
+        )
+    )
+    return {str(integration_id): at for integration_id, at in rows}

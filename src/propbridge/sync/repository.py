@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -210,3 +210,21 @@ def linked(found: dict[NaturalKey, Any], record: Any, name: str | None, index: i
     """A column of the row a record links to by PMS id (`rows_by_pms_id`); None when absent."""
     row = found.get((record.x_property_id, name or ""))
     return None if row is None else row[index]
+
+
+async def latest_runs(db: Executor, integration_ids: Sequence[str]) -> dict[str, Any]:
+    """Each integration's newest sync run (its state, error and times)."""
+    newest = (
+        select(SyncRun.integration_id, func.max(SyncRun.started_at).label("started_at"))
+        .where(SyncRun.integration_id.in_(integration_ids))
+        .group_by(SyncRun.integration_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(SyncRun).join(
+            newest,
+            (newest.c.integration_id == SyncRun.integration_id)
+            & (newest.c.started_at == SyncRun.started_at),
+        )
+    )
+    return {run.integration_id: run for run in rows.scalars()}

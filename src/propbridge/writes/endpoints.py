@@ -49,7 +49,7 @@ from propbridge.writes.schemas import (
     WriteLogPage,
     WriteStatus,
 )
-from propbridge.writes.service import BatchResolver, PendingWrite, Resolver
+from propbridge.writes.service import BatchResolver, Resolver
 
 router = APIRouter(tags=["billing-and-payments"])
 writer = require_scope("write")
@@ -247,10 +247,9 @@ async def retry_write(
 ) -> dict[str, Any]:
     """Send a failed write again as a new job (400 unless its write_status is FAILURE); while a
     retry of it is pending or succeeded, answer with that retry's job instead."""
-    async with get_runtime(request).database.read() as session:
-        retry = await service.write_to_retry(session, principal, root_job_id)
-    if isinstance(retry, PendingWrite):
-        retry = await _record(request, retry)
+    recorder: WriteRecorder = request.app.state.write_recorder
+    retry = await recorder.retry(principal, root_job_id)
+    get_runtime(request).notify_job_enqueued()
     return {"success": True, "job_id": retry.job_id}
 
 

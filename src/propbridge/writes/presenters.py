@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from propbridge.connectors.base import TransactionToPost
 from propbridge.db.base import isoformat_z
 from propbridge.writes.models import WriteItem, WriteRequest
 
@@ -97,3 +98,18 @@ def present_log(
         "retry_of": write.retry_of,
         "retried_by": retried_by,
     }
+
+
+def transaction_to_post(item: Any) -> TransactionToPost:
+    """A recorded item as its connector takes it."""
+    upstream = item.upstream
+    return TransactionToPost(
+        kind=item.kind,
+        reference_number=item.reference_number,
+        batch_id=item.batch_id,
+        transaction_date=upstream["transaction_date"],
+        description=upstream["description"],
+        notes=upstream["notes"],
+        amount_in_cents=item.amount_in_cents,
+        upstream=upstream,
+    )

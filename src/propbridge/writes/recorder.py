@@ -40,6 +40,7 @@ from propbridge.writes.service import (
     Needs,
     PendingWrite,
     find_existing_write,
+    write_to_retry,
 )
 
 MAX_BATCH = 256
@@ -118,6 +119,15 @@ class WriteRecorder:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await future
+
+    async def retry(self, principal: Principal, root_job_id: str) -> AcceptedWrite:
+        """Retry a write: `write_to_retry` says what that means (the chain's live retry, a new
+        numbered retry, or a refusal), and a new retry is recorded like any write."""
+        async with self._database.read() as session:
+            retry = await write_to_retry(session, principal, root_job_id)
+        if isinstance(retry, PendingWrite):
+            return await self.record(retry)
+        return retry
 
     async def _drain(self) -> None:
         while not self._queue.empty():

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
-from sqlalchemy import JSON, Table, and_, bindparam, case, exists, insert, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -26,7 +26,7 @@ from propbridge.billing.models import ChargeCode
 from propbridge.db.base import UTCDateTime, utcnow
 from propbridge.db.engine import Executor
 from propbridge.integrations.models import Integration
-from propbridge.jobs.models import Job
+from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.residents.models import Lease, Resident
 from propbridge.writes.models import WriteItem, WriteRequest
 
@@ -154,6 +154,13 @@ async def write_by_job(db: Executor, job_id: str) -> WriteWithJob | None:
         )
     ).first()
     return None if row is None else WriteWithJob(row[0], row[1], row[2])
+
+
+async def write_by_id(db: Executor, request_id: str) -> WriteRequest | None:
+    """A write request by its id."""
+    return (
+        await db.execute(select(WriteRequest).where(WriteRequest.id == request_id))
+    ).scalar_one_or_none()
 
 
 async def items_of(db: Executor, request_id: str) -> list[WriteItem]:
@@ -355,7 +362,14 @@ FAILED = exists().where(
     WriteItem.write_request_id == WriteRequest.id,
     WriteItem.status.in_(NOT_THROUGH_ITEM_STATES),
 )
-LOG_STATUS = case((Job.state == "failed", "FAILURE"), (FAILED, "FAILURE"), else_="SUCCESS")
+# A write's outcome in one word, in SQL: PENDING while its job may still run, then as
+# `presenters.overall_status` decides for logs (any item that did not go through: FAILURE).
+WRITE_STATUS = case(
+    (Job.state.in_(ACTIVE_STATES), "PENDING"),
+    (Job.state == "failed", "FAILURE"),
+    (FAILED, "FAILURE"),
+    else_="SUCCESS",
+)
 RETRY = aliased(WriteRequest)
 RETRIED_BY = (
     select(RETRY.job_id)
@@ -375,6 +389,8 @@ class LogFilters:
     since: datetime | None = None
     status: str | None = None
     operations: tuple[str, ...] | None = None
+    before: datetime | None = None
+    finished_only: bool = True  # Propexo's write logs list finished writes only
 
 
 def write_logs_statement(filters: LogFilters) -> Any:
@@ -386,13 +402,20 @@ def write_logs_statement(filters: LogFilters) -> Any:
             Job.state,
             Job.last_error,
             Integration.vendor,
-            LOG_STATUS.label("status"),
+            WRITE_STATUS.label("status"),
             RETRIED_BY.label("retried_by"),
         )
         .join(Job, Job.id == WriteRequest.job_id)
         .join(Integration, Integration.id == WriteRequest.integration_id)
-        .where(Job.state.in_(("succeeded", "failed")))
     )
+    return _filtered(statement, filters).order_by(
+        WriteRequest.created_at.desc(), WriteRequest.id.desc()
+    )
+
+
+def _filtered(statement: Any, filters: LogFilters) -> Any:
+    if filters.finished_only:
+        statement = statement.where(Job.state.in_(("succeeded", "failed")))
     if filters.integration_ids is not None:
         statement = statement.where(WriteRequest.integration_id.in_(filters.integration_ids))
     if filters.integration_id:
@@ -400,10 +423,20 @@ def write_logs_statement(filters: LogFilters) -> Any:
     if filters.since is not None:
         statement = statement.where(WriteRequest.created_at >= filters.since)
     if filters.status:
-        statement = statement.where(LOG_STATUS.in_([filters.status]))
+        statement = statement.where(WRITE_STATUS.in_([filters.status]))
     if filters.operations is not None:
         statement = statement.where(WriteRequest.operation.in_(filters.operations))
-    return statement.order_by(WriteRequest.created_at.desc(), WriteRequest.id.desc())
+    if filters.before is not None:
+        statement = statement.where(WriteRequest.created_at < filters.before)
+    return statement
+
+
+async def writes_per_day(db: Executor, filters: LogFilters) -> list[tuple[str, str, int]]:
+    """(day, status, count) of the writes the filters admit, by the day they were made."""
+    day = func.date(WriteRequest.created_at)
+    statement = select(day, WRITE_STATUS, func.count()).join(Job, Job.id == WriteRequest.job_id)
+    rows = await db.execute(_filtered(statement, filters).group_by(day, WRITE_STATUS))
+    return [(str(when), status, count) for when, status, count in rows]
 
 
 # ---- Reconciliation ----------------------------------------------------------------------------

@@ -11,16 +11,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.auth.service import Principal
+from propbridge.connectors.registry import outgoing_document
 from propbridge.db.base import utcnow
 from propbridge.db.engine import Executor, count_rows
 from propbridge.writes import repository, rules
 from propbridge.writes.models import WriteRequest
-from propbridge.writes.presenters import overall_status, present_log, present_write_status
+from propbridge.writes.presenters import (
+    JOB_TYPES,
+    overall_status,
+    present_log,
+    present_write_status,
+    transaction_to_post,
+)
 from propbridge.writes.rules import AcceptedWrite
 from propbridge.writes.schemas import (
     ResidentChargeBatchCreate,
@@ -509,4 +516,81 @@ async def write_logs(db: Executor, principal: Principal, query: LogQuery) -> dic
             "total": total,
             "hasMore": query.offset + len(logs) < total,
         },
+    }
+
+
+# ---- What the console shows ---------------------------------------------------------------------
+
+WRITE_STATUSES = ("PENDING", "SUCCESS", "FAILURE")
+OPERATIONS = tuple(JOB_TYPES)
+
+
+@dataclass(frozen=True)
+class WriteQuery:
+    """Every write (finished or not) narrowed by outcome, operation, integration and when it
+    was made (`since` inclusive, `before` exclusive)."""
+
+    offset: int = 0
+    limit: int = 50
+    status: str | None = None
+    operation: str | None = None
+    integration_id: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+    def filters(self, principal: Principal) -> repository.LogFilters:
+        """The repository's filters for this query, within the key's scope."""
+        return repository.LogFilters(
+            integration_ids=principal.integration_ids,
+            integration_id=self.integration_id,
+            since=self.since,
+            before=self.before,
+            status=self.status,
+            operations=(self.operation,) if self.operation else None,
+            finished_only=False,
+        )
+
+
+async def list_writes(
+    db: Executor, principal: Principal, query: WriteQuery
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the writes the key may see, newest first, as the write logs show each; and
+    how many there are in all."""
+    statement = repository.write_logs_statement(query.filters(principal))
+    total = await count_rows(db, statement)
+    rows = await db.execute(statement.offset(query.offset).limit(query.limit))
+    return [present_log(*row) for row in rows], total
+
+
+async def writes_per_day(
+    db: Executor, principal: Principal, query: WriteQuery
+) -> list[tuple[str, str, int]]:
+    """(day, status, count) of the writes the query admits."""
+    return await repository.writes_per_day(db, query.filters(principal))
+
+
+async def write_detail(db: Executor, principal: Principal, job_id: str) -> dict[str, Any]:
+    """One write whole: what was asked, the document its connector sends, what the PMS
+    answered, its items and every write of its retry chain (404 outside the key's scope)."""
+    found = await _write_in_scope(db, principal, job_id, not_found(f"Job {job_id}"))
+    write = found.request
+    items = await repository.items_of(db, write.id)
+    vendor = await repository.vendor_of(db, write.integration_id) or ""
+    document = None
+    if items:
+        document = outgoing_document(
+            vendor, items[0].x_property_id, [transaction_to_post(item) for item in items]
+        )
+    root_id = write.retry_root or write.id
+    root = write if root_id == write.id else await repository.write_by_id(db, root_id)
+    chain = [] if root is None else [root, *await repository.retries_of(db, root_id)]
+    return {
+        "write": write,
+        "vendor": vendor,
+        "status": present_write_status(write, found.job_state, found.job_error, items),
+        "job_state": found.job_state,
+        "job_error": found.job_error,
+        "items": items,
+        "document": document,
+        "chain": [(step, await _status_of(db, step)) for step in chain],
     }

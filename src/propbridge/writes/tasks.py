@@ -26,7 +26,6 @@ from propbridge.connectors.base import (
     OutcomeUnknownError,
     RejectedError,
     RetryableError,
-    TransactionToPost,
 )
 from propbridge.connectors.registry import connector_for
 from propbridge.db.base import utcnow
@@ -37,6 +36,7 @@ from propbridge.jobs.group_commit import GroupCommit
 from propbridge.jobs.retry import backoff_seconds
 from propbridge.webhooks.events import Event, emit, listeners
 from propbridge.writes import repository
+from propbridge.writes.presenters import transaction_to_post
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -94,20 +94,6 @@ def _write(request_id: str, row: Any, items: list[Any]) -> WriteToSend:
         items=items,
         request_frequency=row.max_request_frequency,
         request_cadence=row.max_request_cadence,
-    )
-
-
-def _to_post(item: Any) -> TransactionToPost:
-    upstream = item.upstream
-    return TransactionToPost(
-        kind=item.kind,
-        reference_number=item.reference_number,
-        batch_id=item.batch_id,
-        transaction_date=upstream["transaction_date"],
-        description=upstream["description"],
-        notes=upstream["notes"],
-        amount_in_cents=item.amount_in_cents,
-        upstream=upstream,
     )
 
 
@@ -375,7 +361,7 @@ class WriteJobHandler:
         authenticated: bool | None = None
         try:
             await started.connector.post_transactions(
-                write.items[0].x_property_id, [_to_post(item) for item in write.items]
+                write.items[0].x_property_id, [transaction_to_post(item) for item in write.items]
             )
         except RetryableError as error:
             bound.warning("write_not_delivered", reason=error.message, attempt=job.attempt)

@@ -182,6 +182,14 @@ class ResManConnector:
             )
         ]
 
+    @staticmethod
+    def outgoing_document(
+        x_property_id: str, transactions: list[TransactionToPost], indent: bool = False
+    ) -> str:
+        """The MITS document `post_transactions` sends for these transactions (built by the
+        same pure function; `indent` lays it out for reading)."""
+        return build_resident_transactions(x_property_id, transactions, indent)
+
     async def post_transactions(
         self, x_property_id: str, transactions: list[TransactionToPost]
     ) -> None:
@@ -189,7 +197,7 @@ class ResManConnector:
         if not transactions:
             raise RejectedError("nothing to post")
         try:
-            document = build_resident_transactions(x_property_id, transactions)
+            document = self.outgoing_document(x_property_id, transactions)
         except ValueError as error:
             # Nothing was sent: a document that cannot be built is refused, never "unknown".
             raise RejectedError(f"the document could not be built: {error}") from error

@@ -32,8 +32,11 @@ def document_order(transactions: list[TransactionToPost]) -> list[int]:
     return [index for indexes in by_customer.values() for index in indexes]
 
 
-def build_resident_transactions(x_property_id: str, transactions: list[TransactionToPost]) -> str:
-    """One document for every transaction, one `RT_Customer` per lease in first-seen order."""
+def build_resident_transactions(
+    x_property_id: str, transactions: list[TransactionToPost], indent: bool = False
+) -> str:
+    """One document for every transaction, one `RT_Customer` per lease in first-seen order
+    (`indent`: laid out for a person to read; the same elements and text)."""
     root = etree.Element("ResidentTransactions")
     prop = etree.SubElement(root, "Property")
     by_customer: dict[str, Any] = {}
@@ -65,7 +68,7 @@ def build_resident_transactions(x_property_id: str, transactions: list[Transacti
             _add(detail, "PaidBy", t.upstream.get("paid_by"))
         _add(detail, "Amount", cents_to_dollars(t.amount_in_cents))
         _add(detail, "PropertyPrimaryID", x_property_id)
-    return str(etree.tostring(root, encoding="unicode"))
+    return str(etree.tostring(root, encoding="unicode", pretty_print=indent))
 
 
 @dataclass

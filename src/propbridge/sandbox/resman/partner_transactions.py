@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -515,3 +516,65 @@ def reverse_payment(
         )
         _touch(db, row["billing_account_id"], stamp)
     return {"transaction_id": row["transaction_id"], "reversal_id": reversal_id, "date": day}
+
+
+# Reads for the Partner Transactions page: names and recent decisions.
+
+
+def property_names(store: SandboxStore) -> dict[str, str]:
+    """Each property's name, by its id."""
+    return {
+        row["property_id"]: row["name"]
+        for row in store.query("SELECT property_id, name FROM properties")
+    }
+
+
+def resident_names(store: SandboxStore, lease_ids: Iterable[str]) -> dict[str, str]:
+    """The name of each lease's resident (its billing account's holder, else its main contact),
+    by lease id (a partner's CustomerID); a lease the store does not know is left out."""
+    wanted = sorted({lease_id.lower() for lease_id in lease_ids})
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in store.query(
+            "SELECT lease_id, first_name, last_name FROM people "  # noqa: S608
+            f"WHERE lease_id IN ({marks}) ORDER BY is_main_contact, is_head_of_household",
+            chunk,
+        ):
+            names[row["lease_id"]] = f"{row['first_name']} {row['last_name']}"
+        for row in store.query(
+            "SELECT lease_id, first_name, last_name FROM billing_accounts "  # noqa: S608
+            f"WHERE lease_id IN ({marks})",
+            chunk,
+        ):
+            names[row["lease_id"]] = f"{row['first_name']} {row['last_name']}"
+    return names
+
+
+def charge_code_names(store: SandboxStore) -> dict[str, str]:
+    """Each charge code's name (`PETF` → `Pet Fee`)."""
+    return {
+        row["abbreviation"]: row["name"]
+        for row in store.query("SELECT abbreviation, name FROM categories")
+    }
+
+
+def count_items(store: SandboxStore, status: str) -> int:
+    """How many partner transactions have this status."""
+    row = store.query_one(
+        "SELECT COUNT(*) AS n FROM partner_transactions WHERE status = ?", (status,)
+    )
+    return 0 if row is None else int(row["n"])
+
+
+def recent_decisions(store: SandboxStore, status: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest posted or rejected partner transactions, newest decision first, each with
+    `decided_at` (when it was approved or rejected)."""
+    rows = store.query(
+        "SELECT p.*, f.batch_id FROM partner_transactions p "
+        "JOIN partner_files f ON f.file_id = p.file_id WHERE p.status = ? "
+        "ORDER BY p.decided_at DESC, p.seq DESC LIMIT ?",
+        (status, limit),
+    )
+    return [{**_public(row), "decided_at": row["decided_at"]} for row in rows]

@@ -1,0 +1,120 @@
+"""Signing in to the console: the admin key kept sealed in an HTTP-only cookie, and the form
+token every POST must carry.
+
+The cookie holds the key and a per-session form token, sealed (AES-GCM) with the deployment's
+encryption key: unreadable and unforgeable without it, and worth nothing once the key is
+revoked, since every request authenticates the key again exactly as the API does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from propbridge.api.dependencies import PrincipalCache, get_runtime
+from propbridge.auth.service import Principal
+from propbridge.db.base import utcnow
+from propbridge.integrations.credentials import ConfigurationError
+
+COOKIE = "pb_console"
+# Before signing in: the sign-in form's token (a double-submit cookie).
+SIGN_IN_COOKIE = "pb_console_sign_in"
+PATH = "/console"
+# A session lasts this long, however busy; then the key is asked for again.
+LIFETIME = timedelta(hours=12)
+# What the sealed cookie is bound to (AES-GCM associated data): no other sealed value fits.
+SEALED_FOR = "propbridge-console-session"
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    """Who signed in (their token) and the token their forms carry."""
+
+    token: str
+    csrf: str
+
+
+class NotSignedIn(Exception):
+    """No session, an expired one, or a key that no longer authenticates."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "")
+        self.reason = reason
+
+
+class Refused(Exception):
+    """A request the console will not serve (403): a form from elsewhere."""
+
+
+def new_session(token: str) -> ConsoleSession:
+    """A session for a key just checked."""
+    return ConsoleSession(token, secrets.token_urlsafe(32))
+
+
+def seal(request: Request, session: ConsoleSession) -> str:
+    """The cookie value of a session."""
+    cipher = get_runtime(request).cipher
+    payload = {"token": session.token, "csrf": session.csrf, "at": utcnow().isoformat()}
+    return base64.urlsafe_b64encode(cipher.encrypt(SEALED_FOR, payload)).decode()
+
+
+def _unseal(request: Request, value: str) -> ConsoleSession | None:
+    try:
+        sealed = base64.urlsafe_b64decode(value.encode())
+        payload = get_runtime(request).cipher.decrypt(SEALED_FOR, sealed)
+    except (binascii.Error, ValueError, ConfigurationError):
+        return None
+    try:
+        made = datetime.fromisoformat(str(payload["at"]))
+        session = ConsoleSession(str(payload["token"]), str(payload["csrf"]))
+    except (KeyError, ValueError):
+        return None
+    if made + LIFETIME < utcnow():
+        return None
+    return session
+
+
+async def principal_of(request: Request, token: str) -> Principal | None:
+    """The live admin key behind a token, looked up as the API looks every key up."""
+    cache: PrincipalCache = request.app.state.principal_cache
+    return await cache.lookup(get_runtime(request).database, token)
+
+
+async def signed_in(request: Request) -> tuple[ConsoleSession, Principal]:
+    """The request's session and its key; NotSignedIn when there is none, it has expired, or
+    the key was revoked, expired or lost its admin scope since."""
+    value = request.cookies.get(COOKIE)
+    if not value:
+        raise NotSignedIn()
+    session = _unseal(request, value)
+    if session is None:
+        raise NotSignedIn("Your session has ended; sign in again.")
+    principal = await principal_of(request, session.token)
+    if principal is None:
+        raise NotSignedIn("That API key is no longer valid (revoked or expired).")
+    if "admin" not in principal.scopes:
+        raise NotSignedIn("That API key no longer has the admin scope.")
+    return session, principal
+
+
+def same_site(request: Request) -> None:
+    """Refused unless the browser says the request comes from this site: a cross-site form
+    post carries another `Origin`, or `Sec-Fetch-Site: cross-site`."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise Refused("Cross-site requests are refused")
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Refused("Cross-site requests are refused")
+
+
+def check_form_token(expected: str, given: object) -> None:
+    """Refused unless the form carries the session's token."""
+    if not isinstance(given, str) or not secrets.compare_digest(given, expected):
+        raise Refused("The form is not from this console (missing or wrong token)")
