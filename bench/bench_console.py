@@ -27,9 +27,11 @@ from typing import Any
 from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from harness import PROPBRIDGE, Engine, Stack, run_measured, running_stack
 
 from propbridge.console.endpoints import STATIC
+from tests.support import CHROMIUM_FLAGS
 
 SIZE = [
     os.environ.get("BENCH_PROPERTIES", "20"),
@@ -39,16 +41,6 @@ SIZE = [
 WRITES = int(os.environ.get("BENCH_WRITES", "300"))
 LOADS = int(os.environ.get("BENCH_LOADS", "5"))
 CHROMIUM = os.environ.get("PROPBRIDGE_CHROMIUM") or shutil.which("chromium") or "chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 # The paint entry is recorded after the frame is drawn, which may be after `load`: wait for it.
 TIMING = """() => new Promise(resolve => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -159,7 +151,7 @@ def run_engine(name: str) -> dict[str, Any]:
             floor = FloorServer()
             results: dict[str, Any] = {}
             with sync_playwright() as driver:
-                browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 page = browser.new_page()
                 page.goto(f"{stack.api_url}/console/sign-in")
                 page.fill("#api-key", stack.token)

@@ -305,3 +305,17 @@ def assert_matches_openapi(path: str, method: str, body: Any) -> None:
     validator = jsonschema.Draft202012Validator(pointer, registry=registry)
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+# Chromium as the tests start it: headless on a machine with a closed network, so no background
+# calls to Google's services (the browser tests, the offline docs test and bench_console).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]

@@ -16,20 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.support import LiveStack
+from tests.support import CHROMIUM_FLAGS, LiveStack
 
 ARTIFACTS = Path(__file__).parent.parent.parent / "test-artifacts" / "screenshots"
-# What the machine's closed network needs: no background calls to Google's services.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def chromium_path() -> str | None:

@@ -15,7 +15,7 @@ import pytest
 
 from propbridge.sandbox.resman.seed import SeedSize
 from tests.conftest import stack_of_its_own
-from tests.support import IN_CI, LiveStack
+from tests.support import CHROMIUM_FLAGS, IN_CI, LiveStack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -52,13 +52,7 @@ def _chromium(args: list[str], home: Path) -> str:
     command = [
         CHROMIUM,
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         f"--user-data-dir={home}",
         # Every host but this one is unreachable: a page that needs the internet breaks.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",

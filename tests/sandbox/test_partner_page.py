@@ -13,21 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
-from propbridge.clock import Clock
-from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
+from propbridge.sandbox.resman.app import create_sandbox_app
 from propbridge.sandbox.resman.page import PageData, dollars, plural, render_page
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
-from tests.support import DEFAULT_NOW
+from tests.sandbox.test_sandbox import AUTH, CLOCK, CONFIG
 
-CLOCK = Clock.starting_at(DEFAULT_NOW)
-CONFIG = SandboxConfig(clock=CLOCK.now)
-AUTH = {
-    "IntegrationPartnerID": CONFIG.partner_id,
-    "ApiKey": CONFIG.api_key,
-    "AccountID": CONFIG.account_id,
-}
 V2 = {
     "Authorization": "Basic "
     + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),

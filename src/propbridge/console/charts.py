@@ -33,7 +33,7 @@ def _frame(top: float, unit: str) -> list[str]:
     for fraction in (0, 0.5, 1):
         y = TOP + plot_height * (1 - fraction)
         value = top * fraction
-        label = f"{value:,.0f}" if top >= 10 else f"{value:,.1f}"
+        label = f"{value:,.0f}" if top >= 10 or value == int(value) else f"{value:,.1f}"
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
@@ -67,7 +67,9 @@ def stacked_bars(
 ) -> Markup:
     """One bar per label, stacked by series (writes per day by status, say)."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    top = _nice_ceiling(max(totals, default=0))
+    most = max(totals, default=0)
+    # Counts: an even top below ten, so that every tick is a whole number.
+    top = _nice_ceiling(most) if most >= 10 else float(max(2, most + most % 2))
     plot_height = HEIGHT - BOTTOM - TOP
     slot = (WIDTH - LEFT) / max(len(labels), 1)
     parts = _frame(top, "")

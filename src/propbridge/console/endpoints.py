@@ -40,6 +40,7 @@ from propbridge.console.session import (
     signed_in,
 )
 from propbridge.db.base import isoformat_z, utcnow
+from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import CADENCE_SECONDS, IntegrationCreate, IntegrationUpdate
 from propbridge.webhooks.service import DELIVERY_STATES
 from propbridge.writes.recorder import WriteRecorder
@@ -302,6 +303,27 @@ async def _integration_form_page(
     return _page(request, "integration_form.html", context, 400 if error else 200, session.csrf)
 
 
+async def _save_integration(
+    request: Request,
+    session: ConsoleSession,
+    body: dict[str, Any],
+    editing: Integration | None,
+    save: Callable[[], Awaitable[str]],
+) -> Response:
+    """Save the form (`save` says what was done); the form again with the reason when the
+    body does not validate or the service refuses it."""
+    try:
+        done = await save()
+    except ValidationError as error:
+        problem = _validation_message(error)
+    except ApiError as error:
+        problem = error.message
+    else:
+        return _redirect(f"{PATH}/integrations", done)
+    values = {k: v for k, v in body.items() if k != "credentials"}
+    return await _integration_form_page(request, session, values, problem, editing=editing)
+
+
 @router.get("/integrations/new")
 async def new_integration_page(request: Request) -> Response:
     """The form to add an integration."""
@@ -318,21 +340,15 @@ async def create_integration(request: Request) -> Response:
     """Add an integration (`POST /v1/admin/integrations/`)."""
 
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
-        form = await request.form()
-        body = _integration_form(form, creating=True)
-        values = {k: v for k, v in body.items() if k != "credentials"}
-        try:
+        body = _integration_form(await request.form(), creating=True)
+
+        async def save() -> str:
             created = await service.create_integration(
                 get_runtime(request), principal, IntegrationCreate.model_validate(body)
             )
-        except ValidationError as error:
-            message = _validation_message(error)
-            return await _integration_form_page(request, session, values, message, editing=None)
-        except ApiError as error:
-            return await _integration_form_page(
-                request, session, values, error.message, editing=None
-            )
-        return _redirect(f"{PATH}/integrations", f"Added integration {created.name}.")
+            return f"Added integration {created.name}."
+
+        return await _save_integration(request, session, body, None, save)
 
     return await _serve(request, page, form=True)
 
@@ -362,23 +378,16 @@ async def edit_integration(integration_id: str, request: Request) -> Response:
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         runtime = get_runtime(request)
         found = await service.integration(runtime, principal, integration_id)
-        form = await request.form()
-        body = _integration_form(form, creating=False)
-        values = {k: v for k, v in body.items() if k != "credentials"}
+        body = _integration_form(await request.form(), creating=False)
         if "base_url" not in body and found.base_url is not None:
             body["base_url"] = None  # the field was emptied: production hosts
-        try:
+
+        async def save() -> str:
             update = IntegrationUpdate.model_validate(body)
             await service.update_integration(runtime, principal, integration_id, update)
-        except ValidationError as error:
-            return await _integration_form_page(
-                request, session, values, _validation_message(error), editing=found
-            )
-        except ApiError as error:
-            return await _integration_form_page(
-                request, session, values, error.message, editing=found
-            )
-        return _redirect(f"{PATH}/integrations", f"Saved integration {found.name}.")
+            return f"Saved integration {found.name}."
+
+        return await _save_integration(request, session, body, found, save)
 
     return await _serve(request, page, form=True)
 
