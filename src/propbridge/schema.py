@@ -6,6 +6,7 @@ no domain). Used by migrations and tests; defines nothing.
 
 from propbridge.auth import models as auth_models
 from propbridge.billing import models as billing_models
+from propbridge.console import models as console_models
 from propbridge.db import table_versions, usage_windows
 from propbridge.idempotency import models as idempotency_models
 from propbridge.integrations import models as integration_models
@@ -19,6 +20,7 @@ from propbridge.writes import models as write_models
 __all__ = [
     "auth_models",
     "billing_models",
+    "console_models",
     "idempotency_models",
     "integration_models",
     "job_models",

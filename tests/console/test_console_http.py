@@ -225,3 +225,93 @@ def test_health_shows_the_engine_migration_and_queue(stack: LiveStack, admin: Br
     assert ("SQLite" if stack.runtime.database.is_sqlite else "PostgreSQL") in page
     assert "current" in page
     assert re.search(r'id="workers">[^<]*\S', page)
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(stack: LiveStack) -> None:
+    browser = Browser(stack, stack.new_token(["admin"]))
+    stolen = browser.client.cookies["pb_console"]
+    assert browser.post("/console/sign-out").status_code == 303
+    with httpx.Client(base_url=stack.base_url) as thief:
+        thief.cookies.set("pb_console", stolen, path="/console")
+        answer = thief.get("/console/api-keys")
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
+
+
+def test_the_sign_in_form_token_cannot_be_empty(stack: LiveStack) -> None:
+    with httpx.Client(base_url=stack.base_url) as client:
+        empty = client.post(
+            "/console/sign-in", data={"csrf": "", "api_key": stack.new_token(["admin"])}
+        )
+        assert empty.status_code == 403 and "pb_console=" not in empty.headers.get("set-cookie", "")
+
+
+def test_odd_numbers_dates_and_nul_are_refused_not_crashed(
+    admin: Browser, synced: dict[str, Any]
+) -> None:
+    for params in (
+        {"page": "²"},
+        {"page": "0"},
+        {"page": "-1"},
+        {"page": "99999999999"},
+    ):
+        assert admin.get("/console/writes", **params).status_code == 200, params
+    for params in ({"until": "9999-12-31"}, {"since": "0001-01-05"}, {"until": "²"}):
+        assert admin.get("/console/writes", **params).status_code == 400, params
+    integration_id = synced["integration"]["id"]
+    for form in ({"sync_frequency": "²"}, {"sync_frequency": "0"}):
+        answer = admin.post(f"/console/integrations/{integration_id}", name="x", **form)
+        assert answer.status_code == 400 and "sync_frequency" in answer.text, answer.text[:300]
+    assert (
+        admin.post("/console/api-keys", name="k", scopes="read", expires_in_days="²").status_code
+        == 400
+    )
+    nul = admin.post("/console/api-keys", name="a\x00b", scopes="read")
+    assert nul.status_code == 400 and "NUL" in nul.text
+    assert admin.post("/console/integrations", name="a\x00b").status_code == 400
+
+
+def test_a_limited_key_is_offered_only_what_it_may_use(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    limited = Browser(stack, stack.new_token(["admin"], integrations=[synced["integration"]["id"]]))
+    page = limited.get("/console/integrations").text
+    assert 'href="/console/api-keys"' not in page and 'href="/console/health"' not in page
+    assert limited.get("/console/health").status_code == 403
+
+
+def test_an_unknown_outcome_is_retried_only_once_checked(
+    stack: LiveStack,
+    admin: Browser,
+    synced: dict[str, Any],
+    dropping_server: tuple[str, list[bytes]],
+) -> None:
+    url, received = dropping_server
+    integration_id = synced["integration"]["id"]
+    stack.repoint(integration_id, url)
+    try:
+        body = _charge(synced)
+        job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+        wait_for(
+            lambda: (
+                stack.http.get(f"/v1/admin/write-status/{job_id}").json()["write_status"]
+                == "FAILURE"
+            )
+        )
+    finally:
+        stack.repoint(integration_id, stack.sandbox_url)
+    page = admin.get(f"/console/writes/{job_id}").text
+    assert 'name="outcome_checked"' in page and body["reference_number"] in page
+    refused = admin.post(f"/console/writes/{job_id}/retry")
+    assert refused.status_code == 409 and "Partner Transactions" in refused.text
+    retried = admin.post(f"/console/writes/{job_id}/retry", outcome_checked="on")
+    assert retried.status_code == 303, retried.text
+    retry_job = retried.headers["location"].rsplit("/", 1)[1]
+    wait_for(
+        lambda: (
+            stack.http.get(f"/v1/admin/write-status/{retry_job}").json()["write_status"]
+            == "SUCCESS"
+        )
+    )
+    assert len(received) == 1
+    pending = stack.sandbox.get("/_sandbox/partner-transactions").json()["results"]
+    assert [i["reference"] for i in pending].count(body["reference_number"]) == 1

@@ -113,6 +113,17 @@ def test_dropped_connection_after_sending_is_outcome_unknown(
     assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
     assert "check" in status["errors"][0].lower() and "Partner Transactions" in status["errors"][0]
     assert len(received) == 1, "an outcome-unknown write must not be re-sent"
+    # ResMan may hold it already: a retry needs the caller to say they looked.
+    refused = stack.http.post(f"/v1/admin/retry-write/{job_id}", json={})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "outcome_unknown"
+    assert status["items"][0]["reference_number"] in refused.json()["error"]["message"]
+    checked = stack.http.post(
+        f"/v1/admin/retry-write/{job_id}", params={"outcome_checked": "true"}, json={}
+    )
+    assert checked.status_code == 200, checked.text
+    assert _status(stack, checked.json()["job_id"])["write_status"] == "SUCCESS"
+    assert len(received) == 1
 
 
 def test_refused_connection_is_retried_later_not_failed(

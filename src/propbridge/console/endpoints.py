@@ -8,6 +8,7 @@ and what a button does is `console.service`; here only requests, forms and templ
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -32,8 +33,10 @@ from propbridge.console.session import (
     ConsoleSession,
     NotSignedIn,
     Refused,
+    begin,
     check_form_token,
-    new_session,
+    end,
+    form_token,
     principal_of,
     same_site,
     seal,
@@ -61,6 +64,12 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# What a form token looks like (`secrets.token_urlsafe(32)`).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+# ASCII digits only: `int()` would also take other scripts' digits, and `str.isdigit` "²".
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+# The dates the writes filters take.
+YEARS = range(1970, 3000)
 # Days the writes chart covers when no dates are asked for.
 CHART_DAYS = 14
 
@@ -101,10 +110,18 @@ def _page(
     csrf: str = "",
 ) -> HTMLResponse:
     flash = unquote(request.cookies.get(FLASH_COOKIE, ""))
+    # What the navigation offers: API keys and health are for keys limited to no integration.
+    unrestricted = request.scope.get("state", {}).get("console_unrestricted", False)
     response = templates.TemplateResponse(
         request,
         name,
-        {"csrf": csrf, "flash": flash, "path": request.url.path, **context},
+        {
+            "csrf": csrf,
+            "flash": flash,
+            "path": request.url.path,
+            "unrestricted": unrestricted,
+            **context,
+        },
         status_code=status_code,
         headers=SECURITY_HEADERS,
     )
@@ -150,6 +167,9 @@ async def _serve(request: Request, page: Page, *, form: bool = False) -> Respons
         session, principal = await signed_in(request)
     except NotSignedIn as why:
         return _sign_in_again(request, why.reason)
+    request.scope.setdefault("state", {})["console_unrestricted"] = (
+        principal.integration_ids is None
+    )
     try:
         if form:
             same_site(request)
@@ -162,8 +182,18 @@ async def _serve(request: Request, page: Page, *, form: bool = False) -> Respons
 
 
 def _text(form: FormData, name: str) -> str:
+    """A form field, trimmed ("" when absent); 400 for a NUL character, as the API answers."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if "\x00" in value:
+        raise ApiError(400, "invalid_request", f"NUL characters are not accepted ({name})")
+    return value.strip()
+
+
+def _whole_number(raw: str) -> int | None:
+    """A whole number written in ASCII digits, or None."""
+    return int(raw) if WHOLE_NUMBER.fullmatch(raw) else None
 
 
 # ---- Signing in ---------------------------------------------------------------------------------
@@ -178,7 +208,9 @@ async def console_home() -> Response:
 @router.get("/sign-in")
 async def sign_in_page(request: Request) -> Response:
     """The sign-in form (its token also set as a cookie: the form must send both)."""
-    token = new_session("").csrf
+    # The token already given stays: another tab's sign-in form must keep working.
+    given = request.cookies.get(SIGN_IN_COOKIE, "")
+    token = given if TOKEN_SHAPE.fullmatch(given) else form_token()
     response = _page(request, "sign_in.html", {"error": None, "signing_in": True}, csrf=token)
     response.set_cookie(SIGN_IN_COOKIE, token, path=PATH, httponly=True, samesite="strict")
     return response
@@ -193,20 +225,22 @@ async def sign_in(request: Request) -> Response:
         check_form_token(request.cookies.get(SIGN_IN_COOKIE, ""), form.get("csrf"))
     except Refused as refused:
         return _problem(request, 403, str(refused))
-    key = _text(form, "api_key")
+    given = form.get("api_key")
+    key = given.strip() if isinstance(given, str) else ""
     principal = await principal_of(request, key) if key else None
-    error = None
-    if principal is None:
-        error = "Unknown, expired or revoked API key."
-    elif "admin" not in principal.scopes:
-        error = "This API key lacks the admin scope; the console needs an admin key."
-    if error is not None:
+    if principal is None or "admin" not in principal.scopes:
+        error = (
+            "Unknown, expired or revoked API key."
+            if principal is None
+            else "This API key lacks the admin scope; the console needs an admin key."
+        )
         csrf = str(form.get("csrf") or "")
         return _page(request, "sign_in.html", {"error": error, "signing_in": True}, 401, csrf)
+    session = await begin(request, key, principal)
     response = _redirect(f"{PATH}/integrations")
     response.set_cookie(
         COOKIE,
-        seal(request, new_session(key)),
+        seal(request, session),
         path=PATH,
         httponly=True,
         samesite="strict",
@@ -218,9 +252,10 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    """Forget the session."""
+    """End the session (its row: a copy of the cookie opens nothing afterwards)."""
 
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
+        await end(request, session)
         return _sign_in_again(request, "Signed out.")
 
     return await _serve(request, page, form=True)
@@ -274,7 +309,9 @@ def _integration_form(form: FormData, creating: bool) -> dict[str, Any]:
     body["active"] = form.get("active") == "on"
     frequency = _text(form, "sync_frequency")
     if frequency:
-        body["sync_frequency"] = int(frequency) if frequency.isdigit() else frequency
+        # Not a whole number: left as text for the schema to refuse, saying why.
+        number = _whole_number(frequency)
+        body["sync_frequency"] = frequency if number is None else number
     if _text(form, "sync_cadence"):
         body["sync_cadence"] = _text(form, "sync_cadence")
     return body
@@ -464,9 +501,13 @@ def _day(raw: str | None, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a date (YYYY-MM-DD)") from None
+        day = None
+    if day is None or day.year not in YEARS:
+        message = f"{name} must be a date (YYYY-MM-DD) from {YEARS[0]} to {YEARS[-1]}"
+        raise ApiError(400, "invalid_request", message)
+    return day
 
 
 def _choice(raw: str | None, allowed: tuple[str, ...], name: str) -> str | None:
@@ -495,7 +536,7 @@ async def writes_page(
         runtime = get_runtime(request)
         first, last = _day(since, "since"), _day(until, "until")
         today = utcnow().date()
-        number = int(page) if page and page.isdigit() and len(page) < 7 else 1
+        number = max(_whole_number(page or "") or 1, 1)
         query = WriteQuery(
             offset=(number - 1) * service.PAGE_SIZE,
             limit=service.PAGE_SIZE,
@@ -532,7 +573,8 @@ async def writes_page(
             "total": total,
             "page": number,
             "pages": pages,
-            "newer_url": page_url(number - 1),
+            "first_url": f"?{urlencode(kept)}",
+            "newer_url": page_url(min(number - 1, pages)),
             "older_url": page_url(number + 1),
             "chart": chart,
             "names": await service.integration_names(runtime, principal),
@@ -558,10 +600,13 @@ async def write_page(job_id: str, request: Request) -> Response:
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         detail = await service.write_detail(get_runtime(request), principal, job_id)
         items = detail["items"]
+        chain = detail["chain"]
         context = {
             **detail,
             "total_cents": sum(item.amount_in_cents for item in items),
             "created_at": isoformat_z(detail["write"].created_at),
+            "latest_in_chain": not chain or chain[-1][0].job_id == job_id,
+            "unknown": [i.reference_number for i in items if i.status == "OUTCOME_UNKNOWN"],
         }
         return _page(request, "write.html", context, csrf=session.csrf)
 
@@ -574,7 +619,10 @@ async def retry_write(job_id: str, request: Request) -> Response:
 
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         recorder: WriteRecorder = request.app.state.write_recorder
-        retry = await service.retry_write(get_runtime(request), recorder, principal, job_id)
+        checked = (await request.form()).get("outcome_checked") == "on"
+        retry = await service.retry_write(
+            get_runtime(request), recorder, principal, job_id, checked
+        )
         return _redirect(f"{PATH}/writes/{retry.job_id}", f"Retry queued (job {retry.job_id}).")
 
     return await _serve(request, page, form=True)
@@ -664,7 +712,7 @@ async def create_api_key(request: Request) -> Response:
             problem = "Give the key a name (at most 200 characters)."
         elif not scopes:
             problem = "Choose at least one scope."
-        elif days and (not days.isdigit() or not 1 <= int(days) <= 3650):
+        elif days and not 1 <= (_whole_number(days) or 0) <= 3650:
             problem = "Expiry must be a whole number of days between 1 and 3650."
         if problem is not None:
             return await _keys_page(request, session, principal, error=problem)
@@ -674,7 +722,7 @@ async def create_api_key(request: Request) -> Response:
             name,
             scopes,
             [part for part in allowed if part] or None,
-            int(days) if days else None,
+            _whole_number(days),
         )
         return await _keys_page(request, session, principal, created=created)
 
@@ -703,7 +751,7 @@ async def health_page(request: Request) -> Response:
     """Queue depth, oldest queued job, running jobs, workers seen, database and migration."""
 
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
-        health = await service.health(get_runtime(request))
+        health = await service.health(get_runtime(request), principal)
         kinds = sorted(set(health.queue.queued) | set(health.queue.running))
         waiting = None
         if health.queue.oldest_queued_at is not None:

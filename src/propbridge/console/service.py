@@ -180,10 +180,15 @@ async def write_detail(runtime: Runtime, principal: Principal, job_id: str) -> d
 
 
 async def retry_write(
-    runtime: Runtime, recorder: WriteRecorder, principal: Principal, job_id: str
+    runtime: Runtime,
+    recorder: WriteRecorder,
+    principal: Principal,
+    job_id: str,
+    outcome_checked: bool,
 ) -> AcceptedWrite:
-    """`POST /v1/admin/retry-write/{job_id}`: the same recorder, so the same one-retry rule."""
-    retry = await recorder.retry(principal, job_id)
+    """`POST /v1/admin/retry-write/{job_id}`: the same recorder, so the same rules (one live
+    retry per chain; an unknown outcome retried only once checked)."""
+    retry = await recorder.retry(principal, job_id, outcome_checked)
     runtime.notify_job_enqueued()
     return retry
 
@@ -280,9 +285,13 @@ class Health:
     now: datetime
 
 
-async def health(runtime: Runtime) -> Health:
+async def health(runtime: Runtime, principal: Principal) -> Health:
     """Queue depth by kind, the oldest waiting job, running jobs, workers seen, the database
-    engine and its migration."""
+    engine and its migration: the whole deployment's, so for keys limited to no integration."""
+    if principal.integration_ids is not None:
+        raise ApiError(
+            403, "forbidden", "Only an admin key limited to no integration may see the health page"
+        )
     async with runtime.database.read() as db:
         queue = await queue_health(db)
     return Health(

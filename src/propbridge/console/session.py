@@ -1,9 +1,10 @@
 """Signing in to the console: the admin key kept sealed in an HTTP-only cookie, and the form
 token every POST must carry.
 
-The cookie holds the key and a per-session form token, sealed (AES-GCM) with the deployment's
-encryption key: unreadable and unforgeable without it, and worth nothing once the key is
-revoked, since every request authenticates the key again exactly as the API does.
+The cookie names a session row and holds the key and a per-session form token, sealed (AES-GCM)
+with the deployment's encryption key: unreadable and unforgeable without it. It is worth nothing
+once the session is signed out or has expired (its row says so) or the key is revoked, since
+every request checks the row and authenticates the key again exactly as the API does.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import base64
 import binascii
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from propbridge.api.dependencies import PrincipalCache, get_runtime
 from propbridge.auth.service import Principal
+from propbridge.console import repository
 from propbridge.db.base import utcnow
 from propbridge.integrations.credentials import ConfigurationError
 
@@ -34,14 +36,16 @@ SEALED_FOR = "propbridge-console-session"
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """Who signed in (their token) and the token their forms carry."""
+    """A signed-in session: its row, who signed in (their token) and the token their forms
+    carry."""
 
+    id: str
     token: str
     csrf: str
 
 
 class NotSignedIn(Exception):
-    """No session, an expired one, or a key that no longer authenticates."""
+    """No session, an ended or expired one, or a key that no longer authenticates."""
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason or "")
@@ -52,15 +56,29 @@ class Refused(Exception):
     """A request the console will not serve (403): a form from elsewhere."""
 
 
-def new_session(token: str) -> ConsoleSession:
-    """A session for a key just checked."""
-    return ConsoleSession(token, secrets.token_urlsafe(32))
+def form_token() -> str:
+    """A new token for a form to carry."""
+    return secrets.token_urlsafe(32)
+
+
+async def begin(request: Request, token: str, principal: Principal) -> ConsoleSession:
+    """Start a session for a key just checked (its row lasts `LIFETIME`)."""
+    now = utcnow()
+    async with get_runtime(request).database.write() as db:
+        session_id = await repository.start_session(db, principal.key_id, now, now + LIFETIME)
+    return ConsoleSession(session_id, token, form_token())
+
+
+async def end(request: Request, session: ConsoleSession) -> None:
+    """Sign out: the session's row is ended, so a copy of its cookie opens nothing."""
+    async with get_runtime(request).database.write() as db:
+        await repository.end_session(db, session.id, utcnow())
 
 
 def seal(request: Request, session: ConsoleSession) -> str:
     """The cookie value of a session."""
     cipher = get_runtime(request).cipher
-    payload = {"token": session.token, "csrf": session.csrf, "at": utcnow().isoformat()}
+    payload = {"id": session.id, "token": session.token, "csrf": session.csrf}
     return base64.urlsafe_b64encode(cipher.encrypt(SEALED_FOR, payload)).decode()
 
 
@@ -68,27 +86,20 @@ def _unseal(request: Request, value: str) -> ConsoleSession | None:
     try:
         sealed = base64.urlsafe_b64decode(value.encode())
         payload = get_runtime(request).cipher.decrypt(SEALED_FOR, sealed)
-    except (binascii.Error, ValueError, ConfigurationError):
+        return ConsoleSession(str(payload["id"]), str(payload["token"]), str(payload["csrf"]))
+    except (binascii.Error, ValueError, KeyError, TypeError, ConfigurationError):
         return None
-    try:
-        made = datetime.fromisoformat(str(payload["at"]))
-        session = ConsoleSession(str(payload["token"]), str(payload["csrf"]))
-    except (KeyError, ValueError):
-        return None
-    if made + LIFETIME < utcnow():
-        return None
-    return session
 
 
 async def principal_of(request: Request, token: str) -> Principal | None:
-    """The live admin key behind a token, looked up as the API looks every key up."""
+    """The live key behind a token, looked up as the API looks every key up."""
     cache: PrincipalCache = request.app.state.principal_cache
     return await cache.lookup(get_runtime(request).database, token)
 
 
 async def signed_in(request: Request) -> tuple[ConsoleSession, Principal]:
-    """The request's session and its key; NotSignedIn when there is none, it has expired, or
-    the key was revoked, expired or lost its admin scope since."""
+    """The request's session and its key; NotSignedIn when there is none, it was signed out
+    or has expired, or the key was revoked, expired or lost its admin scope since."""
     value = request.cookies.get(COOKIE)
     if not value:
         raise NotSignedIn()
@@ -100,6 +111,10 @@ async def signed_in(request: Request) -> tuple[ConsoleSession, Principal]:
         raise NotSignedIn("That API key is no longer valid (revoked or expired).")
     if "admin" not in principal.scopes:
         raise NotSignedIn("That API key no longer has the admin scope.")
+    async with get_runtime(request).database.read() as db:
+        key_id = await repository.live_session_key(db, session.id, utcnow())
+    if key_id != principal.key_id:
+        raise NotSignedIn("Your session has ended; sign in again.")
     return session, principal
 
 
@@ -116,5 +131,5 @@ def same_site(request: Request) -> None:
 
 def check_form_token(expected: str, given: object) -> None:
     """Refused unless the form carries the session's token."""
-    if not isinstance(given, str) or not secrets.compare_digest(given, expected):
+    if not expected or not isinstance(given, str) or not secrets.compare_digest(given, expected):
         raise Refused("The form is not from this console (missing or wrong token)")

@@ -241,14 +241,29 @@ async def write_status(
     return await service.write_status(session, principal, root_job_id)
 
 
-@router.post("/v1/admin/retry-write/{root_job_id}", **answers(Retried))
+RETRY_PARAMS = (
+    flag(
+        "outcome_checked",
+        "Retry a write whose outcome is unknown: say so once its transactions were looked for "
+        "in ResMan's Partner Transactions and are not there (without it, such a retry is a 409, "
+        "since ResMan may hold them already).",
+        extension=True,
+    ),
+)
+
+
+@router.post(
+    "/v1/admin/retry-write/{root_job_id}", **answers(Retried, 409, **documented(RETRY_PARAMS))
+)
 async def retry_write(
     root_job_id: str, request: Request, principal: Principal = Depends(write_or_admin)
 ) -> dict[str, Any]:
-    """Send a failed write again as a new job (400 unless its write_status is FAILURE); while a
-    retry of it is pending or succeeded, answer with that retry's job instead."""
+    """Send a failed write again as a new job (400 unless its write_status is FAILURE; 409 when
+    an outcome is unknown, unless `outcome_checked`); while a retry of it is pending or
+    succeeded, answer with that retry's job instead."""
     recorder: WriteRecorder = request.app.state.write_recorder
-    retry = await recorder.retry(principal, root_job_id)
+    checked = bool_param(request, "outcome_checked") or False
+    retry = await recorder.retry(principal, root_job_id, checked)
     get_runtime(request).notify_job_enqueued()
     return {"success": True, "job_id": retry.job_id}
 

@@ -120,11 +120,13 @@ class WriteRecorder:
             self._task = asyncio.create_task(self._drain())
         return await future
 
-    async def retry(self, principal: Principal, root_job_id: str) -> AcceptedWrite:
+    async def retry(
+        self, principal: Principal, root_job_id: str, outcome_checked: bool = False
+    ) -> AcceptedWrite:
         """Retry a write: `write_to_retry` says what that means (the chain's live retry, a new
         numbered retry, or a refusal), and a new retry is recorded like any write."""
         async with self._database.read() as session:
-            retry = await write_to_retry(session, principal, root_job_id)
+            retry = await write_to_retry(session, principal, root_job_id, outcome_checked)
         if isinstance(retry, PendingWrite):
             return await self.record(retry)
         return retry

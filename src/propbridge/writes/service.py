@@ -436,11 +436,15 @@ async def _status_of(db: Executor, write: WriteRequest) -> str:
 
 
 async def write_to_retry(
-    db: Executor, principal: Principal, root_job_id: str
+    db: Executor, principal: Principal, root_job_id: str, outcome_checked: bool = False
 ) -> PendingWrite | AcceptedWrite:
     """What retrying a write means: its chain's live retry if there is one (so no number of
     calls sends a write twice), else a new numbered retry of the chain's latest failed write
-    (404 unknown, 400 when the write did not fail)."""
+    (404 unknown, 400 when the write did not fail).
+
+    A write whose outcome is unknown may be waiting in ResMan's Partner Transactions, where no
+    read can see it: sending it again could post it twice. It is retried only once the caller
+    says they checked (`outcome_checked`); otherwise 409."""
     # (The message differs from write status's: kept as it was.)
     missing = ApiError(404, "not_found", f"Job {root_job_id} not found")
     found = (await _write_in_scope(db, principal, root_job_id, missing)).request
@@ -456,6 +460,18 @@ async def write_to_retry(
             [issue(["root_job_id"], f"write_status is {status}")],
         )
     items = await repository.items_of(db, latest.id)
+    unknown = [item.reference_number for item in items if item.status == "OUTCOME_UNKNOWN"]
+    if unknown and not outcome_checked:
+        raise ApiError(
+            409,
+            "outcome_unknown",
+            "ResMan may have received this write: no answer came for "
+            f"{', '.join(unknown[:5])}{', …' if len(unknown) > 5 else ''}. "
+            "Look for them in ResMan's Partner Transactions: if they are there, decide them "
+            "there and the next sync reconciles this write; retry with outcome_checked=true "
+            "only if they are not.",
+            {"issues": [issue(["outcome_checked"], "Required when an outcome is unknown")]},
+        )
     return PendingWrite(
         latest.integration_id,
         latest.operation,
