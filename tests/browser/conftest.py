@@ -29,10 +29,11 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-# Module-scoped: while Playwright's sync driver runs, its event loop is the thread's running
-# loop, and tests of other modules on the same worker call `asyncio.run`.
+# While Playwright's sync driver runs, its event loop is the thread's running loop, and making a
+# stack's database calls `asyncio.run`. So the driver lives for one module and one stack: it
+# depends on the stack, which is made first, and it is stopped before the next engine's stack is.
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
+def playwright(stack: LiveStack) -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 

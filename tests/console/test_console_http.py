@@ -130,6 +130,9 @@ def test_bad_input_is_a_page_saying_so(admin: Browser, synced: dict[str, Any]) -
     assert admin.get("/console/writes", since="yesterday").status_code == 400
     assert admin.get("/console/writes", page="-3").status_code == 200
     assert admin.get("/console/writes/no-such-job").status_code == 404
+    missing = admin.get("/console/no/such/page")
+    assert missing.status_code == 404 and "no console page" in missing.text
+    assert missing.headers["x-frame-options"] == "DENY"
     assert admin.get("/console/webhooks/no-such-hook").status_code == 404
     assert admin.get("/console/webhooks/x", state="weird").status_code == 404
     integration_id = synced["integration"]["id"]

@@ -14,7 +14,14 @@ from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
 from propbridge.sandbox.resman.app import create_sandbox_app
-from propbridge.sandbox.resman.page import PageData, dollars, plural, render_page
+from propbridge.sandbox.resman.page import (
+    ERRORS,
+    MAX_FORM_FIELDS,
+    PageData,
+    dollars,
+    plural,
+    render_page,
+)
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
@@ -82,9 +89,14 @@ def _post(
     }
     values.update(over)
     detail = "".join(f"<{k}>{v}</{k}>" for k, v in values.items() if v != "-")
+    _post_transactions(client, lease, f"<{kind}{attrs}><Detail>{detail}</Detail></{kind}>")
+
+
+def _post_transactions(client: TestClient, lease: dict[str, Any], transactions: str) -> None:
+    """Post a real MITS document with these transactions; ResMan must take it."""
     xml = (
         f"<ResidentTransactions><Property><RT_Customer><RTServiceTransactions><Transactions>"
-        f"<{kind}{attrs}><Detail>{detail}</Detail></{kind}></Transactions></RTServiceTransactions>"
+        f"{transactions}</Transactions></RTServiceTransactions>"
         "</RT_Customer></Property></ResidentTransactions>"
     )
     response = client.post(
@@ -133,6 +145,11 @@ def _flash(client: TestClient, response: httpx.Response) -> str:
 
 def _text(element: Any) -> str:
     return " ".join(element.text_content().split())
+
+
+def _cells(row: Any) -> str:
+    """A table row's cells that say something, one space apart."""
+    return " ".join(text for cell in row.xpath("./th | ./td") if (text := _text(cell)))
 
 
 def test_pending_are_grouped_by_property_name_then_batch(client: TestClient) -> None:
@@ -189,8 +206,13 @@ def test_rows_show_the_resident_unit_code_amount_date_description_reference(
     lease = _lease(client, pid)
     _post(client, lease, TransactionID="ROW-1", Amount="1234.50", Description="Pet fee Nov")
     detail = {"ChargeCode": "-", "TransactionID": "-", "DocumentNumber": "PAY-1"}
-    _post(client, lease, "Payment", ' Type="Credit Card"', **detail)
+    _post(client, lease, "Payment", ' Type="Credit Card"', PaidBy="Chen Silva", **detail)
+    _post(client, lease, "Payment", ' Type="Check"', **{**detail, "DocumentNumber": "PAY-2"})
     page = _page(client)
+    # MITS names the lease (CustomerID), not a person: the column says so.
+    headers = [_text(th) for th in page.xpath('//table[@class="items"]/thead/tr/th')]
+    assert headers[1:4] == ["Lease (holder)", "Unit", "Code / type"]
+    assert "Resident" not in headers
     [charge] = page.xpath('//tr[@data-reference="ROW-1"]')
     cells = [_text(td) for td in charge.xpath("./td")]
     assert cells[1] == _resident(client, lease)
@@ -203,6 +225,10 @@ def test_rows_show_the_resident_unit_code_amount_date_description_reference(
     assert cells[7] == "ROW-1"
     [payment] = page.xpath('//tr[@data-reference="PAY-1"]')
     assert _text(payment.xpath("./td")[3]) == "Payment · Credit Card"
+    # Who paid, when the document says (PaidBy); the lease's holder either way.
+    assert _text(payment.xpath("./td")[1]) == f"{_resident(client, lease)} paid by Chen Silva"
+    [unnamed] = page.xpath('//tr[@data-reference="PAY-2"]')
+    assert _text(unnamed.xpath("./td")[1]) == _resident(client, lease)
     [box] = charge.xpath('.//input[@type="checkbox"][@name="item_ids"]')
     assert box.get("value") == charge.get("data-item-id") == _items(client)["ROW-1"]["id"]
     assert box.get("form") == "decide-form"
@@ -233,6 +259,56 @@ def test_totals_are_exact_per_batch_property_and_overall(client: TestClient) -> 
     assert totals(cards[second_name], "property") == ["$1,000,001.14"]
     assert totals(page, "overall") == ["$1,001,235.94"]
     assert dollars(0) == "$0.00" and dollars(5) == "$0.05" and dollars(123450) == "$1,234.50"
+    # Charges only: no payments figure anywhere.
+    assert not page.xpath("//*[@data-total-payments]")
+    assert "charges $1,001,235.94" in _text(page.get_element_by_id("summary"))
+
+
+def test_totals_keep_charges_and_payments_apart(client: TestClient) -> None:
+    (first, first_name), (second, second_name) = _properties(client)
+    lease, other = _lease(client, first), _lease(client, second)
+    payment = {"ChargeCode": "-", "TransactionID": "-"}
+    _post(client, lease, TransactionID="M1", Amount="1500.00")
+    _post(client, lease, TransactionID="M2", Amount="45.67")
+    _post(
+        client, lease, "Payment", ' Type="Check"', DocumentNumber="M3", Amount="200.00", **payment
+    )
+    _post(client, lease, "Payment", ' Type="ACH"', DocumentNumber="M4", BatchID="B2", **payment)
+    _post(client, other, TransactionID="M5", Amount="10.00")
+    page = _page(client)
+    cards = {
+        _text(c.xpath(".//h2")[0]): c for c in page.xpath('//section[contains(@class, "property")]')
+    }
+
+    def figures(root: Any, kind: str, scope: str) -> list[str]:
+        return [_text(t) for t in root.xpath(f'.//*[@data-total{kind}="{scope}"]')]
+
+    mixed, payments_only = cards[first_name].xpath('.//section[@class="batch"]')
+    assert figures(mixed, "", "batch") == ["$1,545.67"]
+    assert figures(mixed, "-payments", "batch") == ["$200.00"]
+    assert [_cells(r) for r in mixed.xpath(".//tfoot/tr")] == [
+        "Batch total, charges $1,545.67",
+        "Batch total, payments $200.00",
+    ]
+    # A batch of payments only: its payments, labelled, and no charges figure.
+    assert figures(payments_only, "", "batch") == []
+    assert figures(payments_only, "-payments", "batch") == ["$75.00"]
+    assert [_cells(r) for r in payments_only.xpath(".//tfoot/tr")] == [
+        "Batch total, payments $75.00"
+    ]
+    assert figures(cards[first_name], "", "property") == ["$1,545.67"]
+    assert figures(cards[first_name], "-payments", "property") == ["$275.00"]
+    assert "charges $1,545.67 · payments $275.00" in _text(cards[first_name].xpath(".//header")[0])
+    # A property with charges only says so.
+    assert figures(cards[second_name], "", "property") == ["$10.00"]
+    assert figures(cards[second_name], "-payments", "property") == []
+    assert _text(cards[second_name].xpath(".//header/p")[0]).endswith("· charges $10.00")
+    assert figures(page, "", "overall") == ["$1,555.67"]
+    assert figures(page, "-payments", "overall") == ["$275.00"]
+    summary = _text(page.get_element_by_id("summary"))
+    assert summary.endswith("· charges $1,555.67 · payments $275.00")
+    # Never one figure of charges and payments added together.
+    assert "$1,820.67" not in _text(page) and "$1,830.67" not in _text(page)
 
 
 def test_plurals_for_one_and_two(client: TestClient) -> None:
@@ -352,7 +428,37 @@ def test_nothing_selected_and_a_bad_date_change_nothing(client: TestClient) -> N
     assert _items(client)["N1"]["status"] == "pending"
 
 
-@pytest.mark.parametrize("token", [None, "", "wrong"])
+def _security_headers(response: httpx.Response) -> None:
+    """The page's security headers, on every answer of the page."""
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    # `no-referrer` would make Chromium send `Origin: null` with the page's own posts (refused).
+    assert response.headers["referrer-policy"] == "same-origin"
+    policy = dict(
+        directive.split(" ", 1)
+        for directive in response.headers["content-security-policy"].split("; ")
+    )
+    assert policy == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "form-action": "'self'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+    }
+
+
+def _refusal(response: httpx.Response, says: str) -> None:
+    """A 403 as a small HTML page (never JSON) that links back to the page."""
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    _security_headers(response)
+    page = lxml_html.fromstring(response.text)
+    assert says in _text(page.get_element_by_id("problem"))
+    assert page.get_element_by_id("back").get("href") == PAGE
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", "from-before-a-restart-é"])
 def test_a_missing_or_wrong_token_is_403(client: TestClient, token: str | None) -> None:
     pid, _ = _properties(client)[0]
     _post(client, _lease(client, pid), TransactionID="X1")
@@ -360,9 +466,88 @@ def test_a_missing_or_wrong_token_is_403(client: TestClient, token: str | None) 
     data: dict[str, Any] = {"item_ids": _ids(page, "X1"), "action": "approve"}
     if token is not None:
         data["csrf"] = token
-    response = client.post(f"{PAGE}/decide", data=data, follow_redirects=False)
-    assert response.status_code == 403
+    [item_id] = _ids(page, "X1")
+    file_id = _items(client)["X1"]["file_id"]
+    for url in (f"{PAGE}/decide", f"{PAGE}/{item_id}/approve", f"{PAGE}/files/{file_id}/approve"):
+        response = client.post(url, data=data, follow_redirects=False)
+        _refusal(response, "This form is out of date or from elsewhere")
+        assert "Load the page again" in response.text
     assert _items(client)["X1"]["status"] == "pending"
+
+
+def test_a_form_from_before_a_restart_is_refused_as_html() -> None:
+    """The token is new on every start: a tab left open across a restart gets the HTML page."""
+    store = SandboxStore()
+    seed_store(store, SeedSize(properties=1, units=5, months=2), CLOCK.today())
+    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as before:
+        old = _page(before)
+    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as after:
+        response = after.post(
+            f"{PAGE}/decide",
+            data={"csrf": _token(old), "action": "approve", "item_ids": ["x"]},
+            follow_redirects=False,
+        )
+        _refusal(response, "out of date")
+
+
+def _post_batch(client: TestClient, lease: dict[str, Any], count: int, batch: str) -> None:
+    """One document of `count` charges, all in one batch (as propbridge's largest sends)."""
+    _post_transactions(
+        client,
+        lease,
+        "".join(
+            f"<Charge><Detail><TransactionID>{batch}-{n}</TransactionID><BatchID>{batch}</BatchID>"
+            "<TransactionDate>2026-11-02</TransactionDate><ChargeCode>PETF</ChargeCode>"
+            f"<CustomerID>{lease['leaseId']}</CustomerID><Amount>1.00</Amount></Detail></Charge>"
+            for n in range(count)
+        ),
+    )
+
+
+@pytest.mark.parametrize("button", ["Approve selected", "Approve batch"])
+def test_a_full_batch_of_1000_is_approved_with_select_all(client: TestClient, button: str) -> None:
+    pid, _ = _properties(client)[0]
+    _post_batch(client, _lease(client, pid), 1000, "FULL")
+    page = _page(client)
+    [batch] = page.xpath('//section[@data-batch-id="FULL"]')
+    assert "1,000 transactions" in _text(batch.xpath(".//span[@class='meta']")[0])
+    # Select all ticks every box of the batch; either button then posts all 1,000 of them.
+    ticked = batch.xpath('.//input[@name="item_ids"]/@value')
+    assert len(ticked) == 1000
+    data = {"csrf": _token(page), "item_ids": ticked, "posting_date": "2026-11-20"}
+    if button == "Approve selected":
+        url = f"{PAGE}/decide"
+        data["action"] = "approve"
+    else:
+        [approve] = batch.xpath('.//button[contains(@formaction, "/approve")]')
+        assert _text(approve) == button
+        url = approve.get("formaction")
+    response = client.post(url, data=data, follow_redirects=False)
+    assert _flash(client, response) == "Approved 1,000 transactions, posted on 2026-11-20."
+    assert {i["status"] for i in _items(client).values()} == {"posted"}
+
+
+def test_a_form_the_page_cannot_read_comes_back_as_the_page(client: TestClient) -> None:
+    pid, _ = _properties(client)[0]
+    _post(client, _lease(client, pid), TransactionID="Z1")
+    page = _page(client)
+    token, [item_id] = _token(page), _ids(page, "Z1")
+    too_many = {"csrf": token, "action": "approve", "item_ids": [item_id] * MAX_FORM_FIELDS}
+    response = client.post(f"{PAGE}/decide", data=too_many, follow_redirects=False)
+    _security_headers(response)
+    assert _flash(client, response) == ERRORS["many"]
+    unreadable: list[dict[str, Any]] = [
+        {"content": b"csrf=x", "headers": {"Content-Type": "multipart/form-data"}},
+        {"files": {"upload": ("a.txt", b"x")}, "data": {"csrf": token, "action": "approve"}},
+        {
+            "content": b"csrf=" + b"a" * (1024 * 1024 + 1),
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        },
+    ]
+    for request in unreadable:
+        response = client.post(f"{PAGE}/decide", follow_redirects=False, **request)
+        assert _flash(client, response) == ERRORS["form"]
+    assert _items(client)["Z1"]["status"] == "pending"
 
 
 def test_a_cross_site_origin_is_403(client: TestClient) -> None:
@@ -384,6 +569,43 @@ def test_a_cross_site_origin_is_403(client: TestClient) -> None:
     )
     assert own.status_code == 303
     assert _items(client)["O1"]["status"] == "posted"
+    _refusal(forged, "Cross-site requests are refused")
+
+
+CROSS_SITE_FETCH = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": ""}
+
+
+def test_a_cross_site_fetch_metadata_header_is_403(client: TestClient) -> None:
+    """A browser's cross-site post says so in `Sec-Fetch-Site` even without `Origin`."""
+    pid, _ = _properties(client)[0]
+    _post(client, _lease(client, pid), TransactionID="Q1")
+    page = _page(client)
+    data = {"csrf": _token(page), "item_ids": _ids(page, "Q1"), "action": "approve"}
+    [item_id] = _ids(page, "Q1")
+    form_post = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    for headers in (form_post, {**form_post, "Sec-Fetch-Dest": "document"}, CROSS_SITE_FETCH):
+        for url in (f"{PAGE}/decide", f"{PAGE}/{item_id}/approve"):
+            forged = client.post(url, data=data, headers=headers, follow_redirects=False)
+            _refusal(forged, "Cross-site requests are refused")
+    assert _items(client)["Q1"]["status"] == "pending"
+    # Another site may not fetch or embed the page (it carries the token)...
+    assert client.get(PAGE, headers=CROSS_SITE_FETCH).status_code == 403
+    # ...but a link to it from elsewhere still opens it: a top-level navigation changes nothing.
+    link = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+    }
+    assert client.get(PAGE, headers=link).status_code == 200
+    # The page's own posts, and programs that send no such header, go through.
+    own = client.post(
+        f"{PAGE}/decide",
+        data=data,
+        headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303
+    assert _items(client)["Q1"]["status"] == "posted"
 
 
 @pytest.mark.parametrize("action", ["delete", "", "APPROVE", None])
@@ -423,6 +645,26 @@ def test_the_decide_form_and_its_buttons(client: TestClient) -> None:
     script = client.get(f"{PAGE}/page.js")
     assert script.status_code == 200 and "select-all" in script.text
     assert not page.xpath("//*[@onclick or @onchange]")
+
+
+def test_the_page_runs_only_its_own_script_and_style(client: TestClient) -> None:
+    pid, _ = _properties(client)[0]
+    _post(client, _lease(client, pid), TransactionID="C1")
+    response = client.get(PAGE)
+    _security_headers(response)
+    page = lxml_html.fromstring(response.text)
+    # Nothing inline for the policy to block: the style and script are files of the page.
+    assert not page.xpath("//style | //*[@style] | //script[not(@src)]")
+    assert page.xpath("//link[@rel='stylesheet']/@href") == [f"{PAGE}/page.css"]
+    style, script = client.get(f"{PAGE}/page.css"), client.get(f"{PAGE}/page.js")
+    assert style.headers["content-type"].startswith("text/css") and ".batch-head" in style.text
+    assert script.headers["content-type"].startswith("text/javascript")
+    _security_headers(style)
+    _security_headers(script)
+    # Every answer of the page carries them: its redirects and its refusals too.
+    data = {"csrf": _token(page), "item_ids": _ids(page, "C1"), "action": "reject"}
+    _security_headers(client.post(f"{PAGE}/decide", data=data, follow_redirects=False))
+    _security_headers(client.post(f"{PAGE}/decide", data={}, follow_redirects=False))
 
 
 def test_a_batch_button_uses_the_posting_date(client: TestClient) -> None:

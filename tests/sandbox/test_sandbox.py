@@ -444,3 +444,23 @@ def test_the_page_refuses_cross_site_posts_and_framing(client: TestClient) -> No
         )
         assert faults.status_code == 400, faults.text
     assert client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
+
+
+def test_the_control_plane_refuses_a_cross_site_fetch_metadata_header(client: TestClient) -> None:
+    """`Sec-Fetch-Site: cross-site` is refused as a cross-site `Origin` is; without it (tests,
+    propbridge, curl) or from the same origin, the control plane answers."""
+    pid = _property(client)
+    _post(client, pid, _detail(_lease(client, pid), TransactionID="SFS-1"))
+    [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
+    approve = f"/_sandbox/partner-transactions/{item['id']}/approve"
+    for mode in ("cors", "no-cors", "navigate"):
+        headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": mode}
+        assert client.post(approve, headers=headers).status_code == 403
+        assert client.post("/_sandbox/faults", json={}, headers=headers).status_code == 403
+    assert client.get("/_sandbox/info", headers={"Sec-Fetch-Site": "cross-site"}).status_code == (
+        403
+    )
+    assert client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
+    assert client.get("/_sandbox/info", headers={"Sec-Fetch-Site": "none"}).status_code == 200
+    own = client.post(approve, headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"})
+    assert own.status_code == 200 and own.json()["status"] == "posted"

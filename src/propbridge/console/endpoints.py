@@ -760,3 +760,9 @@ async def health_page(request: Request) -> Response:
         return _page(request, "health.html", context, csrf=session.csrf)
 
     return await _serve(request, page)
+
+
+@router.get("/{unknown:path}")
+async def no_such_page(unknown: str, request: Request) -> Response:
+    """Any other address under `/console`: a page saying so (last: every route above wins)."""
+    return _problem(request, 404, f"There is no console page at /console/{unknown}")

@@ -4,6 +4,10 @@ approved or rejected together, and what was decided lately.
 
 HTML and form handling only; the decisions are `control.decide`. Plain Python and
 `html.escape` (no template engine): every value from the store or the request goes through `_e`.
+Every answer of the page (the page, its script and style, its redirects, its error pages) carries
+`SECURITY_HEADERS`: a content security policy that runs only the page's own script file, and no
+framing. A form that cannot be used comes back as HTML (the page with a flash, or a small error
+page), never as JSON.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from propbridge.sandbox.resman import partner_transactions as partner
 from propbridge.sandbox.resman.control import decide
@@ -27,8 +34,35 @@ from propbridge.sandbox.resman.state import Sandbox, same_origin, sandbox_of
 PAGE = "/partner-transactions"
 router = APIRouter(prefix=PAGE)
 
-# The page may not be framed (no clickjacking of its buttons).
-NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+# Only the page's own files run or style it (its script is `page.js`, its style `page.css`:
+# nothing inline), its forms post only to itself, and it may not be framed (no clickjacking of
+# its buttons).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # Not `no-referrer`: under it Chromium sends `Origin: null` with the page's own form posts,
+    # which `same_origin` refuses.
+    "Referrer-Policy": "same-origin",
+}
+# How many fields a posted form may have. propbridge sends at most 1,000 charges in one batch
+# (`MAX_BATCH_CHARGES` in `propbridge.writes.schemas`; the sandbox imports nothing of the
+# product), and ticking a whole batch with select-all posts one `item_ids` field per row, plus
+# the token, the action and the posting date; the batch buttons submit the same form. Starlette's
+# default of 1,000 fields would refuse that full batch. Still a bound: the form is read in memory.
+MAX_FORM_FIELDS = 2000
+OTHER_FIELDS = ("csrf", "action", "posting_date")
+MAX_SELECTED = MAX_FORM_FIELDS - len(OTHER_FIELDS)
 ACTIONS = ("approve", "reject")
 HISTORY_LIMIT = 20
 DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -38,6 +72,11 @@ ERRORS = {
     "action": "Choose Approve selected or Reject selected: nothing was changed.",
     "none": "Nothing was selected: tick the transactions to approve or reject first.",
     "date": "The posting date must be a day (YYYY-MM-DD): nothing was changed.",
+    "many": (
+        f"Too many transactions were ticked at once (the page takes up to {MAX_SELECTED:,} "
+        "in one go): nothing was changed. Tick fewer, then try again."
+    ),
+    "form": "The form could not be read: nothing was changed. Try again from this page.",
 }
 
 
@@ -47,28 +86,69 @@ def _e(value: object) -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def partner_transactions_page(request: Request) -> HTMLResponse:
+def partner_transactions_page(request: Request) -> Response:
     """Pending files, and the latest posted and rejected transactions (only on an address or
     localhost: the page carries the form token)."""
-    same_origin(request)
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     sandbox = sandbox_of(request)
     data = page_data(sandbox, flash_message(request.query_params))
-    return HTMLResponse(render_page(data), headers=NO_FRAMING)
+    return HTMLResponse(render_page(data), headers=SECURITY_HEADERS)
 
 
 @router.get("/page.js")
 def page_script() -> Response:
     """The page's few lines of script (select all, a count); the page works without them."""
-    return Response(SCRIPT, media_type="text/javascript")
+    return Response(SCRIPT, media_type="text/javascript", headers=SECURITY_HEADERS)
 
 
-async def _form(request: Request) -> Any:
-    """The posted form, if it carries the page's token and comes from the page's own origin;
-    403 otherwise (a cross-site form post)."""
-    same_origin(request)
-    form = await request.form()
-    if not secrets.compare_digest(str(form.get("csrf") or ""), sandbox_of(request).csrf_token):
-        raise HTTPException(403, "The form is not from this page (missing or wrong token)")
+@router.get("/page.css")
+def page_style() -> Response:
+    """The page's style (a file of its own: the policy allows no inline style)."""
+    return Response(STYLE, media_type="text/css", headers=SECURITY_HEADERS)
+
+
+def _refused(request: Request) -> Response | None:
+    """403 as a small HTML page when the request is cross-site or reached us by a DNS name
+    (`same_origin`); None when it may go on."""
+    try:
+        same_origin(request)
+    except HTTPException as error:
+        return error_page(
+            403,
+            "Refused",
+            f"{error.detail}: nothing was changed. Open the page on its address (an IP address "
+            "or localhost) and use its own buttons.",
+        )
+    return None
+
+
+FORM_NOT_OURS = (
+    "This form is out of date or from elsewhere",
+    "Nothing was changed. The page's forms carry a token that the sandbox makes anew each "
+    "time it starts, so a page loaded before a restart can no longer post, and a form from "
+    "another page never had it. Load the page again, then try again.",
+)
+
+
+async def _form(request: Request) -> FormData | Response:
+    """The posted form, if it comes from the page's own origin and carries the page's token.
+    Otherwise what to answer: 403 as HTML for a cross-site post or a missing or wrong token; the
+    page with a flash for a form that cannot be read (too many fields, broken multipart)."""
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    try:
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+    except (HTTPException, MultiPartException) as error:
+        # Starlette's parse errors: its HTTPException (400) in an app, MultiPartException outside.
+        reason = str(getattr(error, "detail", None) or getattr(error, "message", ""))
+        return _back(error="many" if reason.startswith("Too many fields") else "form")
+    # As bytes: `compare_digest` refuses a str with non-ASCII characters (a TypeError, a 500).
+    sent = str(form.get("csrf") or "").encode()
+    if not secrets.compare_digest(sent, sandbox_of(request).csrf_token.encode()):
+        return error_page(403, *FORM_NOT_OURS)
     return form
 
 
@@ -76,6 +156,8 @@ async def _form(request: Request) -> Any:
 async def page_decide_selected(request: Request) -> Response:
     """Approve or reject every selected transaction (`item_ids`), then show the page again."""
     form = await _form(request)
+    if isinstance(form, Response):
+        return form
     action = str(form.get("action") or "")
     if action not in ACTIONS:
         return _back(error="action")
@@ -89,6 +171,8 @@ async def page_decide_selected(request: Request) -> Response:
 async def page_decide(item_id: str, action: str, request: Request) -> Response:
     """Approve or reject one transaction from the page, then show the page again."""
     form = await _form(request)
+    if isinstance(form, Response):
+        return form
     if action not in ACTIONS:
         return _back(error="action")
     return _decide_all(sandbox_of(request), [item_id], action, form)
@@ -98,6 +182,8 @@ async def page_decide(item_id: str, action: str, request: Request) -> Response:
 async def page_decide_file(file_id: str, action: str, request: Request) -> Response:
     """Approve or reject a whole file from the page."""
     form = await _form(request)
+    if isinstance(form, Response):
+        return form
     if action not in ACTIONS:
         return _back(error="action")
     sandbox = sandbox_of(request)
@@ -108,7 +194,7 @@ async def page_decide_file(file_id: str, action: str, request: Request) -> Respo
     return _decide_all(sandbox, item_ids, action, form)
 
 
-def _decide_all(sandbox: Sandbox, item_ids: list[str], action: str, form: Any) -> Response:
+def _decide_all(sandbox: Sandbox, item_ids: list[str], action: str, form: FormData) -> Response:
     """Decide each item; an unknown or already decided one is skipped. Back to the page, with
     what happened in the flash."""
     posting_date = None
@@ -131,7 +217,26 @@ def _decide_all(sandbox: Sandbox, item_ids: list[str], action: str, form: Any) -
 
 def _back(**params: str | int | None) -> RedirectResponse:
     query = urlencode({name: value for name, value in params.items() if value is not None})
-    return RedirectResponse(f"{PAGE}?{query}" if query else PAGE, status_code=303)
+    return RedirectResponse(
+        f"{PAGE}?{query}" if query else PAGE, status_code=303, headers=SECURITY_HEADERS
+    )
+
+
+def error_page(status: int, title: str, text: str) -> HTMLResponse:
+    """A small HTML page saying why nothing was done, with a link back to the page."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)} · ResMan sandbox</title>"
+        f'<link rel="stylesheet" href="{PAGE}/page.css"></head><body>'
+        '<header class="topbar"><p class="crumbs">ResMan sandbox · Accounting › Receivables › '
+        "<strong>Partner Transactions</strong></p></header>"
+        f'<main><section class="card problem" id="problem"><h1>{_e(title)}</h1>'
+        f"<p>{_e(text)}</p>"
+        f'<p><a href="{PAGE}" id="back">Back to Partner Transactions</a></p></section></main>'
+        "</body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
 
 def iso_day(text: str) -> str | None:
@@ -207,7 +312,9 @@ class PageData:
     posted_count: int
     rejected_count: int
     properties: dict[str, str]
-    residents: dict[str, str]
+    # The holder of each lease, by lease id: MITS posts only the lease (CustomerID), so the
+    # lease is all the page knows of who a transaction is for.
+    holders: dict[str, str]
     codes: dict[str, str]
     today: date
     token: str
@@ -227,7 +334,7 @@ def page_data(sandbox: Sandbox, flash: tuple[str, bool] | None = None) -> PageDa
         posted_count=partner.count_items(store, "posted"),
         rejected_count=partner.count_items(store, "rejected"),
         properties=partner.property_names(store),
-        residents=partner.resident_names(
+        holders=partner.lease_holder_names(
             store, (i["customer_id"] for i in [*pending, *posted, *rejected])
         ),
         codes=partner.charge_code_names(store),
@@ -241,6 +348,30 @@ def _cents(items: Iterable[dict[str, Any]]) -> int:
     return sum(partner.amount_to_cents(item["amount"]) for item in items)
 
 
+def totals(items: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """A group's totals by kind, never added together: `("charges", cents)` if it holds any
+    charge, then `("payments", cents)` if it holds any payment."""
+    found = []
+    for kind, name in (("charge", "charges"), ("payment", "payments")):
+        of_kind = [item for item in items if item["kind"] == kind]
+        if of_kind:
+            found.append((name, _cents(of_kind)))
+    return found
+
+
+def _total_hook(kind: str, scope: str) -> str:
+    """The figure's test hook: `data-total` on charges, `data-total-payments` on payments."""
+    return f'data-total="{scope}"' if kind == "charges" else f'data-total-payments="{scope}"'
+
+
+def _inline_totals(items: list[dict[str, Any]], scope: str) -> str:
+    """`charges <b>$1,545.67</b> · payments <b>$200.00</b>` (only the kinds the group holds)."""
+    return " · ".join(
+        f'{kind} <b class="num" {_total_hook(kind, scope)}>{dollars(cents)}</b>'
+        for kind, cents in totals(items)
+    )
+
+
 def _property(data: PageData, property_id: str) -> str:
     name = data.properties.get(property_id)
     return (
@@ -248,12 +379,20 @@ def _property(data: PageData, property_id: str) -> str:
     )
 
 
-def _resident(data: PageData, item: dict[str, Any]) -> str:
+def _lease(data: PageData, item: dict[str, Any]) -> str:
+    """The lease a transaction was posted to, by its holder's name (else its id), and for a
+    payment who paid it, when the document said (`PaidBy`)."""
     lease = item["customer_id"]
-    name = data.residents.get(lease)
-    if name:
-        return f'<span class="name" title="Lease {_e(lease)}">{_e(name)}</span>'
-    return f'<span class="muted">Lease</span> <code>{_e(lease)}</code>'
+    name = data.holders.get(lease)
+    shown = (
+        f'<span class="name" title="Lease {_e(lease)}">{_e(name)}</span>'
+        if name
+        else f'<span class="muted">Lease</span> <code>{_e(lease)}</code>'
+    )
+    paid_by = (item.get("paid_by") or "").strip() if item["kind"] == "payment" else ""
+    if paid_by:
+        shown += f' <div class="muted small paid-by">paid by {_e(paid_by)}</div>'
+    return shown
 
 
 def _code(data: PageData, item: dict[str, Any]) -> str:
@@ -286,12 +425,16 @@ def _pending_row(data: PageData, item: dict[str, Any]) -> str:
     description = _e(item["description"] or "") + (
         f'<div class="muted small">{_e(comment)}</div>' if comment else ""
     )
-    label = f"Select {reference or 'transaction'} of {data.residents.get(item['customer_id'], '')}"
+    lease = item["customer_id"]
+    holder = data.holders.get(lease)
+    label = f"Select {reference or 'transaction'}, " + (
+        f"lease of {holder}" if holder else f"lease {lease}"
+    )
     return (
         f'<tr data-item-id="{_e(item_id)}" data-reference="{_e(reference)}">'
         f'<td class="check"><input type="checkbox" name="item_ids" value="{_e(item_id)}" '
-        f'form="decide-form" aria-label="{_e(label.strip())}"></td>'
-        f"<td>{_resident(data, item)}</td>"
+        f'form="decide-form" aria-label="{_e(label)}"></td>'
+        f"<td>{_lease(data, item)}</td>"
         f"<td>{_e(item['unit_id'] or '')}</td>"
         f"<td>{_code(data, item)}</td>"
         f'<td class="num">{dollars(partner.amount_to_cents(item["amount"]))}</td>'
@@ -339,13 +482,18 @@ def _batch(data: PageData, file_id: str, items: list[dict[str, Any]]) -> str:
         "<thead><tr>"
         '<th class="check"><input type="checkbox" class="select-all" hidden '
         f'aria-label="Select all of {_e(name)}"></th>'
-        '<th>Resident</th><th>Unit</th><th>Code / type</th><th class="num">Amount</th>'
+        '<th>Lease (holder)</th><th>Unit</th><th>Code / type</th><th class="num">Amount</th>'
         "<th>Date</th><th>Description</th><th>Reference</th>"
         '<th class="row-actions"><span class="sr-only">Actions</span></th></tr></thead><tbody>'
         + "".join(_pending_row(data, item) for item in items)
-        + '</tbody><tfoot><tr><td></td><th colspan="3" scope="row">Batch total</th>'
-        f'<td class="num total" data-total="batch">{dollars(_cents(items))}</td>'
-        '<td colspan="4"></td></tr></tfoot></table></div></section>'
+        + "</tbody><tfoot>"
+        + "".join(
+            f'<tr><td></td><th colspan="3" scope="row">Batch total, {kind}</th>'
+            f'<td class="num total" {_total_hook(kind, "batch")}>{dollars(cents)}</td>'
+            '<td colspan="4"></td></tr>'
+            for kind, cents in totals(items)
+        )
+        + "</tfoot></table></div></section>"
     )
 
 
@@ -369,7 +517,7 @@ def _pending(data: PageData) -> str:
             f'<section class="card property" data-property-id="{_e(property_id)}">'
             f'<header class="card-head"><h2>{_property(data, property_id)}</h2>'
             f'<p class="meta">{plural(len(files), "file")} · {plural(len(items), "transaction")}'
-            f' · total <b class="num" data-total="property">{dollars(_cents(items))}</b></p>'
+            f" · {_inline_totals(items, 'property')}</p>"
             "</header>"
             + "".join(_batch(data, file_id, batch) for file_id, batch in files.items())
             + "</section>"
@@ -382,18 +530,11 @@ def _summary(data: PageData) -> str:
         return '<p class="summary" id="summary">Nothing is waiting for approval.</p>'
     files = {item["file_id"] for item in data.pending}
     properties = {item["property_id"] for item in data.pending}
-    charges = _cents(i for i in data.pending if i["kind"] != "payment")
-    payments = _cents(i for i in data.pending if i["kind"] == "payment")
-    split = (
-        f" ({dollars(charges)} in charges, {dollars(payments)} in payments)"
-        if charges and payments
-        else ""
-    )
     return (
         '<p class="summary" id="summary">Waiting for approval: '
         f"<b>{plural(len(data.pending), 'transaction')}</b> in {plural(len(files), 'file')} at "
-        f"{plural(len(properties), 'property', 'properties')} · total "
-        f'<b class="num" data-total="overall">{dollars(_cents(data.pending))}</b>{split}</p>'
+        f"{plural(len(properties), 'property', 'properties')} · "
+        f"{_inline_totals(data.pending, 'overall')}</p>"
     )
 
 
@@ -449,7 +590,7 @@ def _history(data: PageData, status: str) -> str:
         body = f'<p class="empty">No {status} transactions yet.</p>'
     else:
         head = (
-            "<th>Property</th><th>Resident</th><th>Code / type</th>"
+            "<th>Property</th><th>Lease (holder)</th><th>Code / type</th>"
             '<th class="num">Amount</th>'
             + (
                 "<th>Posted on</th><th>Approved</th><th>Reference</th><th>Transaction ID</th>"
@@ -462,7 +603,7 @@ def _history(data: PageData, status: str) -> str:
             reference = item["reference"] or ""
             cells = (
                 f"<td>{_property(data, item['property_id'])}</td>"
-                f"<td>{_resident(data, item)}</td><td>{_code(data, item)}</td>"
+                f"<td>{_lease(data, item)}</td><td>{_code(data, item)}</td>"
                 f'<td class="num">{dollars(partner.amount_to_cents(item["amount"]))}</td>'
             )
             if posted:
@@ -490,7 +631,8 @@ def _history(data: PageData, status: str) -> str:
 
 
 def render_page(data: PageData) -> str:
-    """Accounting › Receivables › Partner Transactions, as one self-contained HTML page."""
+    """Accounting › Receivables › Partner Transactions, as one HTML page (its style and script
+    are files of their own, `page.css` and `page.js`: the policy allows nothing inline)."""
     flash = ""
     if data.flash is not None:
         text, is_error = data.flash
@@ -500,7 +642,7 @@ def render_page(data: PageData) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Partner Transactions · ResMan sandbox</title>"
-        f"<style>{STYLE}</style>"
+        f'<link rel="stylesheet" href="{PAGE}/page.css">'
         f'<script src="{PAGE}/page.js" defer></script></head><body>'
         '<header class="topbar"><p class="crumbs">ResMan sandbox · Accounting › Receivables › '
         "<strong>Partner Transactions</strong></p>"
@@ -556,6 +698,8 @@ table.items{table-layout:fixed;min-width:78em}.c-check{width:2.6em}.c-name{width
 .muted{color:var(--muted)}.small{font-size:.85em}
 code{font:.88em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code.id{font-size:.78em;color:var(--muted)}
+.problem{max-width:44em;margin:2em auto;padding:1.2em 1.5em}
+.problem h1{margin:0 0 .5em;font-size:1.2em}
 .code{font-weight:600}.empty{margin:0;padding:1em 1.1em;color:var(--muted)}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 button{font:inherit;border:1px solid var(--line);background:#fff;color:var(--ink);

@@ -529,9 +529,10 @@ def property_names(store: SandboxStore) -> dict[str, str]:
     }
 
 
-def resident_names(store: SandboxStore, lease_ids: Iterable[str]) -> dict[str, str]:
-    """The name of each lease's resident (its billing account's holder, else its main contact),
-    by lease id (a partner's CustomerID); a lease the store does not know is left out."""
+def lease_holder_names(store: SandboxStore, lease_ids: Iterable[str]) -> dict[str, str]:
+    """The name of each lease's holder (its billing account's holder, else its main contact),
+    by lease id (a partner's CustomerID); a lease the store does not know is left out. The lease's
+    holder, not necessarily the person a transaction is about: MITS names only the lease."""
     wanted = sorted({lease_id.lower() for lease_id in lease_ids})
     names: dict[str, str] = {}
     for start in range(0, len(wanted), 500):

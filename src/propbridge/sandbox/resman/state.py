@@ -67,14 +67,24 @@ def _named_by_address(host_header: str) -> bool:
 
 
 def same_origin(request: Request) -> None:
-    """403 for a browser's cross-site POST: its `Origin` names another site, or the request
-    reached us by a DNS name (the control plane and the approval page answer only on an
-    address or `localhost`). Programs that send no `Origin`, like the tests and propbridge, are
-    not browsers."""
+    """403 for a browser's cross-site request: its `Origin` names another site, or its
+    `Sec-Fetch-Site` says `cross-site`, or it reached us by a DNS name (the control plane and
+    the approval page answer only on an address or `localhost`). Programs that send neither
+    header, like the tests and propbridge, are not browsers.
+
+    A cross-site link followed in the address bar (a GET or HEAD top-level navigation) may still
+    open a page: browsers send it no `Origin` either, and it changes nothing."""
     host = request.headers.get("host", "")
     if not _named_by_address(host):
         raise HTTPException(403, "The control plane answers on an IP address or localhost only")
-    origin = request.headers.get("origin")
+    headers = request.headers
+    if headers.get("sec-fetch-site", "").strip().lower() == "cross-site" and not (
+        request.method in ("GET", "HEAD")
+        and headers.get("sec-fetch-mode") == "navigate"
+        and headers.get("sec-fetch-dest") == "document"
+    ):
+        raise HTTPException(403, "Cross-site requests are refused")
+    origin = headers.get("origin")
     if origin is None:
         return
     if urlsplit(origin).netloc != host:
