@@ -4,7 +4,6 @@ batch, names, totals, plurals, several approved or rejected at once, history, an
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from propbridge.sandbox.resman.page import (
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
-from tests.sandbox.test_sandbox import AUTH, CLOCK, CONFIG
+from tests.sandbox.conftest import AUTH, CLOCK, CONFIG
 
 V2 = {
     "Authorization": "Basic "
@@ -33,14 +32,6 @@ V2 = {
     "ResMan-Account-Id": CONFIG.account_id,
 }
 PAGE = "/partner-transactions"
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    store = SandboxStore()
-    seed_store(store, SeedSize(properties=2, units=20, months=11), CLOCK.today())
-    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def _properties(client: TestClient) -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -13,20 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
-from propbridge.clock import Clock
-from propbridge.sandbox.resman.app import SandboxConfig, create_sandbox_app
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
-from tests.support import DEFAULT_NOW
+from tests.sandbox.conftest import AUTH, CLOCK, CONFIG
 
-CLOCK = Clock.starting_at(DEFAULT_NOW)
-CONFIG = SandboxConfig(clock=CLOCK.now)
-AUTH = {
-    "IntegrationPartnerID": CONFIG.partner_id,
-    "ApiKey": CONFIG.api_key,
-    "AccountID": CONFIG.account_id,
-}
 XML = {"Accept": "application/xml"}
 JSON = {"Accept": "application/json"}
 V2 = {
@@ -34,14 +24,6 @@ V2 = {
     + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),
     "ResMan-Account-Id": CONFIG.account_id,
 }
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    store = SandboxStore()
-    seed_store(store, SeedSize(properties=2, units=20, months=11), CLOCK.today())
-    with TestClient(create_sandbox_app(store, CONFIG), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def _property(client: TestClient) -> str:
