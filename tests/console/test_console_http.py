@@ -156,6 +156,9 @@ def test_bad_input_is_a_page_saying_so(admin: Browser, synced: dict[str, Any]) -
     keys = admin.post("/console/api-keys", name="k", scopes="superuser")
     assert keys.status_code == 400 and "unknown scope" in keys.text
     assert admin.post("/console/api-keys", name="", scopes="read").status_code == 400
+    for listed in (",,,", "x" * 3000, str(uuid.uuid4())):
+        widened = admin.post("/console/api-keys", name="k", scopes="read", integration_ids=listed)
+        assert widened.status_code == 400, listed
     assert (
         admin.post("/console/api-keys", name="k", scopes="read", expires_in_days="0").status_code
         == 400
@@ -228,6 +231,17 @@ def test_health_shows_the_engine_migration_and_queue(stack: LiveStack, admin: Br
     assert ("SQLite" if stack.runtime.database.is_sqlite else "PostgreSQL") in page
     assert "current" in page
     assert re.search(r'id="workers">[^<]*\S', page)
+
+
+def test_messages_are_sealed_and_not_left_by_background_refreshes(stack: LiveStack) -> None:
+    browser = Browser(stack, stack.new_token(["admin"]))
+    browser.client.cookies.set("pb_console_flash", "Your key was compromised", path="/console")
+    assert "compromised" not in browser.get("/console/health").text
+    assert browser.post("/console/sign-out").status_code == 303
+    refreshed = browser.client.get("/console/health", headers={"X-Console-Refresh": "1"})
+    assert refreshed.status_code == 303 and "pb_console_flash" not in refreshed.headers.get(
+        "set-cookie", ""
+    )
 
 
 def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(stack: LiveStack) -> None:
@@ -305,7 +319,7 @@ def test_an_unknown_outcome_is_retried_only_once_checked(
     page = admin.get(f"/console/writes/{job_id}").text
     assert 'name="outcome_checked"' in page and body["reference_number"] in page
     refused = admin.post(f"/console/writes/{job_id}/retry")
-    assert refused.status_code == 409 and "Partner Transactions" in refused.text
+    assert refused.status_code == 409 and "tick the box" in refused.text
     retried = admin.post(f"/console/writes/{job_id}/retry", outcome_checked="on")
     assert retried.status_code == 303, retried.text
     retry_job = retried.headers["location"].rsplit("/", 1)[1]

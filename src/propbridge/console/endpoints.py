@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -40,7 +40,9 @@ from propbridge.console.session import (
     principal_of,
     same_site,
     seal,
+    seal_message,
     signed_in,
+    unseal_message,
 )
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.integrations.models import Integration
@@ -53,6 +55,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 ASSETS = {path.name: path for path in STATIC.iterdir() if path.is_file()}
 FLASH_COOKIE = "pb_console_flash"
+# Sent by console.js on its background refreshes.
+REFRESH_HEADER = "x-console-refresh"
 # The console's pages: nothing from elsewhere, never framed, never cached.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -109,7 +113,7 @@ def _page(
     status_code: int = 200,
     csrf: str = "",
 ) -> HTMLResponse:
-    flash = unquote(request.cookies.get(FLASH_COOKIE, ""))
+    flash = unseal_message(request, request.cookies.get(FLASH_COOKIE, ""))
     # What the navigation offers: API keys and health are for keys limited to no integration.
     unrestricted = request.scope.get("state", {}).get("console_unrestricted", False)
     response = templates.TemplateResponse(
@@ -130,12 +134,14 @@ def _page(
     return response
 
 
-def _redirect(to: str, flash: str | None = None) -> RedirectResponse:
+def _redirect(request: Request, to: str, flash: str | None = None) -> RedirectResponse:
+    """303 to `to`; the message for the next page sealed like the session (another service on
+    the same host cannot plant one), and none for a background refresh (its page is gone)."""
     response = RedirectResponse(to, status_code=303, headers=SECURITY_HEADERS)
-    if flash:
+    if flash and not request.headers.get(REFRESH_HEADER):
         response.set_cookie(
             FLASH_COOKIE,
-            quote(flash[:300]),
+            seal_message(request, flash[:300]),
             path=PATH,
             httponly=True,
             samesite="strict",
@@ -149,7 +155,7 @@ def _problem(request: Request, status: int, message: str, csrf: str = "") -> HTM
 
 
 def _sign_in_again(request: Request, reason: str | None) -> Response:
-    response = _redirect(f"{PATH}/sign-in", reason)
+    response = _redirect(request, f"{PATH}/sign-in", reason)
     if COOKIE in request.cookies:
         # Only a session this request carried is dropped: a request that came without one (a
         # cross-site post, whose SameSite cookie stayed behind) must not sign anyone out.
@@ -200,9 +206,9 @@ def _whole_number(raw: str) -> int | None:
 
 
 @router.get("")
-async def console_home() -> Response:
+async def console_home(request: Request) -> Response:
     """The console opens on its integrations."""
-    return _redirect(f"{PATH}/integrations")
+    return _redirect(request, f"{PATH}/integrations")
 
 
 @router.get("/sign-in")
@@ -237,7 +243,7 @@ async def sign_in(request: Request) -> Response:
         csrf = str(form.get("csrf") or "")
         return _page(request, "sign_in.html", {"error": error, "signing_in": True}, 401, csrf)
     session = await begin(request, key, principal)
-    response = _redirect(f"{PATH}/integrations")
+    response = _redirect(request, f"{PATH}/integrations")
     response.set_cookie(
         COOKIE,
         seal(request, session),
@@ -356,7 +362,7 @@ async def _save_integration(
     except ApiError as error:
         problem = error.message
     else:
-        return _redirect(f"{PATH}/integrations", done)
+        return _redirect(request, f"{PATH}/integrations", done)
     values = {k: v for k, v in body.items() if k != "credentials"}
     return await _integration_form_page(request, session, values, problem, editing=editing)
 
@@ -437,14 +443,14 @@ async def integration_action(integration_id: str, action: str, request: Request)
         runtime = get_runtime(request)
         if action == "sync":
             job_id = await service.sync_now(runtime, principal, integration_id)
-            return _redirect(f"{PATH}/integrations", f"Sync queued (job {job_id}).")
+            return _redirect(request, f"{PATH}/integrations", f"Sync queued (job {job_id}).")
         if action in ("enable", "disable"):
             update = IntegrationUpdate(active=action == "enable")
             found = await service.update_integration(runtime, principal, integration_id, update)
-            return _redirect(f"{PATH}/integrations", f"{found.name}: {action}d.")
+            return _redirect(request, f"{PATH}/integrations", f"{found.name}: {action}d.")
         if action == "check":
             ok, message = await service.check_credentials(runtime, principal, integration_id)
-            return _redirect(f"{PATH}/integrations", ("✓ " if ok else "✗ ") + message)
+            return _redirect(request, f"{PATH}/integrations", ("✓ " if ok else "✗ ") + message)
         return _problem(request, 404, f"No such action: {action}", session.csrf)
 
     return await _serve(request, page, form=True)
@@ -620,10 +626,23 @@ async def retry_write(job_id: str, request: Request) -> Response:
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         recorder: WriteRecorder = request.app.state.write_recorder
         checked = (await request.form()).get("outcome_checked") == "on"
-        retry = await service.retry_write(
-            get_runtime(request), recorder, principal, job_id, checked
+        try:
+            retry = await service.retry_write(
+                get_runtime(request), recorder, principal, job_id, checked
+            )
+        except ApiError as error:
+            if error.code != "outcome_unknown":
+                raise
+            raise ApiError(
+                409,
+                error.code,
+                "Not retried: ResMan may already hold this write. Look for its references in "
+                "ResMan's Partner Transactions; only if they are not there, tick the box on the "
+                "write's page and retry.",
+            ) from error
+        return _redirect(
+            request, f"{PATH}/writes/{retry.job_id}", f"Retry queued (job {retry.job_id})."
         )
-        return _redirect(f"{PATH}/writes/{retry.job_id}", f"Retry queued (job {retry.job_id}).")
 
     return await _serve(request, page, form=True)
 
@@ -667,7 +686,7 @@ async def redeliver(webhook_id: str, delivery_id: str, request: Request) -> Resp
 
     async def page(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         await service.redeliver(get_runtime(request), principal, webhook_id, delivery_id)
-        return _redirect(f"{PATH}/webhooks/{webhook_id}", "Redelivery queued.")
+        return _redirect(request, f"{PATH}/webhooks/{webhook_id}", "Redelivery queued.")
 
     return await _serve(request, page, form=True)
 
@@ -706,7 +725,8 @@ async def create_api_key(request: Request) -> Response:
         name = _text(form, "name")
         scopes = [str(scope) for scope in form.getlist("scopes")]
         days = _text(form, "expires_in_days")
-        allowed = [part.strip() for part in _text(form, "integration_ids").split(",")]
+        listed = _text(form, "integration_ids")
+        allowed = [part.strip() for part in listed.split(",") if part.strip()]
         problem = None
         if not name or len(name) > 200:
             problem = "Give the key a name (at most 200 characters)."
@@ -714,6 +734,9 @@ async def create_api_key(request: Request) -> Response:
             problem = "Choose at least one scope."
         elif days and not 1 <= (_whole_number(days) or 0) <= 3650:
             problem = "Expiry must be a whole number of days between 1 and 3650."
+        elif listed and not allowed:
+            # Something was typed: it must not silently become "every integration".
+            problem = "Name integrations by id, separated by commas, or leave the field empty."
         if problem is not None:
             return await _keys_page(request, session, principal, error=problem)
         created = await service.create_api_key(
@@ -721,7 +744,7 @@ async def create_api_key(request: Request) -> Response:
             principal,
             name,
             scopes,
-            [part for part in allowed if part] or None,
+            allowed or None,
             _whole_number(days),
         )
         return await _keys_page(request, session, principal, created=created)
@@ -738,7 +761,7 @@ async def revoke_api_key(key_id: str, request: Request) -> Response:
         if key is None:
             return _problem(request, 404, f"API key {key_id} not found", session.csrf)
         request.app.state.principal_cache.forget()
-        return _redirect(f"{PATH}/api-keys", f"Revoked {key.name} ({key.token_prefix}…).")
+        return _redirect(request, f"{PATH}/api-keys", f"Revoked {key.name} ({key.token_prefix}…).")
 
     return await _serve(request, page, form=True)
 

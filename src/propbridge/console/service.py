@@ -253,8 +253,16 @@ async def create_api_key(
     integration_ids: list[str] | None,
     expires_in_days: int | None,
 ) -> tuple[ApiKey, str]:
-    """A new key; its token is returned here once and stored only as a hash."""
+    """A new key; its token is returned here once and stored only as a hash. Its allow-list
+    names integrations that exist (400 otherwise), each once."""
     _unrestricted(principal)
+    if integration_ids is not None:
+        known = await integration_names(runtime, principal)
+        unknown = [i for i in integration_ids if i not in known]
+        if unknown:
+            shown = ", ".join(i[:40] for i in unknown[:3])
+            raise ApiError(400, "invalid_request", f"No such integration: {shown}")
+        integration_ids = list(dict.fromkeys(integration_ids))
     try:
         async with runtime.database.write() as db:
             return await keys.issue_api_key(

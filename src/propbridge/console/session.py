@@ -30,8 +30,9 @@ SIGN_IN_COOKIE = "pb_console_sign_in"
 PATH = "/console"
 # A session lasts this long, however busy; then the key is asked for again.
 LIFETIME = timedelta(hours=12)
-# What the sealed cookie is bound to (AES-GCM associated data): no other sealed value fits.
+# What the sealed cookies are bound to (AES-GCM associated data): no other sealed value fits.
 SEALED_FOR = "propbridge-console-session"
+MESSAGE_FOR = "propbridge-console-message"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,25 @@ def _unseal(request: Request, value: str) -> ConsoleSession | None:
         return ConsoleSession(str(payload["id"]), str(payload["token"]), str(payload["csrf"]))
     except (binascii.Error, ValueError, KeyError, TypeError, ConfigurationError):
         return None
+
+
+def seal_message(request: Request, message: str) -> str:
+    """A message for the next page, sealed so that nothing else can put words there."""
+    sealed = get_runtime(request).cipher.encrypt(MESSAGE_FOR, {"message": message})
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def unseal_message(request: Request, value: str) -> str:
+    """The message a sealed value carries ("" when there is none or it was not ours)."""
+    if not value:
+        return ""
+    try:
+        payload = get_runtime(request).cipher.decrypt(
+            MESSAGE_FOR, base64.urlsafe_b64decode(value.encode())
+        )
+        return str(payload["message"])
+    except (binascii.Error, ValueError, KeyError, TypeError, ConfigurationError):
+        return ""
 
 
 async def principal_of(request: Request, token: str) -> Principal | None:

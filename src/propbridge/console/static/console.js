@@ -21,7 +21,8 @@
     function tick() {
       if (document.hidden) { later(); return; }
       fetch(window.location.href, {
-        credentials: "same-origin", redirect: "manual", headers: { "Accept": "text/html" }
+        credentials: "same-origin", redirect: "manual",
+        headers: { "Accept": "text/html", "X-Console-Refresh": "1" }
       })
         .then(function (response) {
           if (response.type === "opaqueredirect" || response.status === 0) {
