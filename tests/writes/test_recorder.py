@@ -139,6 +139,7 @@ async def test_a_key_taken_by_another_process_in_between_is_settled_one_by_one(
     async def blind_read(needs: service.Needs, db: repository.Source) -> repository.BatchTargets:
         found = await read(needs, db)
         found.seen.clear()
+        found.claimed.clear()
         return found
 
     monkeypatch.setattr(service.Needs, "read", blind_read)

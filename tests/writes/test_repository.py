@@ -298,7 +298,8 @@ async def test_writes_recorded_on_the_driver_read_back_as_sqlalchemy_writes_them
     request.update(retry_of=None, retry_root=None)
     items = [_item_row(request["id"], 0, "r-a")]
     job = {**_job_row(integration.id, job_id), "concurrency_key": None, "run_after": moment}
-    await repository.record_writes(session, [request], items, [job])
+    claim = {"reference_key": f"{integration.id}\x1fb\x1fr-a", "job_id": job_id}
+    await repository.record_writes(session, [request], items, [job], [claim])
     found = await repository.write_by_job(session, job_id)
     assert found is not None and found.job_state == "queued"
     assert found.request.request_body == request["request_body"]
@@ -325,6 +326,7 @@ async def test_a_taken_dedupe_key_is_a_write_conflict(session: AsyncSession) -> 
         [_request_row(integration.id, first_job, dedupe_key=key, retry_of=None, retry_root=None)],
         [],
         [{**_job_row(integration.id, first_job), "concurrency_key": None}],
+        [],
     )
     again = _request_row(integration.id, second_job, dedupe_key=key, retry_of=None, retry_root=None)
     with pytest.raises(repository.WriteConflict):
@@ -334,7 +336,35 @@ async def test_a_taken_dedupe_key_is_a_write_conflict(session: AsyncSession) -> 
                 [again],
                 [],
                 [{**_job_row(integration.id, second_job), "concurrency_key": None}],
+                [],
             )
+
+
+async def test_a_claimed_reference_is_a_write_conflict(session: AsyncSession) -> None:
+    """Two writes of different routes (other dedupe keys) cannot claim one reference."""
+    integration = await factories.integration(session)
+    claim = f"{integration.id}\x1fb\x1fr"
+    for n in range(2):
+        job_id = new_id()
+        rows = (
+            [
+                _request_row(
+                    integration.id, job_id, dedupe_key=new_id(), retry_of=None, retry_root=None
+                )
+            ],
+            [],
+            [{**_job_row(integration.id, job_id), "concurrency_key": None}],
+            [{"reference_key": claim, "job_id": job_id}],
+        )
+        if n == 0:
+            await repository.record_writes(session, *rows)
+            first = job_id
+            continue
+        with pytest.raises(repository.WriteConflict):
+            async with session.begin_nested():
+                await repository.record_writes(session, *rows)
+    found = await repository.batch_targets(session, [], [], [], [], [claim, "other"])
+    assert found.claimed == {claim: first}
 
 
 async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
@@ -357,6 +387,7 @@ async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
         [resident.id, leaseless.id, "unknown"],
         [code.id, "unknown"],
         [key, "unknown"],
+        ["unknown"],
     )
     assert found.vendors == {integration.id: "RESMAN"}
     assert found.residents[resident.id] == repository.ResidentTarget(
@@ -368,5 +399,6 @@ async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
         code.id: repository.CodeTarget(code.id, integration.id, at.id, "Charge", "PETF")
     }
     assert found.seen == {key: SeenWrite(seen.job_id, "b" * 64, {"n": 2})}
-    nothing = await repository.batch_targets(session, [], [], [], [])
+    nothing = await repository.batch_targets(session, [], [], [], [], [])
     assert (nothing.vendors, nothing.residents, nothing.codes, nothing.seen) == ({}, {}, {}, {})
+    assert nothing.claimed == {}

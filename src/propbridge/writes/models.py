@@ -60,3 +60,15 @@ class WriteItem(IdMixin, Base):
     upstream: Mapped[dict[str, Any]] = mapped_column(JSON)
     record_id: Mapped[str | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(default=None)
+
+
+class WriteReference(Base):
+    """Which write first used a `(integration, batch_id, reference_number)`: whatever the route
+    (single, batch, generic, charge or payment), a reference names one transaction, so a later
+    write that reuses it is replayed or refused, never sent again. A retry re-sends its chain's
+    references and claims none."""
+
+    __tablename__ = "write_references"
+
+    reference_key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(36))

@@ -40,6 +40,7 @@ from propbridge.writes.service import (
     Needs,
     PendingWrite,
     find_existing_write,
+    reference_keys,
     write_to_retry,
 )
 
@@ -67,6 +68,7 @@ class NewRows:
     requests: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    references: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, pending: PendingWrite, now: datetime) -> str:
         """A write's rows; the id of the job that will carry it."""
@@ -193,10 +195,12 @@ async def _record_batch(
     for entry in batch:
         if isinstance(entry, Unresolved):
             needs.add(entry.resolver.needs(entry.body))
-        elif entry.dedupe_key is not None:
-            needs.dedupe_keys.add(entry.dedupe_key)
+        else:
+            if entry.dedupe_key is not None:
+                needs.dedupe_keys.add(entry.dedupe_key)
+            needs.reference_keys.update(reference_keys(entry))
     found = await needs.read(driver)
-    seen = found.seen
+    seen, claimed = found.seen, found.claimed
     outcomes: list[AcceptedWrite | BaseException] = []
     rows = NewRows()
     now = utcnow()
@@ -215,9 +219,19 @@ async def _record_batch(
                 rules.replay_or_conflict(pending.digest, first.job_id, first.digest, first.body)
             )
             continue
+        references = reference_keys(pending)
+        # A reference another write used first (any route): that write's transaction, not
+        # this one's, so it is not sent again.
+        taken = next((claimed[key] for key in references if key in claimed), None)
+        if taken is not None:
+            outcomes.append(rules.reference_taken(taken))
+            continue
         job_id = rows.add(pending, now)
         if pending.dedupe_key is not None:
             seen[pending.dedupe_key] = SeenWrite(job_id, pending.digest, pending.body)
+        for key in references:
+            claimed[key] = job_id
+            rows.references.append({"reference_key": key, "job_id": job_id})
         outcomes.append(AcceptedWrite(job_id, pending.body))
-    await repository.record_writes(driver, rows.requests, rows.items, rows.jobs)
+    await repository.record_writes(driver, rows.requests, rows.items, rows.jobs, rows.references)
     return outcomes

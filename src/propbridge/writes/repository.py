@@ -28,7 +28,7 @@ from propbridge.db.engine import Executor
 from propbridge.integrations.models import Integration
 from propbridge.jobs.models import ACTIVE_STATES, Job
 from propbridge.residents.models import Lease, Resident
-from propbridge.writes.models import WriteItem, WriteRequest
+from propbridge.writes.models import WriteItem, WriteReference, WriteRequest
 
 # Items that did not go through: a write with any of them (or whose job failed) failed.
 NOT_THROUGH_ITEM_STATES = ("REJECTED", "OUTCOME_UNKNOWN", "PENDING")
@@ -712,11 +712,13 @@ INSERT_JOB = _Insert(
     ),
 )
 
+INSERT_REFERENCE = _Insert(WriteReference, ("reference_key", "job_id"))
+
 # Everything a batch of writes reads, in one statement (each statement is a hand-off or round
 # trip the whole batch waits for): live integrations' vendors, residents with the lease their
 # writes post to (their `x_lease_id` in the same integration and property), charge codes, and
-# the writes already recorded under the batch's dedupe keys. One row shape for all four, told
-# apart by the first column.
+# the writes already recorded under the batch's dedupe keys, and the writes that first used its
+# references. One row shape for all five, told apart by the first column.
 BATCH_TARGETS = (
     "SELECT 'integration', id, vendor, NULL, NULL, NULL, NULL, NULL, NULL FROM integrations "
     "WHERE deleted_at IS NULL AND id {0} "
@@ -727,7 +729,9 @@ BATCH_TARGETS = (
     "UNION ALL SELECT 'code', id, integration_id, property_id, category_type, code, NULL, NULL, "
     "NULL FROM charge_codes WHERE id {2} "
     "UNION ALL SELECT 'write', dedupe_key, job_id, body_hash, CAST(request_body AS TEXT), NULL, "
-    "NULL, NULL, NULL FROM write_requests WHERE dedupe_key {3}"
+    "NULL, NULL, NULL FROM write_requests WHERE dedupe_key {3} "
+    "UNION ALL SELECT 'reference', reference_key, job_id, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM write_references WHERE reference_key {4}"
 )
 
 
@@ -739,6 +743,7 @@ class BatchTargets:
     residents: dict[str, ResidentTarget]  # by id, whatever their integration
     codes: dict[str, CodeTarget]  # by id, whatever their integration
     seen: dict[str, SeenWrite]  # by dedupe key
+    claimed: dict[str, str]  # the job of the write that first used each reference key
 
 
 async def batch_targets(
@@ -747,11 +752,12 @@ async def batch_targets(
     resident_ids: Iterable[str],
     code_ids: Iterable[str],
     dedupe_keys: Iterable[str],
+    reference_keys: Iterable[str],
 ) -> BatchTargets:
     """Everything a batch of writes reads, in one statement."""
     driver = await Driver.of(db)
-    key_lists = (integration_ids, resident_ids, code_ids, dedupe_keys)
-    found = BatchTargets({}, {}, {}, {})
+    key_lists = (integration_ids, resident_ids, code_ids, dedupe_keys, reference_keys)
+    found = BatchTargets({}, {}, {}, {}, {})
     for kind, key, *rest in await driver.rows_for_keys(BATCH_TARGETS, key_lists):
         if kind == "integration":
             found.vendors[key] = rest[0]
@@ -759,6 +765,8 @@ async def batch_targets(
             found.residents[key] = ResidentTarget(key, *rest)
         elif kind == "code":
             found.codes[key] = CodeTarget(key, *rest[:4])
+        elif kind == "reference":
+            found.claimed[key] = rest[0]
         else:
             found.seen[key] = SeenWrite(rest[0], rest[1], orjson.loads(rest[2]))
     return found
@@ -769,12 +777,14 @@ async def record_writes(
     requests: list[dict[str, Any]],
     items: list[dict[str, Any]],
     jobs: list[dict[str, Any]],
+    references: list[dict[str, Any]],
 ) -> None:
-    """New write requests, their items and their jobs, in the caller's transaction (as
-    `insert_writes`); `WriteConflict` when a constraint stops them, `WriteRefused` when the
-    database cannot hold a value."""
+    """New write requests, their items, their jobs and the references they claim, in the
+    caller's transaction; `WriteConflict` when a constraint stops them (a dedupe key or a
+    reference taken meanwhile), `WriteRefused` when the database cannot hold a value."""
     if requests:
         driver = await Driver.of(db)
         await driver.insert_many(INSERT_REQUEST, requests)
         await driver.insert_many(INSERT_ITEM, items)
         await driver.insert_many(INSERT_JOB, jobs)
+        await driver.insert_many(INSERT_REFERENCE, references)

@@ -93,6 +93,12 @@ def batch_dedupe_key(integration_id: str, operation: str, pairs: Iterable[tuple[
     return "\x1f".join((integration_id, operation, digest))
 
 
+def reference_key(integration_id: str, batch_id: str, reference_number: str) -> str:
+    """What one transaction is known by, whatever route sent it: its integration, batch and
+    reference (the migration that claimed existing writes' references builds the same)."""
+    return "\x1f".join((integration_id, batch_id, reference_number))
+
+
 def retry_dedupe_key(root_id: str, number: int) -> str:
     """The identity of the n-th retry of a chain: concurrent retries of one failure are one."""
     return f"retry:{root_id}:{number}"
@@ -112,6 +118,11 @@ def replay_or_conflict(
     """A write whose key was taken before: the first one again if the bodies match, else 409."""
     if seen_digest == digest:
         return AcceptedWrite(job_id, seen_body)
+    return reference_taken(job_id)
+
+
+def reference_taken(job_id: str) -> ApiError:
+    """The 409 for a batch_id and reference_number another write used first (`job_id`)."""
     return ApiError(
         409,
         "duplicate_reference",

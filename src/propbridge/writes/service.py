@@ -159,6 +159,7 @@ class Needs:
     resident_ids: set[str] = field(default_factory=set)
     code_ids: set[str] = field(default_factory=set)
     dedupe_keys: set[str] = field(default_factory=set)
+    reference_keys: set[str] = field(default_factory=set)
 
     def add(self, other: Needs) -> None:
         """Also what `other` reads."""
@@ -166,11 +167,17 @@ class Needs:
         self.resident_ids |= other.resident_ids
         self.code_ids |= other.code_ids
         self.dedupe_keys |= other.dedupe_keys
+        self.reference_keys |= other.reference_keys
 
     async def read(self, db: repository.Source) -> repository.BatchTargets:
         """All of it, in one statement."""
         return await repository.batch_targets(
-            db, self.integration_ids, self.resident_ids, self.code_ids, self.dedupe_keys
+            db,
+            self.integration_ids,
+            self.resident_ids,
+            self.code_ids,
+            self.dedupe_keys,
+            self.reference_keys,
         )
 
 
@@ -220,9 +227,26 @@ def _key(body: ResidentChargeCreate | ResidentPaymentCreate, operation: str) -> 
     return rules.dedupe_key(body.integration_id, operation, body.batch_id, body.reference_number)
 
 
+def _reference(body: ResidentChargeCreate | ResidentPaymentCreate) -> set[str]:
+    return {rules.reference_key(body.integration_id, body.batch_id, body.reference_number)}
+
+
+def reference_keys(pending: PendingWrite) -> list[str]:
+    """The references a write claims: each item's, unless it is a retry (which re-sends its
+    chain's, claimed by the chain's first write)."""
+    if pending.retry_of is not None:
+        return []
+    return [
+        rules.reference_key(pending.integration_id, item["batch_id"], item["reference_number"])
+        for item in pending.items
+    ]
+
+
 def _charge_needs(body: ResidentChargeCreate) -> Needs:
     key = _key(body, "resident_charge")
-    return Needs({body.integration_id}, {body.resident_id}, {body.charge_code_id}, {key})
+    return Needs(
+        {body.integration_id}, {body.resident_id}, {body.charge_code_id}, {key}, _reference(body)
+    )
 
 
 def _charge(
@@ -254,7 +278,7 @@ def _charge(
 
 def _payment_needs(body: ResidentPaymentCreate) -> Needs:
     key = _key(body, "resident_payment")
-    return Needs({body.integration_id}, {body.resident_id}, set(), {key})
+    return Needs({body.integration_id}, {body.resident_id}, set(), {key}, _reference(body))
 
 
 def _payment(
