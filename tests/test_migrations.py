@@ -64,8 +64,9 @@ def test_every_synced_table_is_registered_once() -> None:
 
 
 def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
-    """Writes recorded before 0009 (two using one reference, a retry re-sending it, another
-    integration's with the same reference), then the upgrade: the references it claims."""
+    """Writes recorded before 0009 (two using one reference, the first rejected; a retry
+    re-sending it; another integration's, rejected), then the upgrade: the references it claims
+    (each by the first write ResMan did not reject, else the first)."""
 
     async def run() -> list[tuple[str, str]]:
         database = Database(url)
@@ -90,8 +91,13 @@ def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
                         credentials_ciphertext=b"x",
                     )
                 )
-            for n, (integration, retry_of) in enumerate(
-                [("i1", None), ("i1", None), ("i1", "w0"), ("i2", None)]
+            for n, (integration, retry_of, status) in enumerate(
+                [
+                    ("i1", None, "REJECTED"),
+                    ("i1", None, "POSTED"),
+                    ("i1", "w0", "POSTED"),
+                    ("i2", None, "REJECTED"),
+                ]
             ):
                 await connection.execute(
                     text(
@@ -113,10 +119,10 @@ def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
                     text(
                         "INSERT INTO write_items (id, write_request_id, position, kind, status, "
                         "reference_number, batch_id, amount_in_cents, x_property_id, "
-                        "x_lease_id, upstream) VALUES (:id, :w, 0, 'charge', 'POSTED', 'R1', "
+                        "x_lease_id, upstream) VALUES (:id, :w, 0, 'charge', :status, 'R1', "
                         "'B1', 100, 'p', 'l', '{}')"
                     ),
-                    {"id": f"item{n}", "w": f"w{n}"},
+                    {"id": f"item{n}", "w": f"w{n}", "status": status},
                 )
             await connection.run_sync(to("head"))
             rows = await connection.execute(
@@ -135,7 +141,7 @@ def _claimed(claims: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def test_upgrading_claims_the_references_already_sent_on_sqlite(tmp_path: Path) -> None:
     claims = _claims_after_upgrade(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
-    assert _claimed(claims) == [("i1|B1|R1", "job0"), ("i2|B1|R1", "job3")]
+    assert _claimed(claims) == [("i1|B1|R1", "job1"), ("i2|B1|R1", "job3")]
 
 
 def test_upgrading_claims_the_references_already_sent_on_postgresql() -> None:
@@ -145,4 +151,4 @@ def test_upgrading_claims_the_references_already_sent_on_postgresql() -> None:
         claims = _claims_after_upgrade(url)
     finally:
         next(urls, None)
-    assert _claimed(claims) == [("i1|B1|R1", "job0"), ("i2|B1|R1", "job3")]
+    assert _claimed(claims) == [("i1|B1|R1", "job1"), ("i2|B1|R1", "job3")]

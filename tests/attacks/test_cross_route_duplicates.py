@@ -8,8 +8,11 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
+from sqlalchemy import update
+
+from propbridge.writes.models import WriteReference
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack
+from tests.support import LiveStack, wait_for
 
 
 def _sent(stack: LiveStack, reference: str) -> int:
@@ -93,3 +96,40 @@ def test_routes_racing_with_one_reference_send_it_once(
     assert len(accepted) == 1, [a.text for a in answers]
     assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
     assert _sent(stack, charge["reference_number"]) == 1
+
+
+def test_a_retry_never_sends_a_reference_another_chain_holds(
+    stack: LiveStack, synced: dict[str, Any]
+) -> None:
+    """After an upgrade, another write can hold a failed write's reference (two routes sent
+    it before claims existed; the claim went to the one ResMan did not reject): retrying the
+    failed one would send it again, so it is refused with the holder's job."""
+    stack.writes_settled()
+    stack.sandbox.post("/_sandbox/faults", json={"status_error": 1, "only_posts": True})
+    try:
+        charge = _charge(synced)
+        failed = stack.http.post("/v1/resident-charges/resman/", json=charge).json()["meta"][
+            "job_id"
+        ]
+        wait_for(
+            lambda: (
+                stack.http.get(f"/v1/admin/write-status/{failed}").json()["write_status"]
+                == "FAILURE"
+            )
+        )
+    finally:
+        stack.sandbox.post("/_sandbox/faults", json={})
+
+    async def held_by_another() -> None:
+        async with stack.runtime.database.write() as session:
+            await session.execute(
+                update(WriteReference)
+                .where(WriteReference.job_id == failed)
+                .values(job_id="a-write-from-before-the-upgrade")
+            )
+
+    stack.call(held_by_another())
+    refused = stack.http.post(f"/v1/admin/retry-write/{failed}", json={})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"]["job_id"] == "a-write-from-before-the-upgrade"
+    assert _sent(stack, charge["reference_number"]) == 0

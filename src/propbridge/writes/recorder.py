@@ -220,18 +220,20 @@ async def _record_batch(
             )
             continue
         references = reference_keys(pending)
-        # A reference another write used first (any route): that write's transaction, not
-        # this one's, so it is not sent again.
-        taken = next((claimed[key] for key in references if key in claimed), None)
+        # A reference another write used first (any route; for a retry, another chain): that
+        # write's transaction, not this one's, so it is not sent again.
+        owner = pending.chain_job_id
+        taken = next((claimed[key] for key in references if claimed.get(key, owner) != owner), None)
         if taken is not None:
             outcomes.append(rules.reference_taken(taken))
             continue
         job_id = rows.add(pending, now)
         if pending.dedupe_key is not None:
             seen[pending.dedupe_key] = SeenWrite(job_id, pending.digest, pending.body)
-        for key in references:
-            claimed[key] = job_id
-            rows.references.append({"reference_key": key, "job_id": job_id})
+        if pending.retry_of is None:
+            for key in references:
+                claimed[key] = job_id
+                rows.references.append({"reference_key": key, "job_id": job_id})
         outcomes.append(AcceptedWrite(job_id, pending.body))
     await repository.record_writes(driver, rows.requests, rows.items, rows.jobs, rows.references)
     return outcomes

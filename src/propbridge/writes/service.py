@@ -53,6 +53,8 @@ class PendingWrite:
     items: list[dict[str, Any]]
     retry_of: str | None = None
     retry_root: str | None = None
+    # A retry's: the job of its chain's first write, which holds the chain's references.
+    chain_job_id: str | None = None
 
     @functools.cached_property
     def digest(self) -> str:
@@ -232,10 +234,8 @@ def _reference(body: ResidentChargeCreate | ResidentPaymentCreate) -> set[str]:
 
 
 def reference_keys(pending: PendingWrite) -> list[str]:
-    """The references a write claims: each item's, unless it is a retry (which re-sends its
-    chain's, claimed by the chain's first write)."""
-    if pending.retry_of is not None:
-        return []
+    """The references a write sends: each item's. A first write claims them; a retry re-sends
+    its chain's, which its chain's first write holds (`chain_job_id`)."""
     return [
         rules.reference_key(pending.integration_id, item["batch_id"], item["reference_number"])
         for item in pending.items
@@ -496,6 +496,7 @@ async def write_to_retry(
             "only if they are not.",
             {"issues": [issue(["outcome_checked"], "Required when an outcome is unknown")]},
         )
+    root = found if found.id == root_id else await repository.write_by_id(db, root_id)
     return PendingWrite(
         latest.integration_id,
         latest.operation,
@@ -504,6 +505,7 @@ async def write_to_retry(
         [{name: getattr(item, name) for name in repository.ITEM_FIELDS} for item in items],
         retry_of=latest.id,
         retry_root=root_id,
+        chain_job_id=None if root is None else root.job_id,
     )
 
 

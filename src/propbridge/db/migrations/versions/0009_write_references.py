@@ -3,8 +3,8 @@ first used it, whatever its route
 
 Dedupe keys were per operation and per batch, so the same reference could reach ResMan again
 as a one-item batch, through the generic route or as a payment. Existing writes claim their
-references here (the first write of each, retries excepted), so an upgraded deployment refuses
-reuse of references it already sent.
+references here (retries excepted: a chain's first write holds them), so an upgraded deployment
+refuses reuse of references it already sent, and a retry of another chain with them.
 
 Revision ID: 0009
 Revises: 0008
@@ -21,13 +21,23 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The key is `rules.reference_key`: the three parts joined by U+001F.
+# The key is `rules.reference_key`: the three parts joined by U+001F. Where older writes shared
+# a reference, the claim goes to the first one ResMan did not reject (it may hold that one),
+# else to the first.
 BACKFILL = """
 INSERT INTO write_references (reference_key, job_id)
-SELECT r.integration_id || '{sep}' || i.batch_id || '{sep}' || i.reference_number, MIN(r.job_id)
-FROM write_items i JOIN write_requests r ON r.id = i.write_request_id
-WHERE r.retry_of IS NULL
-GROUP BY r.integration_id, i.batch_id, i.reference_number
+SELECT reference_key, job_id FROM (
+  SELECT r.integration_id || '{sep}' || i.batch_id || '{sep}' || i.reference_number
+           AS reference_key,
+         r.job_id,
+         ROW_NUMBER() OVER (
+           PARTITION BY r.integration_id, i.batch_id, i.reference_number
+           ORDER BY CASE WHEN i.status = 'REJECTED' THEN 1 ELSE 0 END, r.created_at, r.job_id
+         ) AS n
+  FROM write_items i JOIN write_requests r ON r.id = i.write_request_id
+  WHERE r.retry_of IS NULL
+) ranked
+WHERE n = 1
 """
 
 
