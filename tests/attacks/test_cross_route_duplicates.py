@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import update
 
 from propbridge.writes.models import WriteReference
+from tests.e2e.test_ledger_and_reconciliation import _status
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack, wait_for
+from tests.support import LiveStack
 
 
 def _sent(stack: LiveStack, reference: str) -> int:
@@ -52,7 +53,8 @@ def test_a_single_charges_reference_cannot_be_sent_again_as_a_batch_or_payment(
         ),
     }
     for label, (path, body) in others.items():
-        refused = stack.http.post(path, json=body)
+        # A fresh Idempotency-Key makes it a new request, not a new transaction.
+        refused = stack.http.post(path, json=body, headers={"Idempotency-Key": f"k-{label}"})
         assert refused.status_code == 409, (label, refused.text)
         assert refused.json()["error"]["code"] == "duplicate_reference", label
         assert refused.json()["error"]["details"]["job_id"] == job_id, label
@@ -111,12 +113,7 @@ def test_a_retry_never_sends_a_reference_another_chain_holds(
         failed = stack.http.post("/v1/resident-charges/resman/", json=charge).json()["meta"][
             "job_id"
         ]
-        wait_for(
-            lambda: (
-                stack.http.get(f"/v1/admin/write-status/{failed}").json()["write_status"]
-                == "FAILURE"
-            )
-        )
+        assert _status(stack, failed)["write_status"] == "FAILURE"
     finally:
         stack.sandbox.post("/_sandbox/faults", json={})
 

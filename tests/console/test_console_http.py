@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from propbridge.jobs.worker import worker_name
+from tests.e2e.test_ledger_and_reconciliation import _status
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack, wait_for
+from tests.support import LiveStack
 
 
 def _csrf(html: str) -> str:
@@ -201,11 +203,7 @@ def test_writes_filter_by_status_operation_and_date(
 ) -> None:
     body = _charge(synced)
     job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
-    wait_for(
-        lambda: (
-            stack.http.get(f"/v1/admin/write-status/{job_id}").json()["write_status"] == "SUCCESS"
-        )
-    )
+    assert _status(stack, job_id)["write_status"] == "SUCCESS"
     today = stack.clock.today().isoformat()
     integration_id = synced["integration"]["id"]
     assert job_id in admin.get("/console/writes", status="SUCCESS", since=today).text
@@ -226,11 +224,19 @@ def test_writes_filter_by_status_operation_and_date(
     assert re.search(rf"<title>{today}: [1-9]\d* SUCCESS</title>", chart), chart[:2000]
 
 
-def test_health_shows_the_engine_migration_and_queue(stack: LiveStack, admin: Browser) -> None:
+def test_health_shows_the_engine_migration_and_queue(
+    stack: LiveStack, admin: Browser, synced: dict[str, Any]
+) -> None:
+    # A write the stack's worker sends now: it has been seen within the last ten minutes.
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=_charge(synced)).json()["meta"][
+        "job_id"
+    ]
+    assert _status(stack, job_id)["write_status"] == "SUCCESS"
     page = admin.get("/console/health").text
     assert ("SQLite" if stack.runtime.database.is_sqlite else "PostgreSQL") in page
     assert "current" in page
-    assert re.search(r'id="workers">[^<]*\S', page)
+    workers = re.search(r'id="workers">([^<]*)<', page)
+    assert workers and worker_name() in workers.group(1).split(", "), page
 
 
 def test_messages_are_sealed_and_not_left_by_background_refreshes(stack: LiveStack) -> None:
@@ -308,12 +314,7 @@ def test_an_unknown_outcome_is_retried_only_once_checked(
     try:
         body = _charge(synced)
         job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
-        wait_for(
-            lambda: (
-                stack.http.get(f"/v1/admin/write-status/{job_id}").json()["write_status"]
-                == "FAILURE"
-            )
-        )
+        assert _status(stack, job_id)["write_status"] == "FAILURE"
     finally:
         stack.repoint(integration_id, stack.sandbox_url)
     page = admin.get(f"/console/writes/{job_id}").text
@@ -323,12 +324,7 @@ def test_an_unknown_outcome_is_retried_only_once_checked(
     retried = admin.post(f"/console/writes/{job_id}/retry", outcome_checked="on")
     assert retried.status_code == 303, retried.text
     retry_job = retried.headers["location"].rsplit("/", 1)[1]
-    wait_for(
-        lambda: (
-            stack.http.get(f"/v1/admin/write-status/{retry_job}").json()["write_status"]
-            == "SUCCESS"
-        )
-    )
+    assert _status(stack, retry_job)["write_status"] == "SUCCESS"
     assert len(received) == 1
     pending = stack.sandbox.get("/_sandbox/partner-transactions").json()["results"]
     assert [i["reference"] for i in pending].count(body["reference_number"]) == 1

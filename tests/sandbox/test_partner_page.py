@@ -3,7 +3,6 @@ batch, names, totals, plurals, several approved or rejected at once, history, an
 
 from __future__ import annotations
 
-import base64
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,13 +23,8 @@ from propbridge.sandbox.resman.page import (
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
-from tests.sandbox.conftest import AUTH, CLOCK, CONFIG
+from tests.sandbox.conftest import AUTH, CLOCK, CONFIG, V2, current_lease
 
-V2 = {
-    "Authorization": "Basic "
-    + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),
-    "ResMan-Account-Id": CONFIG.account_id,
-}
 PAGE = "/partner-transactions"
 
 
@@ -38,14 +32,6 @@ def _properties(client: TestClient) -> list[tuple[str, str]]:
     """(id, name) of each property, from the control plane."""
     info = client.get("/_sandbox/info").json()
     return [(p["property_id"], p["name"]) for p in info["properties"]]
-
-
-def _lease(client: TestClient, pid: str) -> dict[str, Any]:
-    since = (CLOCK.now() - timedelta(days=300)).isoformat()
-    leases = client.get(
-        "/Leasing/Leases", headers=V2, params={"propertyId": pid, "modifiedSince": since}
-    ).json()
-    return next(lease for lease in leases["leases"] if lease["leaseStatus"] != "Former")
 
 
 def _resident(client: TestClient, lease: dict[str, Any]) -> str:
@@ -145,7 +131,7 @@ def _cells(row: Any) -> str:
 
 def test_pending_are_grouped_by_property_name_then_batch(client: TestClient) -> None:
     (first, first_name), (second, second_name) = _properties(client)
-    lease, other = _lease(client, first), _lease(client, second)
+    lease, other = current_lease(client, first), current_lease(client, second)
     _post(client, lease, TransactionID="A1", BatchID="B1")
     _post(client, lease, TransactionID="A2", BatchID="B1")
     _post(client, lease, TransactionID="A3", BatchID="B2")
@@ -194,7 +180,7 @@ def test_rows_show_the_resident_unit_code_amount_date_description_reference(
     client: TestClient,
 ) -> None:
     pid, _name = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     _post(client, lease, TransactionID="ROW-1", Amount="1234.50", Description="Pet fee Nov")
     detail = {"ChargeCode": "-", "TransactionID": "-", "DocumentNumber": "PAY-1"}
     _post(client, lease, "Payment", ' Type="Credit Card"', PaidBy="Chen Silva", **detail)
@@ -229,7 +215,7 @@ def test_rows_show_the_resident_unit_code_amount_date_description_reference(
 
 def test_totals_are_exact_per_batch_property_and_overall(client: TestClient) -> None:
     (first, first_name), (second, second_name) = _properties(client)
-    lease, other = _lease(client, first), _lease(client, second)
+    lease, other = current_lease(client, first), current_lease(client, second)
     _post(client, lease, TransactionID="T1", Amount="0.10")
     _post(client, lease, TransactionID="T2", Amount="0.20")
     _post(client, lease, TransactionID="T3", BatchID="B2", Amount="1234.50")
@@ -257,7 +243,7 @@ def test_totals_are_exact_per_batch_property_and_overall(client: TestClient) -> 
 
 def test_totals_keep_charges_and_payments_apart(client: TestClient) -> None:
     (first, first_name), (second, second_name) = _properties(client)
-    lease, other = _lease(client, first), _lease(client, second)
+    lease, other = current_lease(client, first), current_lease(client, second)
     payment = {"ChargeCode": "-", "TransactionID": "-"}
     _post(client, lease, TransactionID="M1", Amount="1500.00")
     _post(client, lease, TransactionID="M2", Amount="45.67")
@@ -304,7 +290,7 @@ def test_totals_keep_charges_and_payments_apart(client: TestClient) -> None:
 
 def test_plurals_for_one_and_two(client: TestClient) -> None:
     (first, _), (second, _) = _properties(client)
-    lease, other = _lease(client, first), _lease(client, second)
+    lease, other = current_lease(client, first), current_lease(client, second)
     _post(client, lease, TransactionID="P1")
     page = _page(client)
     summary = _text(page.get_element_by_id("summary"))
@@ -325,7 +311,7 @@ def test_plurals_for_one_and_two(client: TestClient) -> None:
 
 def test_approve_selected_on_a_posting_date(client: TestClient) -> None:
     pid, name = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     for reference in ("S1", "S2", "S3"):
         _post(client, lease, TransactionID=reference)
     page = _page(client)
@@ -349,7 +335,7 @@ def test_approve_selected_on_a_posting_date(client: TestClient) -> None:
 
 def test_approve_selected_by_default_posts_on_each_transaction_date(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     _post(client, lease, TransactionID="D1", TransactionDate="2026-11-02")
     page = _page(client)
     note = _text(page.get_element_by_id("posting-date-help"))
@@ -371,7 +357,7 @@ def test_approve_selected_by_default_posts_on_each_transaction_date(client: Test
 
 def test_reject_selected(client: TestClient) -> None:
     pid, name = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     for reference in ("J1", "J2", "J3"):
         _post(client, lease, TransactionID=reference)
     page = _page(client)
@@ -393,7 +379,7 @@ def test_reject_selected(client: TestClient) -> None:
 
 def test_decided_and_unknown_ids_are_skipped_quietly(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     _post(client, lease, TransactionID="K1")
     _post(client, lease, TransactionID="K2")
     page = _page(client)
@@ -410,7 +396,7 @@ def test_decided_and_unknown_ids_are_skipped_quietly(client: TestClient) -> None
 
 def test_nothing_selected_and_a_bad_date_change_nothing(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="N1")
+    _post(client, current_lease(client, pid), TransactionID="N1")
     page = _page(client)
     assert _flash(client, _decide(client, page, [], "approve")).startswith("Nothing was selected")
     for bad in ("2026-02-30", "20261120", "soon"):
@@ -452,7 +438,7 @@ def _refusal(response: httpx.Response, says: str) -> None:
 @pytest.mark.parametrize("token", [None, "", "wrong", "from-before-a-restart-é"])
 def test_a_missing_or_wrong_token_is_403(client: TestClient, token: str | None) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="X1")
+    _post(client, current_lease(client, pid), TransactionID="X1")
     page = _page(client)
     data: dict[str, Any] = {"item_ids": _ids(page, "X1"), "action": "approve"}
     if token is not None:
@@ -498,7 +484,7 @@ def _post_batch(client: TestClient, lease: dict[str, Any], count: int, batch: st
 @pytest.mark.parametrize("button", ["Approve selected", "Approve batch"])
 def test_a_full_batch_of_1000_is_approved_with_select_all(client: TestClient, button: str) -> None:
     pid, _ = _properties(client)[0]
-    _post_batch(client, _lease(client, pid), 1000, "FULL")
+    _post_batch(client, current_lease(client, pid), 1000, "FULL")
     page = _page(client)
     [batch] = page.xpath('//section[@data-batch-id="FULL"]')
     assert "1,000 transactions" in _text(batch.xpath(".//span[@class='meta']")[0])
@@ -520,7 +506,7 @@ def test_a_full_batch_of_1000_is_approved_with_select_all(client: TestClient, bu
 
 def test_a_form_the_page_cannot_read_comes_back_as_the_page(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="Z1")
+    _post(client, current_lease(client, pid), TransactionID="Z1")
     page = _page(client)
     token, [item_id] = _token(page), _ids(page, "Z1")
     too_many = {"csrf": token, "action": "approve", "item_ids": [item_id] * MAX_FORM_FIELDS}
@@ -543,7 +529,7 @@ def test_a_form_the_page_cannot_read_comes_back_as_the_page(client: TestClient) 
 
 def test_a_cross_site_origin_is_403(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="O1")
+    _post(client, current_lease(client, pid), TransactionID="O1")
     page = _page(client)
     data = {"csrf": _token(page), "item_ids": _ids(page, "O1"), "action": "approve"}
     forged = client.post(
@@ -569,7 +555,7 @@ CROSS_SITE_FETCH = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "S
 def test_a_cross_site_fetch_metadata_header_is_403(client: TestClient) -> None:
     """A browser's cross-site post says so in `Sec-Fetch-Site` even without `Origin`."""
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="Q1")
+    _post(client, current_lease(client, pid), TransactionID="Q1")
     page = _page(client)
     data = {"csrf": _token(page), "item_ids": _ids(page, "Q1"), "action": "approve"}
     [item_id] = _ids(page, "Q1")
@@ -602,7 +588,7 @@ def test_a_cross_site_fetch_metadata_header_is_403(client: TestClient) -> None:
 @pytest.mark.parametrize("action", ["delete", "", "APPROVE", None])
 def test_an_unknown_action_changes_nothing(client: TestClient, action: str | None) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="U1")
+    _post(client, current_lease(client, pid), TransactionID="U1")
     page = _page(client)
     data: dict[str, Any] = {"csrf": _token(page), "item_ids": _ids(page, "U1")}
     if action is not None:
@@ -619,7 +605,7 @@ def test_an_unknown_action_changes_nothing(client: TestClient, action: str | Non
 
 def test_the_decide_form_and_its_buttons(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="F1")
+    _post(client, current_lease(client, pid), TransactionID="F1")
     response = client.get(PAGE)
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
@@ -640,7 +626,7 @@ def test_the_decide_form_and_its_buttons(client: TestClient) -> None:
 
 def test_the_page_runs_only_its_own_script_and_style(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    _post(client, _lease(client, pid), TransactionID="C1")
+    _post(client, current_lease(client, pid), TransactionID="C1")
     response = client.get(PAGE)
     _security_headers(response)
     page = lxml_html.fromstring(response.text)
@@ -660,7 +646,7 @@ def test_the_page_runs_only_its_own_script_and_style(client: TestClient) -> None
 
 def test_a_batch_button_uses_the_posting_date(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     _post(client, lease, TransactionID="W1")
     _post(client, lease, TransactionID="W2")
     page = _page(client)
@@ -676,7 +662,7 @@ def test_a_batch_button_uses_the_posting_date(client: TestClient) -> None:
 
 def test_descriptions_and_query_text_are_escaped(client: TestClient) -> None:
     pid, _ = _properties(client)[0]
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     hostile = "&lt;script&gt;alert('x')&lt;/script&gt; &amp; \"quoted\""
     _post(client, lease, TransactionID="E&lt;1&gt;", Description=hostile, Comment="&lt;b&gt;hi")
     response = client.get(PAGE)

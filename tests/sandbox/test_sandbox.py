@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -15,27 +14,14 @@ from lxml import html as lxml_html
 from propbridge.sandbox.resman.seed import SeedSize, seed_store
 from propbridge.sandbox.resman.store import SandboxStore
 from propbridge.sandbox.resman.xml_io import parse_untrusted
-from tests.sandbox.conftest import AUTH, CLOCK, CONFIG
+from tests.sandbox.conftest import AUTH, CLOCK, V2, current_lease
 
 XML = {"Accept": "application/xml"}
 JSON = {"Accept": "application/json"}
-V2 = {
-    "Authorization": "Basic "
-    + base64.b64encode(f"{CONFIG.partner_id}:{CONFIG.api_key}".encode()).decode(),
-    "ResMan-Account-Id": CONFIG.account_id,
-}
 
 
 def _property(client: TestClient) -> str:
     return str(client.get("/Properties", headers=V2).json()["properties"][0]["propertyId"])
-
-
-def _lease(client: TestClient, pid: str) -> dict[str, Any]:
-    since = (CLOCK.now() - timedelta(days=300)).isoformat()
-    leases = client.get(
-        "/Leasing/Leases", headers=V2, params={"propertyId": pid, "modifiedSince": since}
-    ).json()
-    return next(lease for lease in leases["leases"] if lease["leaseStatus"] != "Former")
 
 
 def _status(response: httpx.Response) -> tuple[str, str | None]:
@@ -174,7 +160,7 @@ def test_invalid_transactions_reject_the_document(
     client: TestClient, override: dict[str, str], message: str
 ) -> None:
     pid = _property(client)
-    response = _post(client, pid, _detail(_lease(client, pid), **override))
+    response = _post(client, pid, _detail(current_lease(client, pid), **override))
     status, error = _status(response)
     assert status == "Error" and error is not None and message in error
     assert client.get("/_sandbox/partner-transactions").json()["results"] == []
@@ -196,7 +182,7 @@ def test_malformed_and_hostile_xml_is_refused(client: TestClient) -> None:
 
 def test_pending_is_invisible_until_approved(client: TestClient) -> None:
     pid = _property(client)
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     assert _status(_post(client, pid, _detail(lease)))[0] == "Success"
     [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
     since = format_datetime(CLOCK.now() - timedelta(minutes=5), usegmt=True)
@@ -235,7 +221,7 @@ def test_pending_is_invisible_until_approved(client: TestClient) -> None:
 
 def test_payments_are_accepted_with_a_known_type(client: TestClient) -> None:
     pid = _property(client)
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     good = _detail(lease, ChargeCode="-", TransactionID="-", DocumentNumber="P1")
     assert _status(_post(client, pid, good, "Payment", ' Type="Credit Card"'))[0] == "Success"
     assert _status(_post(client, pid, good, "Payment", ' Type="Bitcoin"'))[0] == "Error"
@@ -243,7 +229,7 @@ def test_payments_are_accepted_with_a_known_type(client: TestClient) -> None:
 
 def test_page_lists_pending_and_its_buttons_work(client: TestClient) -> None:
     pid = _property(client)
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     _post(client, pid, _detail(lease, TransactionID="PAGE-1"))
     _post(client, pid, _detail(lease, TransactionID="PAGE-2"))
     page = lxml_html.fromstring(client.get("/partner-transactions").text)
@@ -266,7 +252,7 @@ def test_page_lists_pending_and_its_buttons_work(client: TestClient) -> None:
 
 def test_mits_reply_contains_posted_transactions_only(client: TestClient) -> None:
     pid = _property(client)
-    _post(client, pid, _detail(_lease(client, pid), Description="UNAPPROVED"))
+    _post(client, pid, _detail(current_lease(client, pid), Description="UNAPPROVED"))
     response = client.post("/MITS/GetResidentTransactions2_0", data={**AUTH, "PropertyID": pid})
     assert _status(response)[0] == "Success"
     assert b"UNAPPROVED" not in response.content and b"RT_Customer" in response.content
@@ -367,7 +353,7 @@ def test_billing_account_filters(client: TestClient) -> None:
 
 def test_a_payment_reversed_by_staff_is_marked_and_undone(client: TestClient) -> None:
     pid = _property(client)
-    lease = _lease(client, pid)
+    lease = current_lease(client, pid)
     since = format_datetime(CLOCK.now() - timedelta(days=360), usegmt=True)
     params = {
         "propertyId": pid,
@@ -392,7 +378,7 @@ def test_a_payment_reversed_by_staff_is_marked_and_undone(client: TestClient) ->
 
 def test_the_page_refuses_cross_site_posts_and_framing(client: TestClient) -> None:
     pid = _property(client)
-    _post(client, pid, _detail(_lease(client, pid), TransactionID="CSRF-1"))
+    _post(client, pid, _detail(current_lease(client, pid), TransactionID="CSRF-1"))
     page = client.get("/partner-transactions")
     assert page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
@@ -432,7 +418,7 @@ def test_the_control_plane_refuses_a_cross_site_fetch_metadata_header(client: Te
     """`Sec-Fetch-Site: cross-site` is refused as a cross-site `Origin` is; without it (tests,
     propbridge, curl) or from the same origin, the control plane answers."""
     pid = _property(client)
-    _post(client, pid, _detail(_lease(client, pid), TransactionID="SFS-1"))
+    _post(client, pid, _detail(current_lease(client, pid), TransactionID="SFS-1"))
     [item] = client.get("/_sandbox/partner-transactions?status=pending").json()["results"]
     approve = f"/_sandbox/partner-transactions/{item['id']}/approve"
     for mode in ("cors", "no-cors", "navigate"):

@@ -546,10 +546,7 @@ async def write_logs(db: Executor, principal: Principal, query: LogQuery) -> dic
         status=query.status,
         operations=CATEGORIES[query.write_category] if query.write_category else None,
     )
-    statement = repository.write_logs_statement(filters)
-    total = await count_rows(db, statement)
-    rows = await db.execute(statement.offset(query.offset).limit(query.limit))
-    logs = [present_log(*row) for row in rows]
+    logs, total = await _page_of_writes(db, filters, query.offset, query.limit)
     return {
         "results": {"logs": logs},
         "meta": {
@@ -598,9 +595,16 @@ async def list_writes(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the writes the key may see, newest first, as the write logs show each; and
     how many there are in all."""
-    statement = repository.write_logs_statement(query.filters(principal))
+    return await _page_of_writes(db, query.filters(principal), query.offset, query.limit)
+
+
+async def _page_of_writes(
+    db: Executor, filters: repository.LogFilters, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The writes the filters admit, a page of them as write logs, and how many in all."""
+    statement = repository.write_logs_statement(filters)
     total = await count_rows(db, statement)
-    rows = await db.execute(statement.offset(query.offset).limit(query.limit))
+    rows = await db.execute(statement.offset(offset).limit(limit))
     return [present_log(*row) for row in rows], total
 
 
