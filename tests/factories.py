@@ -19,7 +19,8 @@ from propbridge.jobs.models import Job
 from propbridge.residents.models import Lease, Property, Resident
 from propbridge.units.models import FloorPlan
 from propbridge.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
-from propbridge.writes.models import WriteItem, WriteRequest
+from propbridge.writes import rules
+from propbridge.writes.models import WriteItem, WriteReference, WriteRequest
 
 
 async def _add(session: AsyncSession, row: Any) -> Any:
@@ -40,6 +41,7 @@ async def integration(session: AsyncSession, **values: Any) -> Integration:
         "name": "Test PMS",
         "vendor": "RESMAN",
         "credentials_ciphertext": b"sealed",
+        "account_key": new_id(),  # an account of its own
     }
     return await _add(session, Integration(**{**defaults, **values}))  # type: ignore[no-any-return]
 
@@ -174,8 +176,12 @@ async def write_request(
     return await _add(session, WriteRequest(**{**defaults, **values}))  # type: ignore[no-any-return]
 
 
-async def write_item(session: AsyncSession, of: WriteRequest, **values: Any) -> WriteItem:
-    """A write's charge of $125.00 on lease `L-1` (position 0, PENDING)."""
+async def write_item(
+    session: AsyncSession, of: WriteRequest, claim: bool = True, **values: Any
+) -> WriteItem:
+    """A write's charge of $125.00 on lease `L-1` dated 2026-11-02 (position 0, PENDING). Its
+    reference is claimed in its integration's account for the write, as the recorder claims
+    it, unless the write is a retry, another write holds it already, or `claim` is False."""
     defaults: dict[str, Any] = {
         "position": 0,
         "kind": "charge",
@@ -185,7 +191,13 @@ async def write_item(session: AsyncSession, of: WriteRequest, **values: Any) -> 
         "amount_in_cents": 12_500,
         "x_property_id": "P-1",
         "x_lease_id": "L-1",
-        "upstream": {},
+        "upstream": {"transaction_date": "2026-11-02"},
     }
     row = WriteItem(**{**defaults, "write_request_id": of.id, **values})
-    return await _add(session, row)  # type: ignore[no-any-return]
+    await _add(session, row)
+    integration = await session.get(Integration, of.integration_id)
+    assert integration is not None
+    key = rules.claim_of(integration.account_key, row.reference_number)
+    if claim and of.retry_of is None and await session.get(WriteReference, key) is None:
+        await _add(session, WriteReference(account_key=key[0], reference=key[1], job_id=of.job_id))
+    return row

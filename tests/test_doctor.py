@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
 from propbridge.config import Settings
@@ -27,7 +28,10 @@ from propbridge.db.migrate import (
 )
 from propbridge.doctor import all_ok, diagnose
 from propbridge.integrations.credentials import generate_key_text
+from propbridge.integrations.models import Integration
 from propbridge.sandbox.resman.seed import SeedSize
+from propbridge.writes.models import WriteItem
+from tests import factories
 from tests.conftest import stack_of_its_own
 from tests.support import LiveStack, free_port
 
@@ -91,6 +95,43 @@ def test_a_healthy_deployment_passes_every_check(doctor_stack: LiveStack) -> Non
     assert text.returncode == 0
     lines = text.stdout.splitlines()
     assert len(lines) == len(checks) and all(line.startswith("✓ ") for line in lines)
+
+
+def test_writes_whose_reference_another_write_holds_are_listed(doctor_stack: LiveStack) -> None:
+    """What the upgrade to per-account claims found: each held item, with its holder."""
+    integration = doctor_stack.create_integration()
+
+    async def plant(held_by: str | None) -> str:
+        async with doctor_stack.runtime.database.write() as session:
+            of = await session.get(Integration, integration["id"])
+            assert of is not None
+            write = await factories.write_request(session, of, job_state="failed")
+            await factories.write_item(
+                session, write, claim=False, reference_number="Dup-1", held_by_job_id=held_by
+            )
+            return write.job_id
+
+    holder = doctor_stack.call(plant(None))
+    held = doctor_stack.call(plant(holder))
+    try:
+        code, checks = _doctor(_env(doctor_stack))
+        clashes = checks["reference_clashes"]
+        assert code == 1 and not clashes["ok"]
+        assert f"job {held}" in clashes["message"] and f"held by job {holder}" in clashes["message"]
+        assert "'Dup-1'" in clashes["message"] and "a reference of its own" in clashes["fix"]
+    finally:
+
+        async def forget() -> None:
+            async with doctor_stack.runtime.database.write() as session:
+                await session.execute(
+                    update(WriteItem)
+                    .where(WriteItem.held_by_job_id == holder)
+                    .values(held_by_job_id=None)
+                )
+
+        doctor_stack.call(forget())
+        doctor_stack.http.delete(f"/v1/admin/integrations/{integration['id']}/")
+    assert _doctor(_env(doctor_stack))[1]["reference_clashes"]["ok"]
 
 
 def test_wrong_credentials_and_an_unreachable_pms_are_told_apart(doctor_stack: LiveStack) -> None:

@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection
 from propbridge import schema  # noqa: F401
 from propbridge.db.base import Base
 from propbridge.db.engine import Database
-from propbridge.db.migrate import alembic_config, upgrade_database
+from propbridge.db.migrate import alembic_config, current_revision, upgrade_database
+from propbridge.integrations.credentials import (
+    ConfigurationError,
+    CredentialCipher,
+    StaticKeyProvider,
+    decode_key,
+    generate_key_text,
+)
 from propbridge.integrations.models import Integration
 from tests.conftest import fresh_postgres
 
@@ -63,32 +70,85 @@ def test_every_synced_table_is_registered_once() -> None:
     assert len(set(registered)) == len(registered)
 
 
+def _to(config: Any, revision: str) -> Any:
+    """An upgrade to `revision` to run on a sync connection."""
+
+    def upgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    return upgrade
+
+
+WRITE_ROW = text(
+    "INSERT INTO write_requests (id, integration_id, operation, request_body, body_hash, "
+    "dedupe_key, job_id, errors, retry_of, created_at, updated_at) VALUES (:id, :i, "
+    "'resident_charge', '{}', 'h', :d, :job, '[]', :retry, :at, :at)"
+)
+ITEM_ROW = text(
+    "INSERT INTO write_items (id, write_request_id, position, kind, status, reference_number, "
+    "batch_id, amount_in_cents, x_property_id, x_lease_id, upstream) VALUES (:id, :w, 0, "
+    "'charge', :status, :ref, :batch, 100, 'p', 'l', '{}')"
+)
+
+
+async def _plant_write(
+    connection: Any,
+    n: int,
+    integration: str,
+    status: str,
+    reference: str = "R1",
+    batch: str = "B1",
+    retry_of: str | None = None,
+    job_state: str = "succeeded",
+) -> None:
+    """Write `w{n}` (job `job{n}`, made on day n of November) with one item."""
+    at = datetime(2026, 11, 1 + n, tzinfo=UTC)
+    await connection.execute(
+        WRITE_ROW,
+        {
+            "id": f"w{n}",
+            "i": integration,
+            "d": f"d{n}",
+            "job": f"job{n}",
+            "retry": retry_of,
+            "at": at,
+        },
+    )
+    await connection.execute(
+        ITEM_ROW,
+        {"id": f"item{n}", "w": f"w{n}", "status": status, "ref": reference, "batch": batch},
+    )
+    await connection.execute(
+        text(
+            "INSERT INTO jobs (id, kind, integration_id, payload, state, attempt, max_attempts, "
+            "run_after, created_at, updated_at) VALUES (:id, 'write', :i, '{}', :state, 1, 5, "
+            ":at, :at, :at)"
+        ),
+        {"id": f"job{n}", "i": integration, "state": job_state, "at": at},
+    )
+
+
 def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
     """Writes recorded before 0009 (two using one reference, the first rejected; a retry
-    re-sending it; another integration's, rejected), then the upgrade: the references it claims
-    (each by the first write ResMan did not reject, else the first)."""
+    re-sending it; another integration's, rejected), then the upgrade to 0009: the references
+    it claims (each by the first write ResMan did not reject, else the first)."""
 
     async def run() -> list[tuple[str, str]]:
         database = Database(url)
         config = alembic_config(url)
-
-        def to(revision: str) -> Any:
-            def upgrade(connection: Connection) -> None:
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-
-            return upgrade
-
         async with database.write_engine.begin() as connection:
-            await connection.run_sync(to("0008"))
+            await connection.run_sync(_to(config, "0008"))
             for integration_id in ("i1", "i2"):
                 await connection.execute(
-                    insert(Integration).values(
+                    insert(Integration.__table__).values(  # type: ignore[arg-type]
                         id=integration_id,
                         name=integration_id,
                         vendor="RESMAN",
                         base_url=None,
                         credentials_ciphertext=b"x",
+                        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+                        updated_at=datetime(2026, 11, 1, tzinfo=UTC),
                     )
                 )
             for n, (integration, retry_of, status) in enumerate(
@@ -99,32 +159,8 @@ def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
                     ("i2", None, "REJECTED"),
                 ]
             ):
-                await connection.execute(
-                    text(
-                        "INSERT INTO write_requests (id, integration_id, operation, "
-                        "request_body, body_hash, dedupe_key, job_id, errors, retry_of, "
-                        "created_at, updated_at) VALUES (:id, :i, 'resident_charge', '{}', 'h', "
-                        ":d, :job, '[]', :retry, :at, :at)"
-                    ),
-                    {
-                        "id": f"w{n}",
-                        "i": integration,
-                        "d": f"d{n}",
-                        "job": f"job{n}",
-                        "retry": retry_of,
-                        "at": datetime(2026, 11, 1, tzinfo=UTC),
-                    },
-                )
-                await connection.execute(
-                    text(
-                        "INSERT INTO write_items (id, write_request_id, position, kind, status, "
-                        "reference_number, batch_id, amount_in_cents, x_property_id, "
-                        "x_lease_id, upstream) VALUES (:id, :w, 0, 'charge', :status, 'R1', "
-                        "'B1', 100, 'p', 'l', '{}')"
-                    ),
-                    {"id": f"item{n}", "w": f"w{n}", "status": status},
-                )
-            await connection.run_sync(to("head"))
+                await _plant_write(connection, n, integration, status, retry_of=retry_of)
+            await connection.run_sync(_to(config, "0009"))
             rows = await connection.execute(
                 text("SELECT reference_key, job_id FROM write_references ORDER BY job_id")
             )
@@ -152,3 +188,153 @@ def test_upgrading_claims_the_references_already_sent_on_postgresql() -> None:
     finally:
         next(urls, None)
     assert _claimed(claims) == [("i1|B1|R1", "job1"), ("i2|B1|R1", "job3")]
+
+
+CIPHER = CredentialCipher(StaticKeyProvider(decode_key(generate_key_text())))
+SANDBOX = {"integrationPartnerId": "p", "apiKey": "k", "accountId": "4001"}
+
+
+async def _plant_account_clash(connection: Any) -> None:
+    """At 0009: three integrations, two of them on one ResMan account written two ways, and
+    writes sharing a reference in case, space, normal form and batch variants; a schedule far
+    longer than a year."""
+    for integration_id, base_url, account in (
+        ("i1", "http://sandbox.test:80/", "4001"),
+        ("i2", "HTTP://Sandbox.test", " 4001"),
+        ("i3", "http://sandbox.test", "4002"),
+    ):
+        await connection.execute(
+            insert(Integration.__table__).values(  # type: ignore[arg-type]
+                id=integration_id,
+                name=integration_id,
+                vendor="RESMAN",
+                base_url=base_url,
+                credentials_ciphertext=CIPHER.encrypt(
+                    integration_id, {**SANDBOX, "accountId": account}
+                ),
+                sync_frequency=100_000,
+                sync_cadence="HOUR",
+                created_at=datetime(2026, 11, 1, tzinfo=UTC),
+                updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+    await connection.execute(
+        text(
+            "INSERT INTO schedules (id, integration_id, kind, payload, interval_seconds, active, "
+            "next_run_at, created_at, updated_at) VALUES ('s1', 'i1', 'sync', '{}', 360000000, "
+            ":t, :at, :at, :at)"
+        ),
+        {"t": True, "at": datetime(2026, 11, 1, tzinfo=UTC)},
+    )
+    for n, integration, status, reference, batch, retry_of, job_state in (
+        (0, "i1", "REJECTED", "Ref-1", "B1", None, "failed"),  # first, but rejected
+        (1, "i2", "ACCEPTED", "ref-1", "B2", None, "succeeded"),  # holds: other batch, case
+        (2, "i1", "OUTCOME_UNKNOWN", " REF-1", "B3", None, "failed"),  # held by w1
+        (3, "i3", "ACCEPTED", "ref-1", "B1", None, "succeeded"),  # another account: its own
+        (4, "i1", "PENDING", "Caf\u00e9", "B1", None, "queued"),  # holds Café
+        (5, "i2", "PENDING", "CAFE\u0301", "B9", None, "queued"),  # held: would be sent
+        (6, "i2", "ACCEPTED", "ref-1", "B2", "w1", "succeeded"),  # a retry claims nothing
+    ):
+        await _plant_write(
+            connection, n, integration, status, reference, batch, retry_of, job_state
+        )
+    await connection.execute(
+        text("UPDATE write_requests SET finished_at = created_at WHERE id = 'w1'")
+    )
+
+
+def _upgrade_with_a_clash(url: str) -> dict[str, Any]:
+    """0009 with a planted clash, an upgrade without the key (refused, nothing changed), then
+    with it: what the upgrade left."""
+
+    async def run() -> dict[str, Any]:
+        database = Database(url)
+        config = alembic_config(url)
+        async with database.write_engine.begin() as connection:
+            await connection.run_sync(_to(config, "0009"))
+            await _plant_account_clash(connection)
+        refused: BaseException | None = None
+        try:
+            await upgrade_database(database)
+        except ConfigurationError as error:
+            refused = error
+        before = await current_revision(database)
+        await upgrade_database(database, CIPHER)
+        async with database.read_engine.connect() as connection:
+            claims = sorted(
+                (account[:6], reference, job)
+                for account, reference, job in await connection.execute(
+                    text("SELECT account_key, reference, job_id FROM write_references")
+                )
+            )
+            accounts = dict(
+                (await connection.execute(text("SELECT id, account_key FROM integrations"))).all()
+            )
+            held = dict(
+                (
+                    await connection.execute(
+                        text("SELECT id, held_by_job_id FROM write_items ORDER BY id")
+                    )
+                ).all()
+            )
+            accepted = dict(
+                (await connection.execute(text("SELECT id, accepted_at FROM write_items"))).all()
+            )
+            interval = (
+                await connection.execute(text("SELECT interval_seconds FROM schedules"))
+            ).scalar_one()
+            setting = (
+                await connection.execute(
+                    text("SELECT sync_frequency, sync_cadence FROM integrations WHERE id = 'i1'")
+                )
+            ).one()
+        await database.dispose()
+        return {
+            "refused": refused,
+            "revision_before": before,
+            "claims": claims,
+            "accounts": accounts,
+            "held": held,
+            "accepted": accepted,
+            "interval": interval,
+            "setting": tuple(setting),
+        }
+
+    return asyncio.run(run())
+
+
+def _check_upgrade_with_a_clash(found: dict[str, Any]) -> None:
+    assert isinstance(found["refused"], ConfigurationError)
+    assert found["revision_before"] == "0009"  # refused whole: nothing half done
+    accounts = found["accounts"]
+    assert accounts["i1"] == accounts["i2"] != accounts["i3"]
+    shared, other = accounts["i1"][:6], accounts["i3"][:6]
+    assert found["claims"] == sorted(
+        [(shared, "café", "job4"), (shared, "ref-1", "job1"), (other, "ref-1", "job3")]
+    )
+    assert found["held"] == {
+        "item0": "job1",
+        "item1": None,
+        "item2": "job1",
+        "item3": None,
+        "item4": None,
+        "item5": "job4",
+        "item6": None,
+    }
+    assert found["accepted"]["item1"] is not None and found["accepted"]["item0"] is None
+    assert found["interval"] == 365 * 86400
+    assert found["setting"] == (365, "DAY")
+
+
+def test_upgrading_claims_references_per_account_on_sqlite(tmp_path: Path) -> None:
+    _check_upgrade_with_a_clash(_upgrade_with_a_clash(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
+
+
+def test_upgrading_claims_references_per_account_on_postgresql() -> None:
+    urls = fresh_postgres()
+    url = next(urls)
+    try:
+        found = _upgrade_with_a_clash(url)
+    finally:
+        next(urls, None)
+    _check_upgrade_with_a_clash(found)

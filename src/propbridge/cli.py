@@ -136,10 +136,13 @@ async def _migrated(runtime: Runtime, *, check_key: bool = False) -> list[str]:
         await runtime.close()
         _refuse(reached)
     try:
-        applied = await upgrade_database(runtime.database)
+        applied = await upgrade_database(runtime.database, runtime.cipher)
     except UnknownRevisionError as error:
         await runtime.close()
         _fail(str(error), "run the propbridge version that migrated it, or a newer one")
+    except ConfigurationError as error:
+        await runtime.close()
+        _fail(f"the database was not upgraded: {error}", key_fix(runtime.settings))
     if applied:
         plural = "s" if len(applied) != 1 else ""
         console.print(

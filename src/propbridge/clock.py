@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Clock:
-    """UTC wall time shifted by a fixed offset; it keeps running, so leases and backoffs work."""
+    """UTC wall time shifted by an offset; it keeps running, so leases and backoffs work. One
+    clock is one object (compared and hashed by identity), shared by all that run on it."""
 
     offset: timedelta = timedelta(0)
 
@@ -33,6 +34,13 @@ class Clock:
     def today(self) -> date:
         """The current UTC date."""
         return self.now().date()
+
+    def advance(self, by: timedelta) -> None:
+        """Move this clock forward (a rehearsal of days passing: everything on it, the
+        sandbox included, sees the same later instant at once)."""
+        if by < timedelta(0):
+            raise ValueError("a clock only moves forward")
+        self.offset += by
 
 
 WALL_CLOCK = Clock()

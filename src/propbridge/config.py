@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # The first retry of a failed job waits up to this long (full jitter), doubling each time.
     retry_base_seconds: float = Field(default=1.0, gt=0)
     sync_lookback_hours: float = Field(default=48.0, ge=0)
+    # An item the PMS accepted into its approval queue that the syncs for this many days after
+    # have not found in its ledger is UNCONFIRMED (most likely a manager rejected it).
+    unconfirmed_after_days: float = Field(default=7.0, gt=0, le=3650)
     # The first webhook retry waits about this long; each next one twice as long (max an hour).
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
     # Run on a chosen date: the clock reads this instant at start-up and runs on from there

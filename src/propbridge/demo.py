@@ -231,7 +231,7 @@ def export_lines(
 
 async def run_demo(runtime: Runtime, port: int, sandbox_port: int, console: Console) -> None:
     """Start everything, prepare it, print the instructions, and serve until Ctrl-C."""
-    await upgrade_database(runtime.database)
+    await upgrade_database(runtime.database, runtime.cipher)
     store, state_path, kept = open_sandbox(runtime.settings.data_dir, runtime)
     config = SandboxConfig(clock=runtime.clock.now)
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"

@@ -44,6 +44,7 @@ from propbridge.integrations.service import first_page_count
 from propbridge.outbound import OutboundPolicy, OutboundRefusedError
 from propbridge.runtime import Runtime
 from propbridge.webhooks.models import Webhook
+from propbridge.writes import repository as writes_repository
 
 # How long a database or a PMS may take to answer before the check says it did not.
 DATABASE_SECONDS = 10.0
@@ -372,6 +373,41 @@ async def check_stored_secrets(
     return passed(name, f"{every} with this key ({counts})")
 
 
+# Clashes listed by `reference_clashes` (the count says how many more there are).
+CLASHES_LISTED = 20
+
+
+async def check_reference_clashes(database: Database) -> CheckResult:
+    """Writes made before references were claimed per PMS account that reuse a reference
+    another write of the account holds: listed, never merged (they are not sent or reconciled
+    by propbridge, and a person must say what each was)."""
+    name = "reference_clashes"
+    try:
+        async with database.read() as session:
+            total, rows = await writes_repository.held_items(session, CLASHES_LISTED)
+    except SQLAlchemyError as error:
+        return failed(name, f"cannot read the writes: {type(error).__name__}", MIGRATE_FIX)
+    if not total:
+        return passed(name, "no write reuses a reference another write of its PMS account holds")
+    listed = [
+        f"job {row.job_id} (integration {row.integration_id}, item {row.position}, "
+        f"{row.status}): {row.reference_number!r} is held by job {row.held_by_job_id}"
+        for row in rows
+    ]
+    more = f"; and {total - len(rows)} more" if total > len(rows) else ""
+    return failed(
+        name,
+        f"{total} write item{'s' if total != 1 else ''} reuse{'s' if total == 1 else ''} a "
+        "reference another write of the same PMS account holds (found when references came to "
+        "be claimed per account; propbridge neither sends nor reconciles them): "
+        + "; ".join(listed)
+        + more,
+        "look each reference up in the PMS (ResMan's Partner Transactions and the resident's "
+        "ledger): the holder's write is credited with it; a held item that was a transaction "
+        "of its own must be sent again as a new write with a reference of its own",
+    )
+
+
 def _secrets(count: int) -> str:
     return "1 secret is" if count == 1 else f"{count} secrets are"
 
@@ -587,6 +623,7 @@ async def diagnose(settings: Settings) -> list[CheckResult]:
     runtime = Runtime(settings, database, cipher, clock, outbound)
     try:
         results.append(await check_stored_secrets(settings, database, cipher))
+        results.append(await check_reference_clashes(database))
         results.extend(await check_integrations(runtime))
     finally:
         await runtime.close()

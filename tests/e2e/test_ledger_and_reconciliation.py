@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-
-import httpx
-import pytest
 
 from tests.e2e.test_seed_path import _charge, _pending
 from tests.support import (
@@ -109,62 +105,47 @@ def test_rejected_charge_never_reconciles(stack: LiveStack, synced: dict[str, An
     assert status["items"][0]["status"] == "ACCEPTED" and status["created_record_id"] is None
 
 
-@pytest.fixture
-def answer_losing_proxy(stack: LiveStack) -> Iterator[str]:
-    """Forwards a post to the sandbox, then drops the connection without answering."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += connection.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                lines = head.split(b"\r\n")
-                path = lines[0].split(b" ")[1].decode()
-                length = next(
-                    int(x.split(b":")[1]) for x in lines if x.lower().startswith(b"content-length")
-                )
-                while len(body) < length:
-                    body += connection.recv(65536)
-                httpx.post(
-                    stack.sandbox_url + path,
-                    content=body,
-                    headers={"Content-Type": "application/x-www-form-urlencoded"},
-                )
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+@contextmanager
+def answers_lost(stack: LiveStack) -> Iterator[None]:
+    """ResMan stores every post and the connection drops before its answer (the sandbox's
+    fault switch): the write's outcome is unknown, though the charge waits for approval."""
+    stack.writes_settled()
+    stack.sandbox.post("/_sandbox/faults", json={"drop_connection": 1, "only_posts": True})
+    try:
+        yield
+    finally:
+        stack.sandbox.post("/_sandbox/faults", json={})
 
 
 def test_outcome_unknown_write_turns_success_when_found(
-    stack: LiveStack, synced: dict[str, Any], answer_losing_proxy: str
+    stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     integration_id = synced["integration"]["id"]
-    stack.repoint(integration_id, answer_losing_proxy)
-    try:
+    with answers_lost(stack):
         body = _charge(synced, amount_in_cents=777)
         job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
         status = _status(stack, job_id)
-    finally:
-        stack.repoint(integration_id, stack.sandbox_url)
     assert status["write_status"] == "FAILURE"
     assert status["items"][0]["status"] == "OUTCOME_UNKNOWN"
+    [log] = _logs(stack, job_id)
+    assert log["status"] == "FAILURE"
     [item] = _pending(stack, body["reference_number"])
     stack.sandbox.post(f"/_sandbox/partner-transactions/{item['id']}/approve")
     stack.sync(integration_id)
     status = stack.http.get(f"/v1/admin/write-status/{job_id}").json()
     assert status["write_status"] == "SUCCESS" and status["errors"] == []
     assert status["items"][0]["status"] == "POSTED" and status["created_record_id"]
+    assert status["items"][0]["posted_at"] and status["items"][0]["accepted_at"] is None
+    # The write logs say what it became, not what its job said before the sync found it.
+    [log] = _logs(stack, job_id)
+    assert (log["status"], log["error"], log["item_statuses"]) == ("SUCCESS", None, {"POSTED": 1})
+
+
+def _logs(stack: LiveStack, job_id: str, **params: Any) -> list[dict[str, Any]]:
+    """The write-log entries of one job (filtered as asked)."""
+    page = stack.http.get("/v1/admin/logs/writes/", params={"limit": 100, **params})
+    assert page.status_code == 200, page.text
+    return [log for log in page.json()["results"]["logs"] if log["job_id"] == job_id]
 
 
 def test_fee_schedule_is_synced_with_its_charge_codes(

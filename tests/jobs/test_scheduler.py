@@ -32,7 +32,13 @@ async def _integration(runtime: Runtime) -> str:
     integration_id = new_id()
     async with runtime.database.write() as session:
         session.add(
-            Integration(id=integration_id, name="s", vendor="RESMAN", credentials_ciphertext=b"x")
+            Integration(
+                id=integration_id,
+                name="s",
+                vendor="RESMAN",
+                credentials_ciphertext=b"x",
+                account_key="a",
+            )
         )
         await session.flush()
         await upsert_schedule(session, integration_id, "sched-test", 3600, active=True)

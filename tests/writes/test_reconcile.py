@@ -1,13 +1,16 @@
-"""Reconciliation on a real database: synced ledger transactions matched to the write items
-that made them (same kind, lease, reference and amount), each record to one item."""
+"""Reconciliation on a real database: a synced ledger transaction is credited to the write that
+holds its reference in the PMS account (kind, lease, amount and date agreeing), within a retry
+chain to the attempt the PMS took; and accepted items syncs keep not finding turn UNCONFIRMED."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propbridge.db.base import utcnow
 from propbridge.integrations.models import Integration
 from propbridge.webhooks.models import WebhookEvent
 from propbridge.writes import reconcile
@@ -16,10 +19,19 @@ from tests import factories
 
 
 def _charge(
-    record_id: str, reference: str = "r-1", amount: int = 12_500, lease: str = "L-1"
+    record_id: str,
+    reference: str = "r-1",
+    amount: int = 12_500,
+    lease: str = "L-1",
+    date: str = "2026-11-02",
 ) -> Any:
     """A synced resident charge as the sync hands it over."""
-    fields = {"reference_number": reference, "x_lease_id": lease, "amount_in_cents": amount}
+    fields = {
+        "reference_number": reference,
+        "x_lease_id": lease,
+        "amount_in_cents": amount,
+        "transaction_date": date,
+    }
     return ("resident_charges", record_id, fields)
 
 
@@ -45,6 +57,21 @@ async def _accepted(session: AsyncSession, of: Integration, **values: Any) -> Wr
     return await factories.write_item(session, write, **{"status": "ACCEPTED", **values})
 
 
+async def _retry(session: AsyncSession, of: WriteItem, status: str) -> WriteItem:
+    """A retry of an item's write, re-sending it, its item now in `status`."""
+    original = await session.get(WriteRequest, of.write_request_id)
+    integration = await session.get(Integration, original.integration_id if original else "")
+    assert original is not None and integration is not None
+    retry = await factories.write_request(
+        session,
+        integration,
+        job_state="succeeded",
+        retry_of=original.id,
+        retry_root=original.retry_root or original.id,
+    )
+    return await factories.write_item(session, retry, status=status)
+
+
 async def test_an_accepted_item_matching_a_transaction_becomes_posted(
     session: AsyncSession,
 ) -> None:
@@ -54,6 +81,7 @@ async def test_an_accepted_item_matching_a_transaction_becomes_posted(
     assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 1
     posted = await _item(session, item_id)
     assert (posted.status, posted.record_id, posted.error) == ("POSTED", "rec-1", None)
+    assert posted.posted_at is not None
 
 
 async def test_an_outcome_unknown_item_is_matched_too(session: AsyncSession) -> None:
@@ -64,7 +92,18 @@ async def test_an_outcome_unknown_item_is_matched_too(session: AsyncSession) -> 
     assert (await _item(session, item_id)).status == "POSTED"
 
 
-async def test_what_differs_in_kind_lease_amount_or_integration_is_left_alone(
+async def test_the_reference_is_compared_without_case_outer_space_or_normal_form(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    item = await _accepted(session, integration, reference_number="Re\u0301f-A")
+    item_id = item.id
+    found = [_charge("rec-1", reference=" RÉF-a ")]
+    assert await reconcile.reconcile(session, integration.id, found) == 1
+    assert (await _item(session, item_id)).record_id == "rec-1"
+
+
+async def test_what_differs_in_kind_lease_amount_date_or_integration_is_left_alone(
     session: AsyncSession,
 ) -> None:
     integration, other = await factories.integration(session), await factories.integration(session)
@@ -76,6 +115,7 @@ async def test_what_differs_in_kind_lease_amount_or_integration_is_left_alone(
         _charge("rec-amount", amount=12_501),
         _charge("rec-lease", lease="L-2"),
         _charge("rec-ref", reference="r-2"),
+        _charge("rec-date", date="2026-11-03"),
         payment,
         ("fees", "rec-fee", _charge("x")[2]),
     ]
@@ -88,35 +128,70 @@ async def test_what_differs_in_kind_lease_amount_or_integration_is_left_alone(
 async def test_items_not_open_are_not_matched(session: AsyncSession) -> None:
     integration = await factories.integration(session)
     rejected = await _accepted(session, integration, status="REJECTED")
-    pending = await _accepted(session, integration, status="PENDING")
+    other = await factories.write_request(session, integration)
+    pending = await factories.write_item(session, other, reference_number="r-2")
     ids = (rejected.id, pending.id)
-    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 0
+    found = [_charge("rec-1"), _charge("rec-2", reference="r-2")]
+    assert await reconcile.reconcile(session, integration.id, found) == 0
     assert [(await _item(session, i)).status for i in ids] == ["REJECTED", "PENDING"]
+
+
+async def test_only_the_write_holding_the_reference_is_credited(session: AsyncSession) -> None:
+    """Two writes sent one reference (as an upgrade may find them): the ledger row is the
+    holder's, and nobody else's, however many rows carry the reference."""
+    integration = await factories.integration(session)
+    holder, other = await _accepted(session, integration), await _accepted(session, integration)
+    ids = [holder.id, other.id]
+    both = [_charge("rec-1"), _charge("rec-2")]
+    assert await reconcile.reconcile(session, integration.id, both) == 1
+    assert [(await _item(session, i)).record_id for i in ids] == ["rec-1", None]
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-3")]) == 0
+
+
+async def test_a_write_in_another_integration_of_the_account_is_credited_by_its_own_sync(
+    session: AsyncSession,
+) -> None:
+    """Record ids belong to the integration that synced them."""
+    sender = await factories.integration(session)
+    sibling = await factories.integration(session, account_key=sender.account_key)
+    item = await _accepted(session, sender)
+    item_id = item.id
+    assert await reconcile.reconcile(session, sibling.id, [_charge("rec-s")]) == 0
+    assert await reconcile.reconcile(session, sender.id, [_charge("rec-1")]) == 1
+    assert (await _item(session, item_id)).record_id == "rec-1"
+
+
+async def test_the_attempt_the_pms_took_is_credited_not_the_unknown_one(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    unknown = await _accepted(session, integration, status="OUTCOME_UNKNOWN")
+    accepted = await _retry(session, unknown, "ACCEPTED")
+    ids = [unknown.id, accepted.id]
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 1
+    assert [(await _item(session, i)).status for i in ids] == ["OUTCOME_UNKNOWN", "POSTED"]
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-2")]) == 0
+    assert (await _item(session, ids[0])).status == "OUTCOME_UNKNOWN"
+
+
+async def test_of_unknown_attempts_alone_the_latest_is_credited(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    first = await _accepted(session, integration, status="OUTCOME_UNKNOWN")
+    rejected = await _retry(session, first, "REJECTED")
+    latest = await _retry(session, first, "OUTCOME_UNKNOWN")
+    ids = [first.id, rejected.id, latest.id]
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 1
+    states = [(await _item(session, i)).status for i in ids]
+    assert states == ["OUTCOME_UNKNOWN", "REJECTED", "POSTED"]
 
 
 async def test_a_record_already_matched_is_not_reused(session: AsyncSession) -> None:
     integration = await factories.integration(session)
-    await _accepted(session, integration, status="POSTED", record_id="rec-1")
-    second = await _accepted(session, integration)
-    second_id = second.id
+    item = await _accepted(session, integration, status="POSTED", record_id="rec-1")
+    item_id = item.id
     assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 0
-    waiting = await _item(session, second_id)
-    assert (waiting.status, waiting.record_id) == ("ACCEPTED", None)
-    both = [_charge("rec-1"), _charge("rec-2")]
-    assert await reconcile.reconcile(session, integration.id, both) == 1
-    assert (await _item(session, second_id)).record_id == "rec-2"
-
-
-async def test_one_record_goes_to_one_of_two_identical_items(session: AsyncSession) -> None:
-    integration = await factories.integration(session)
-    first, second = await _accepted(session, integration), await _accepted(session, integration)
-    ids = [first.id, second.id]
-    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 1
-    records = sorted([str((await _item(session, i)).record_id) for i in ids])
-    assert records == ["None", "rec-1"]
-    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 0
-    assert await reconcile.reconcile(session, integration.id, [_charge("rec-2")]) == 1
-    assert {(await _item(session, i)).record_id for i in ids} == {"rec-1", "rec-2"}
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-2")]) == 0
+    assert (await _item(session, item_id)).record_id == "rec-1"
 
 
 async def test_errors_are_cleared_once_every_item_reached_the_ledger(
@@ -177,3 +252,38 @@ async def test_nothing_to_match_reads_nothing(session: AsyncSession) -> None:
     assert await reconcile.reconcile(session, integration.id, incomplete) == 0
     assert await reconcile.reconcile(session, integration.id, []) == 0
     assert (await _item(session, item_id)).status == "ACCEPTED"
+
+
+async def test_accepted_items_not_found_for_too_long_turn_unconfirmed_once(
+    session: AsyncSession,
+) -> None:
+    integration = await factories.integration(session)
+    triggers = [{"id": "t", "trigger": "WRITE_UNCONFIRMED", "model": None}]
+    await factories.webhook(session, triggers=triggers, integration_ids=[integration.id])
+    now = utcnow()
+    old = await _accepted(session, integration, accepted_at=now - timedelta(days=8))
+    recent = await _accepted(
+        session, integration, reference_number="r-2", accepted_at=now - timedelta(days=6)
+    )
+    ids = [old.id, recent.id]
+    cutoff = now - timedelta(days=7)
+    assert await reconcile.unconfirm_overdue(session, integration.id, cutoff) == 1
+    assert await reconcile.unconfirm_overdue(session, integration.id, cutoff) == 0
+    states = [(await _item(session, i)).status for i in ids]
+    assert states == ["UNCONFIRMED", "ACCEPTED"]
+    assert (await _item(session, ids[0])).unconfirmed_at is not None
+    [event] = (
+        await session.execute(
+            select(WebhookEvent).where(WebhookEvent.integration_id == integration.id)
+        )
+    ).scalars()
+    assert event.trigger == "WRITE_UNCONFIRMED"
+    assert (event.payload["reference_number"], event.payload["index"]) == ("r-1", 0)
+
+
+async def test_an_unconfirmed_item_can_still_be_posted(session: AsyncSession) -> None:
+    integration = await factories.integration(session)
+    item = await _accepted(session, integration, status="UNCONFIRMED")
+    item_id = item.id
+    assert await reconcile.reconcile(session, integration.id, [_charge("rec-1")]) == 1
+    assert (await _item(session, item_id)).status == "POSTED"

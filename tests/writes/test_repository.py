@@ -186,36 +186,59 @@ async def test_record_outcome_without_a_common_error_names_only_the_positions(
     assert [(i.status, i.error) for i in items] == [("ACCEPTED", "Warning"), ("ACCEPTED", None)]
 
 
-async def test_items_with_references_are_the_integrations_own(session: AsyncSession) -> None:
+async def test_reference_holders_are_read_in_one_account(session: AsyncSession) -> None:
     mine, theirs = await factories.integration(session), await factories.integration(session)
     write = await factories.write_request(session, mine)
-    wanted = await factories.write_item(session, write, reference_number="r-1")
-    also = await factories.write_item(session, write, position=1, reference_number="r-2")
-    await factories.write_item(session, write, position=2, reference_number="r-9")
+    await factories.write_item(session, write, reference_number="R-1")
+    await factories.write_item(session, write, position=1, reference_number="r-2")
     elsewhere = await factories.write_request(session, theirs)
-    await factories.write_item(session, elsewhere, reference_number="r-1")
-    rows = await repository.items_with_references(session, mine.id, ["r-1", "r-2", "r-3"])
-    assert {row.id for row in rows} == {wanted.id, also.id}
-    [row] = [row for row in rows if row.id == wanted.id]
-    assert (row.write_request_id, row.kind, row.x_lease_id) == (write.id, "charge", "L-1")
-    assert (row.amount_in_cents, row.status, row.record_id) == (12_500, "PENDING", None)
+    await factories.write_item(session, elsewhere, reference_number="r-3")
+    holders = await repository.reference_holders(session, mine.account_key, ["r-1", "r-2", "r-3"])
+    assert holders == {"r-1": write.job_id, "r-2": write.job_id}
 
 
-async def test_items_with_references_reads_past_one_chunk(session: AsyncSession) -> None:
+async def test_reference_holders_read_past_one_chunk(session: AsyncSession) -> None:
     integration = await factories.integration(session)
     write = await factories.write_request(session, integration)
     references = [f"r-{n:04d}" for n in range(repository.IN_CHUNK + 1)]
-    first = await factories.write_item(session, write, reference_number=references[0])
-    last = await factories.write_item(session, write, position=1, reference_number=references[-1])
-    rows = await repository.items_with_references(session, integration.id, references)
-    assert {row.id for row in rows} == {first.id, last.id}
+    await factories.write_item(session, write, reference_number=references[0])
+    await factories.write_item(session, write, position=1, reference_number=references[-1])
+    holders = await repository.reference_holders(session, integration.account_key, references)
+    assert holders == {references[0]: write.job_id, references[-1]: write.job_id}
+
+
+async def test_chain_items_are_a_holders_and_its_retries_in_its_integration(
+    session: AsyncSession,
+) -> None:
+    mine = await factories.integration(session)
+    sibling = await factories.integration(session, account_key=mine.account_key)
+    root = await factories.write_request(session, mine, job_state="failed")
+    first = await factories.write_item(session, root, status="OUTCOME_UNKNOWN")
+    retry = await factories.write_request(session, mine, retry_of=root.id, retry_root=root.id)
+    again = await factories.write_item(session, retry, status="ACCEPTED")
+    other = await factories.write_request(session, mine)
+    await factories.write_item(session, other, reference_number="r-2")
+    rows = await repository.chain_items(session, mine.id, [root.job_id])
+    assert {row.id for row in rows} == {first.id, again.id}
+    assert {row.holder for row in rows} == {root.job_id}
+    [row] = [row for row in rows if row.id == again.id]
+    assert (row.write_request_id, row.kind, row.x_lease_id) == (retry.id, "charge", "L-1")
+    assert (row.amount_in_cents, row.status, row.record_id) == (12_500, "ACCEPTED", None)
+    assert row.upstream == {"transaction_date": "2026-11-02"}
+    assert await repository.chain_items(session, sibling.id, [root.job_id]) == []
 
 
 async def _finished(
-    session: AsyncSession, of: Any, at: datetime, job_state: str = "succeeded", **values: Any
+    session: AsyncSession,
+    of: Any,
+    at: datetime,
+    job_state: str = "succeeded",
+    item_status: str | None = None,
+    **values: Any,
 ) -> WriteRequest:
     write = await factories.write_request(session, of, job_state=job_state, created_at=at, **values)
-    await factories.write_item(session, write, status="ACCEPTED")
+    status = item_status or ("ACCEPTED" if job_state == "succeeded" else "OUTCOME_UNKNOWN")
+    await factories.write_item(session, write, status=status, reference_number=new_id())
     return write
 
 
@@ -251,11 +274,14 @@ async def test_write_logs_status_and_latest_retry(session: AsyncSession) -> None
     retry = await _finished(
         session, integration, T0 + timedelta(1), retry_of=job_failed.id, retry_root=job_failed.id
     )
+    # An answer lost, then its transaction found by a sync: the write went through.
+    reconciled = await _finished(session, integration, T0, job_state="failed", item_status="POSTED")
     rows = (await session.execute(repository.write_logs_statement(LogFilters(scope)))).all()
     by_id = {row[0].id: row for row in rows}
     assert by_id[succeeded.id].status == "SUCCESS" and by_id[retry.id].status == "SUCCESS"
     assert by_id[job_failed.id].status == "FAILURE" and by_id[job_failed.id].state == "failed"
     assert by_id[item_rejected.id].status == "FAILURE"
+    assert by_id[reconciled.id].status == "SUCCESS"
     assert by_id[job_failed.id].retried_by == retry.job_id
     assert by_id[succeeded.id].retried_by is None
     assert by_id[succeeded.id].vendor == "RESMAN"
@@ -298,7 +324,7 @@ async def test_writes_recorded_on_the_driver_read_back_as_sqlalchemy_writes_them
     request.update(retry_of=None, retry_root=None)
     items = [_item_row(request["id"], 0, "r-a")]
     job = {**_job_row(integration.id, job_id), "concurrency_key": None, "run_after": moment}
-    claim = {"reference_key": f"{integration.id}\x1fb\x1fr-a", "job_id": job_id}
+    claim = {"account_key": integration.account_key, "reference": "r-a", "job_id": job_id}
     await repository.record_writes(session, [request], items, [job], [claim])
     found = await repository.write_by_job(session, job_id)
     assert found is not None and found.job_state == "queued"
@@ -343,7 +369,7 @@ async def test_a_taken_dedupe_key_is_a_write_conflict(session: AsyncSession) -> 
 async def test_a_claimed_reference_is_a_write_conflict(session: AsyncSession) -> None:
     """Two writes of different routes (other dedupe keys) cannot claim one reference."""
     integration = await factories.integration(session)
-    claim = f"{integration.id}\x1fb\x1fr"
+    claim = {"account_key": integration.account_key, "reference": "r"}
     for n in range(2):
         job_id = new_id()
         rows = (
@@ -354,7 +380,7 @@ async def test_a_claimed_reference_is_a_write_conflict(session: AsyncSession) ->
             ],
             [],
             [{**_job_row(integration.id, job_id), "concurrency_key": None}],
-            [{"reference_key": claim, "job_id": job_id}],
+            [{**claim, "job_id": job_id}],
         )
         if n == 0:
             await repository.record_writes(session, *rows)
@@ -363,8 +389,8 @@ async def test_a_claimed_reference_is_a_write_conflict(session: AsyncSession) ->
         with pytest.raises(repository.WriteConflict):
             async with session.begin_nested():
                 await repository.record_writes(session, *rows)
-    found = await repository.batch_targets(session, [], [], [], [], [claim, "other"])
-    assert found.claimed == {claim: first}
+    found = await repository.batch_targets(session, [], [], [], [], ["r", "other"])
+    assert found.claimed == {(integration.account_key, "r"): first}
 
 
 async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
@@ -390,6 +416,7 @@ async def test_batch_targets_reads_what_a_batch_names_in_one_statement(
         ["unknown"],
     )
     assert found.vendors == {integration.id: "RESMAN"}
+    assert found.accounts == {integration.id: integration.account_key}
     assert found.residents[resident.id] == repository.ResidentTarget(
         resident.id, integration.id, at.id, at.x_id, lease.x_id, "4B", "Grace", "Hopper"
     )

@@ -7,6 +7,8 @@ Pure functions: no database.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from propbridge.api.errors import ApiError
 from propbridge.writes import rules
@@ -115,13 +117,53 @@ def test_retry_dedupe_key_numbers_the_retries_of_a_chain() -> None:
 def test_replay_or_conflict_replays_the_same_body_and_refuses_another() -> None:
     body = {"amount_in_cents": 100, "reference_number": "r-1"}
     digest = rules.body_digest(body)
-    replay = rules.replay_or_conflict(digest, "job-1", digest, body)
+    replay = rules.replay_or_conflict(digest, "job-1", digest, body, [(0, "r-1")], None)
     assert replay == rules.AcceptedWrite("job-1", body)
     other = rules.body_digest({**body, "amount_in_cents": 101})
-    conflict = rules.replay_or_conflict(other, "job-1", digest, body)
+    conflict = rules.replay_or_conflict(other, "job-1", digest, body, [(0, "r-1")], None)
     assert isinstance(conflict, ApiError)
     assert conflict.status == 409 and conflict.code == "duplicate_reference"
-    assert conflict.details == {"job_id": "job-1"}
+    assert conflict.details is not None and conflict.details["job_id"] == "job-1"
+    [clash] = conflict.details["issues"]
+    assert (clash["path"], clash["job_id"]) == (["reference_number"], "job-1")
+
+
+def test_a_batch_conflict_names_each_clashing_charge() -> None:
+    clashes = [rules.Clash(2, "r-2", "job-a"), rules.Clash(5, "r-5", "job-b")]
+    conflict = rules.reference_taken(clashes, "charges")
+    assert conflict.details is not None and conflict.details["job_id"] == "job-a"
+    named = [(i["path"], i["job_id"]) for i in conflict.details["issues"]]
+    assert named == [
+        (["charges", 2, "reference_number"], "job-a"),
+        (["charges", 5, "reference_number"], "job-b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("ABC-1", "abc-1"),
+        ("caf\u00e9", "cafe\u0301"),  # composed and decomposed é
+        ("STRASSE", "straße"),  # full case folding
+        (" r-1 ", "r-1"),  # an older write's or a ledger's outer spaces
+        ("\u212b", "\u00e5"),  # the Ångström sign is å after NFC
+    ],
+)
+def test_normalized_references_are_one_reference(one: str, other: str) -> None:
+    assert rules.normalized_reference(one) == rules.normalized_reference(other)
+    assert rules.claim_of("acct", one) == rules.claim_of("acct", other)
+    assert rules.claim_of("acct", one) != rules.claim_of("other", other)
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_normalizing_a_reference_twice_changes_nothing(reference: str) -> None:
+    once = rules.normalized_reference(reference)
+    assert rules.normalized_reference(once) == once
+
+
+def test_references_that_differ_otherwise_stay_apart() -> None:
+    assert rules.normalized_reference("r-1") != rules.normalized_reference("r-1.")
+    assert rules.normalized_reference("r 1") != rules.normalized_reference("r1")
 
 
 def test_body_digest_ignores_key_order_at_every_depth() -> None:

@@ -92,6 +92,13 @@ class Connector(Protocol):
     sync_models: tuple[str, ...]
     write_operations: frozenset[str]
 
+    @staticmethod
+    def pms_account(base_url: str | None, credentials: dict[str, str]) -> str:
+        """Which account of the PMS these credentials act on, as text equal for every
+        integration that reaches the same account (whose ledger, and so whose references,
+        they share)."""
+        ...
+
     def fetch(self, model: str, since: datetime | None) -> AsyncIterator[list[RecordData]]:
         """Pages of records of one model changed since a moment (None: the widest window)."""
         ...

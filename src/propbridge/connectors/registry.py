@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 
 from propbridge.connectors.base import Connector, IntegrationAccess, TransactionToPost
@@ -22,6 +24,14 @@ def connector_for(vendor: str, access: IntegrationAccess, http: httpx.AsyncClien
     except KeyError:
         raise ValueError(f"no connector for vendor {vendor!r}") from None
     return factory(access, http)
+
+
+def account_key(vendor: str, base_url: str | None, credentials: dict[str, str]) -> str:
+    """A digest naming the PMS account an integration acts on (its vendor's `pms_account`):
+    equal for integrations that share a ledger, and stored in the clear since it reveals no
+    credential."""
+    account = CONNECTORS[vendor].pms_account(base_url, credentials)
+    return hashlib.sha256(f"{vendor}\x1f{account}".encode()).hexdigest()
 
 
 def outgoing_document(

@@ -48,6 +48,7 @@ from propbridge.db.base import isoformat_z, utcnow
 from propbridge.integrations.models import Integration
 from propbridge.integrations.schemas import CADENCE_SECONDS, IntegrationCreate, IntegrationUpdate
 from propbridge.webhooks.service import DELIVERY_STATES
+from propbridge.writes.presenters import ITEM_STATES
 from propbridge.writes.recorder import WriteRecorder
 from propbridge.writes.service import OPERATIONS, WRITE_STATUSES, WriteQuery
 
@@ -104,6 +105,15 @@ templates.env.filters["when"] = _when
 templates.env.filters["dollars"] = _dollars
 templates.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, sort_keys=True)
 templates.env.globals["plural"] = _plural
+# How each item state looks: taken and found, waiting, overdue, failed.
+templates.env.globals["item_badge"] = {
+    "POSTED": "ok",
+    "ACCEPTED": "busy",
+    "PENDING": "busy",
+    "UNCONFIRMED": "warn",
+    "REJECTED": "bad",
+    "OUTCOME_UNKNOWN": "bad",
+}
 
 
 def _page(
@@ -535,8 +545,10 @@ async def writes_page(
     since: str | None = None,
     until: str | None = None,
     page: str | None = None,
+    item_status: str | None = None,
 ) -> Response:
-    """Writes, filtered by status, operation, integration and date, with a chart per day."""
+    """Writes, filtered by status, item state, operation, integration and date, with a chart
+    per day."""
 
     async def show(request: Request, session: ConsoleSession, principal: Principal) -> Response:
         runtime = get_runtime(request)
@@ -551,6 +563,7 @@ async def writes_page(
             integration_id=integration_id or None,
             since=_midnight(first) if first else None,
             before=_midnight(last) + timedelta(days=1) if last else None,
+            item_status=_choice(item_status, ITEM_STATES, "item_status"),
         )
         rows, total, per_day = await service.write_page(runtime, principal, query)
         chart_last = last or today
@@ -585,9 +598,11 @@ async def writes_page(
             "chart": chart,
             "names": await service.integration_names(runtime, principal),
             "statuses": WRITE_STATUSES,
+            "item_states": ITEM_STATES,
             "operations": OPERATIONS,
             "filters": {
                 "status": status or "",
+                "item_status": item_status or "",
                 "operation": operation or "",
                 "integration_id": integration_id or "",
                 "since": since or "",

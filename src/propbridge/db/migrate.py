@@ -1,12 +1,13 @@
 """Runs the Alembic migrations of the package against a `Database`, and tells where a database
 stands against them.
 
-Schema changes only; no data is touched here.
+Schema changes only here; the data a revision moves is the revision's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +19,14 @@ from sqlalchemy.engine import Connection
 from propbridge.db.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Decrypter(Protocol):
+    """What opens an integration's stored credentials (the deployment's `CredentialCipher`)."""
+
+    def decrypt(self, integration_id: str, ciphertext: bytes) -> dict[str, Any]: ...
+
+
 MIGRATION_LOCK = 7_300_211_001
 
 
@@ -66,15 +75,18 @@ async def current_revision(database: Database) -> str | None:
         return await connection.run_sync(_revision_of)
 
 
-async def upgrade_database(database: Database) -> list[str]:
+async def upgrade_database(database: Database, cipher: Decrypter | None = None) -> list[str]:
     """Bring the schema to the newest revision, in one transaction; the revisions applied,
-    oldest first (none when it was current)."""
+    oldest first (none when it was current). `cipher` (the deployment's `CredentialCipher`)
+    opens stored credentials for the upgrades that must read them: without it, such an upgrade
+    of a database that holds integrations fails, and nothing is changed."""
     config = alembic_config(database.url)
 
     def run(connection: Connection) -> list[str]:
         pending = pending_revisions(_revision_of(connection))
         if pending:
             config.attributes["connection"] = connection
+            config.attributes["cipher"] = cipher
             command.upgrade(config, "head")
         return pending
 

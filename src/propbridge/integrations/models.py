@@ -27,6 +27,9 @@ class Integration(IdMixin, TimestampMixin, Base):
     vendor: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str | None] = mapped_column(String(500))
     credentials_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # The PMS account its credentials act on (`connectors.registry.account_key`): integrations
+    # that share one share a ledger, so a reference is claimed per account, not per integration.
+    account_key: Mapped[str] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(default=False)
     sync_frequency: Mapped[int] = mapped_column(default=DEFAULT_SYNC_FREQUENCY)
     sync_cadence: Mapped[str] = mapped_column(String(16), default=DEFAULT_SYNC_CADENCE)

@@ -18,7 +18,7 @@ from propbridge.api.errors import ApiError, bad_request, issue, not_found
 from propbridge.api.listing import ListQuery, run_list
 from propbridge.auth.service import Principal
 from propbridge.connectors.base import AuthenticationError, ConnectorError, IntegrationAccess
-from propbridge.connectors.registry import connector_for, supported_vendors
+from propbridge.connectors.registry import account_key, connector_for, supported_vendors
 from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.engine import Database
 from propbridge.db.ids import new_id
@@ -40,7 +40,7 @@ from propbridge.integrations.schemas import (
 from propbridge.jobs import queue
 from propbridge.jobs.kinds import JobKind, SyncPayload
 from propbridge.jobs.models import Job
-from propbridge.jobs.scheduler import upsert_schedule
+from propbridge.jobs.scheduler import MAX_INTERVAL_SECONDS, upsert_schedule
 from propbridge.outbound import OutboundPolicy
 from propbridge.sync import repository as sync_runs
 from propbridge.sync.registry import SyncedModels
@@ -99,13 +99,26 @@ def _apply_settings(
         value = getattr(body, name)
         if value is not None or (name == "base_url" and name in body.model_fields_set):
             setattr(integration, name, value)
-    if sync_interval_seconds(integration) < min_interval_seconds:
+    interval = sync_interval_seconds(integration)
+    if interval < min_interval_seconds:
         raise bad_request(
             f"Syncs may run at most every {min_interval_seconds} seconds",
             [
                 issue(
                     [field],
                     f"sync_frequency × sync_cadence must be at least {min_interval_seconds} s",
+                )
+                for field in ("sync_frequency", "sync_cadence")
+            ],
+        )
+    if interval > MAX_INTERVAL_SECONDS:
+        raise bad_request(
+            f"Syncs must run at least once every {MAX_INTERVAL_SECONDS // 86400} days",
+            [
+                issue(
+                    [field],
+                    f"sync_frequency × sync_cadence must be at most {MAX_INTERVAL_SECONDS} s "
+                    f"({MAX_INTERVAL_SECONDS // 86400} days); set active to false to stop syncing",
                 )
                 for field in ("sync_frequency", "sync_cadence")
             ],
@@ -138,11 +151,13 @@ async def create_integration(
     if body.base_url is not None:
         await require_destination(guards.outbound, body.base_url, "base_url")
     integration_id = new_id()
+    credentials = body.credentials.model_dump()
     integration = Integration(
         id=integration_id,
         name=body.name.strip(),
         vendor=body.integration_vendor,
-        credentials_ciphertext=cipher.encrypt(integration_id, body.credentials.model_dump()),
+        credentials_ciphertext=cipher.encrypt(integration_id, credentials),
+        account_key=account_key(body.integration_vendor, body.base_url, credentials),
         sync_frequency=DEFAULT_SYNC_FREQUENCY,
         sync_cadence=DEFAULT_SYNC_CADENCE,
     )
@@ -186,9 +201,9 @@ async def update_integration(
     if body.name is not None:
         integration.name = body.name.strip()
     if body.credentials is not None:
-        integration.credentials_ciphertext = cipher.encrypt(
-            integration.id, body.credentials.model_dump()
-        )
+        credentials = body.credentials.model_dump()
+        integration.credentials_ciphertext = cipher.encrypt(integration.id, credentials)
+        integration.account_key = account_key(integration.vendor, integration.base_url, credentials)
         # New credentials are untried: how the old ones fared says nothing about them.
         integration.last_auth_ok = None
         integration.last_auth_at = None

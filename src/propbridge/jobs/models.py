@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin, utcnow
@@ -74,7 +74,7 @@ class Schedule(IdMixin, TimestampMixin, Base):
     integration_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("integrations.id"))
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    interval_seconds: Mapped[int]
+    interval_seconds: Mapped[int] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
     next_run_at: Mapped[datetime] = mapped_column(index=True)
     last_job_id: Mapped[str | None] = mapped_column(String(36), default=None)

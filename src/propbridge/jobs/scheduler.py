@@ -27,6 +27,9 @@ log = structlog.get_logger(__name__)
 
 # If a scheduled job is lost, the schedule fires again after this long anyway.
 STALL_GUARD = timedelta(hours=24)
+# The longest a schedule may wait between runs: a year. (Longer ones would overflow the dates
+# of their next runs; who wants none can set the integration inactive.)
+MAX_INTERVAL_SECONDS = 365 * 86400
 
 
 async def upsert_schedule(
@@ -38,7 +41,9 @@ async def upsert_schedule(
     first_run_in: float = 0,
 ) -> None:
     """Create or change the recurring job of one kind for one integration (None: for the whole
-    deployment)."""
+    deployment). Callers hold intervals to `MAX_INTERVAL_SECONDS`."""
+    if not 0 < interval_seconds <= MAX_INTERVAL_SECONDS:
+        raise ValueError(f"a schedule's interval must be 1 to {MAX_INTERVAL_SECONDS} seconds")
     schedule = (
         await session.execute(select(Schedule).where(_owner(integration_id), Schedule.kind == kind))
     ).scalar_one_or_none()

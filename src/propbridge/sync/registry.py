@@ -62,6 +62,11 @@ class SyncedModels:
         return iter(self._models)
 
     @property
+    def reconciling_feeds(self) -> frozenset[str]:
+        """The feeds whose records may be the ledger rows of writes."""
+        return frozenset(model.feed for model in self._models if model.reconciles)
+
+    @property
     def names(self) -> tuple[str, ...]:
         """The names clients use, in upsert order."""
         return tuple(self._by_name)

@@ -35,6 +35,7 @@ from propbridge.sync import repository
 from propbridge.sync.models import SyncRun
 from propbridge.sync.upsert import ModelCounts, upsert_page
 from propbridge.webhooks.events import Event, emit
+from propbridge.writes.reconcile import unconfirm_overdue
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,10 +83,19 @@ async def _since(
 
 
 async def _advance_checkpoint(
-    runtime: Runtime, integration_id: str, feed: str, fetched_from: datetime
+    runtime: Runtime, run: Run, feed: str, fetched_from: datetime
 ) -> None:
+    """A feed was read to its end: the next read starts where this one did. A ledger feed
+    read whole since then also tells which accepted writes it should have found by now."""
     async with runtime.database.write() as session:
-        await repository.advance_checkpoint(session, integration_id, feed, fetched_from, utcnow())
+        await repository.advance_checkpoint(
+            session, run.integration_id, feed, fetched_from, utcnow()
+        )
+        if feed in runtime.synced_models.reconciling_feeds:
+            overdue = timedelta(days=runtime.settings.unconfirmed_after_days)
+            run.unconfirmed += await unconfirm_overdue(
+                session, run.integration_id, fetched_from - overdue
+            )
 
 
 def _counted(counts: dict[str, ModelCounts]) -> dict[str, dict[str, int]]:
@@ -109,6 +119,7 @@ class Run:
     credentials: bytes
     counts: dict[str, ModelCounts] = field(default_factory=dict)
     reconciled: int = 0
+    unconfirmed: int = 0
     # The PMS has answered a call of this run: the credentials work (recorded once per run).
     authenticated: bool = False
 
@@ -166,7 +177,7 @@ async def _read_feed(
             if progress:
                 progress(feed, done, None)
             await _save_counts(runtime, run.id, run.counts)
-    await _advance_checkpoint(runtime, run.integration_id, feed, fetch_started)
+    await _advance_checkpoint(runtime, run, feed, fetch_started)
     return done
 
 
@@ -252,7 +263,12 @@ async def _finish(session: AsyncSession, job: queue.ClaimedJob, run: Run) -> Non
         "counts": counts,
     }
     await emit(session, [Event(trigger, run.integration_id, payload)])
-    result = {"sync_run_id": run.id, "counts": counts, "reconciled": run.reconciled}
+    result = {
+        "sync_run_id": run.id,
+        "counts": counts,
+        "reconciled": run.reconciled,
+        "unconfirmed": run.unconfirmed,
+    }
     await queue.mark_succeeded(session, job, result)
 
 

@@ -34,6 +34,7 @@ from propbridge.api.records import bool_param
 from propbridge.api.request_bodies import json_object_body
 from propbridge.auth.service import Principal
 from propbridge.writes import service
+from propbridge.writes.presenters import ITEM_STATES
 from propbridge.writes.recorder import Entry, Unresolved, WriteRecorder
 from propbridge.writes.rules import AcceptedWrite
 from propbridge.writes.schemas import (
@@ -66,6 +67,13 @@ LOG_PARAMS = (
     choice("time_range", tuple(service.TIME_RANGES), "Only writes made within this span."),
     choice("status", service.LOG_STATUSES, "Only writes that ended so."),
     choice("write_category", tuple(service.CATEGORIES), "Only writes of this kind."),
+    choice(
+        "item_status",
+        ITEM_STATES,
+        "Only writes with an item in this state (ours): ACCEPTED waits for approval, POSTED "
+        "was found in the ledger, UNCONFIRMED was not found for too long after it was taken.",
+        extension=True,
+    ),
 )
 
 
@@ -291,5 +299,6 @@ async def list_write_logs(
         time_range=_choice(request, "time_range", service.TIME_RANGES),
         status=_choice(request, "status", service.LOG_STATUSES),
         write_category=_choice(request, "write_category", service.CATEGORIES),
+        item_status=_choice(request, "item_status", ITEM_STATES),
     )
     return await service.write_logs(session, principal, query)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from propbridge.db.base import Base, IdMixin, TimestampMixin
@@ -54,21 +54,31 @@ class WriteItem(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="PENDING", index=True)
     reference_number: Mapped[str] = mapped_column(String(200))
     batch_id: Mapped[str] = mapped_column(String(200))
-    amount_in_cents: Mapped[int]
+    amount_in_cents: Mapped[int] = mapped_column(BigInteger)
     x_property_id: Mapped[str] = mapped_column(String(128))
     x_lease_id: Mapped[str] = mapped_column(String(128))
     upstream: Mapped[dict[str, Any]] = mapped_column(JSON)
     record_id: Mapped[str | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(default=None)
+    # When the PMS took it into its approval queue, when a sync found it in the ledger, and
+    # when syncs had not found it for too long after it was taken (its status says which holds).
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    posted_at: Mapped[datetime | None] = mapped_column(default=None)
+    unconfirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set by the upgrade that claimed references per PMS account, when another write of the
+    # account already held this item's reference: such an item is neither sent nor reconciled.
+    held_by_job_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class WriteReference(Base):
-    """Which write first used a `(integration, batch_id, reference_number)`: whatever the route
-    (single, batch, generic, charge or payment), a reference names one transaction, so a later
-    write that reuses it is replayed or refused, never sent again. A retry re-sends its chain's
+    """Which write first used a reference in a PMS account (`rules.normalized_reference`):
+    the PMS's ledger carries the reference and nothing else of ours, so it names one
+    transaction of the account whatever the route, batch id or integration that sent it. A later
+    write that reuses it is replayed or refused, never sent again; a retry re-sends its chain's
     references and claims none."""
 
     __tablename__ = "write_references"
 
-    reference_key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reference: Mapped[str] = mapped_column(String, primary_key=True)
     job_id: Mapped[str] = mapped_column(String(36))

@@ -11,8 +11,11 @@ from propbridge.connectors.base import TransactionToPost
 from propbridge.db.base import isoformat_z
 from propbridge.writes.models import WriteItem, WriteRequest
 
-SUCCEEDED_ITEM_STATES = frozenset({"ACCEPTED", "POSTED"})
+# Items the PMS took (Propexo's SUCCESS: the document was accepted), whatever became of them
+# since; and items it did not, or may not have.
+SUCCEEDED_ITEM_STATES = frozenset({"ACCEPTED", "POSTED", "UNCONFIRMED"})
 FAILED_ITEM_STATES = frozenset({"REJECTED", "OUTCOME_UNKNOWN"})
+ITEM_STATES = ("PENDING", "ACCEPTED", "POSTED", "UNCONFIRMED", "REJECTED", "OUTCOME_UNKNOWN")
 
 
 def overall_status(job_state: str, items: list[WriteItem]) -> str:
@@ -50,16 +53,22 @@ def present_write_status(
         "operation": request.operation,
         "integration_id": request.integration_id,
         "retried_by": retried_by,
-        "items": [
-            {
-                "index": item.position,
-                "reference_number": item.reference_number,
-                "status": item.status,
-                "record_id": item.record_id,
-                "error": item.error,
-            }
-            for item in ordered
-        ],
+        "items": [present_item(item) for item in ordered],
+    }
+
+
+def present_item(item: WriteItem) -> dict[str, Any]:
+    """One item of a write: what became of it, and since when."""
+    return {
+        "index": item.position,
+        "reference_number": item.reference_number,
+        "status": item.status,
+        "record_id": item.record_id,
+        "error": item.error,
+        "accepted_at": isoformat_z(item.accepted_at),
+        "posted_at": isoformat_z(item.posted_at),
+        "unconfirmed_at": isoformat_z(item.unconfirmed_at),
+        "held_by_job_id": item.held_by_job_id,
     }
 
 
@@ -77,8 +86,10 @@ def present_log(
     vendor: str,
     status: str,
     retried_by: str | None,
+    item_statuses: dict[str, int],
 ) -> dict[str, Any]:
-    """One entry of Propexo's write logs; ours: `vendor`, `retry_of`, `retried_by`."""
+    """One entry of Propexo's write logs; ours: `vendor`, `retry_of`, `retried_by`, and
+    `item_statuses` (how many of its items are in each state: what the write became)."""
     job_type, name = JOB_TYPES.get(write.operation, (write.operation.upper(), write.operation))
     error = None
     if status == "FAILURE":
@@ -97,6 +108,9 @@ def present_log(
         "vendor": vendor,
         "retry_of": write.retry_of,
         "retried_by": retried_by,
+        "item_statuses": {
+            state: item_statuses[state] for state in ITEM_STATES if state in item_statuses
+        },
     }
 
 

@@ -1,29 +1,62 @@
-"""Reconciliation: ledger transactions found by a sync are matched to the writes that made them.
+"""Reconciliation: ledger transactions found by a sync credited to the writes that made them, and
+accepted writes that syncs keep not finding marked UNCONFIRMED.
 
 ResMan returns no id for a posted document; once a manager approves it, its transactions enter
-the ledger with new ids and the partner's reference. A match (same lease, reference, amount and
-kind) turns the write item `POSTED` with the record's id — an `OUTCOME_UNKNOWN` one included.
-Runs inside the sync's page transaction; never commits.
+the ledger with new ids and the partner's reference, and nothing else of ours (not the batch).
+A reference is claimed by one write per PMS account (`rules.claim_of`), so a ledger row is
+credited to that write's chain alone: to the attempt ResMan accepted, else to one whose outcome
+is unknown, and only when kind, lease, amount and transaction date agree. Runs inside the
+sync's page transaction; never commits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from propbridge.db.base import isoformat_z, utcnow
 from propbridge.db.engine import Executor
 from propbridge.webhooks.events import Event, emit, listeners
-from propbridge.writes import repository
+from propbridge.writes import repository, rules
 from propbridge.writes.presenters import FAILED_ITEM_STATES
 
 KIND_OF_MODEL = {"resident_charges": "charge", "resident_payments": "payment"}
-# (kind, PMS lease id, reference number, amount in cents): what a transaction and an item share.
-Match = tuple[str, str, str, int]
+# Items whose transactions a sync may still find in the ledger: taken by the PMS (waiting for
+# approval, or waiting longer than expected), or sent with no answer.
+OPEN_ITEM_STATES = frozenset({"ACCEPTED", "UNCONFIRMED", "OUTCOME_UNKNOWN"})
+# Of those, the ones the PMS is known to have taken: credited before an unknown outcome.
+TAKEN_ITEM_STATES = frozenset({"ACCEPTED", "UNCONFIRMED"})
 
 
-def _candidates(found: list[tuple[str, str, dict[str, Any]]]) -> dict[Match, list[str]]:
-    """Synced transactions by what an item of a write would share with them."""
-    candidates: dict[Match, list[str]] = defaultdict(list)
+@dataclass(frozen=True)
+class LedgerRow:
+    """A synced transaction as reconciliation compares it with the items of a write."""
+
+    record_id: str
+    kind: str
+    x_lease_id: str
+    reference: str  # normalized
+    amount_in_cents: int
+    transaction_date: str | None
+
+    def agrees_with(self, item: Any) -> bool:
+        """The item sent this transaction: same kind, lease, amount and date. A manager who
+        posts a partner file on another Posting Date makes its charges' dates differ: such a
+        row is not credited, since nothing else tells it from another transaction carrying
+        the same reference (the item ends UNCONFIRMED instead; see the README)."""
+        return (
+            item.kind == self.kind
+            and item.x_lease_id == self.x_lease_id
+            and item.amount_in_cents == self.amount_in_cents
+            and (item.upstream or {}).get("transaction_date") == self.transaction_date
+        )
+
+
+def _ledger_rows(found: list[tuple[str, str, dict[str, Any]]]) -> list[LedgerRow]:
+    """The synced transactions that could be the ledger rows of writes, in a stable order."""
+    rows = []
     for model, record_id, fields in found:
         kind = KIND_OF_MODEL.get(model)
         reference, lease, amount = (
@@ -32,34 +65,57 @@ def _candidates(found: list[tuple[str, str, dict[str, Any]]]) -> dict[Match, lis
             fields.get("amount_in_cents"),
         )
         if kind and reference and lease and amount is not None:
-            candidates[(kind, lease, reference, amount)].append(record_id)
-    return candidates
+            normalized = rules.normalized_reference(reference)
+            date = fields.get("transaction_date")
+            rows.append(LedgerRow(record_id, kind, lease, normalized, amount, date))
+    return sorted(rows, key=lambda row: row.record_id)
+
+
+def _attempt_to_credit(row: LedgerRow, chain: list[Any]) -> Any | None:
+    """The item of a chain (a write and its retries, each with this reference) that a ledger
+    row is the transaction of: none if the chain's transaction was found already or the row
+    does not agree; else the latest attempt the PMS took, else the latest of unknown outcome."""
+    if any(item.status == "POSTED" for item in chain):
+        return None
+    agreeing = [i for i in chain if i.status in OPEN_ITEM_STATES and row.agrees_with(i)]
+    taken = [i for i in agreeing if i.status in TAKEN_ITEM_STATES]
+    candidates = taken or agreeing
+    if not candidates:
+        return None
+    return max(candidates, key=lambda item: (item.created_at, item.id))
 
 
 async def reconcile(
     db: Executor, integration_id: str, found: list[tuple[str, str, dict[str, Any]]]
 ) -> int:
-    """Match `(model, record_id, fields)` of synced transactions to open write items.
-
-    Returns how many items became POSTED.
-    """
-    candidates = _candidates(found)
-    if not candidates:
+    """Credit `(model, record_id, fields)` of synced transactions to the writes holding their
+    references. Returns how many items became POSTED."""
+    rows = _ledger_rows(found)
+    if not rows:
         return 0
-    references = sorted({key[2] for key in candidates})
-    rows = await repository.items_with_references(db, integration_id, references)
-    already_matched = {row.record_id for row in rows if row.record_id}
-    items = [r for r in rows if not r.record_id and r.status in repository.OPEN_ITEM_STATES]
+    account = await repository.account_of(db, integration_id)
+    if account is None:
+        return 0
+    holders = await repository.reference_holders(
+        db, account, sorted({row.reference for row in rows})
+    )
+    if not holders:
+        return 0
+    chains: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for item in await repository.chain_items(db, integration_id, sorted(set(holders.values()))):
+        chains[(item.holder, rules.normalized_reference(item.reference_number))].append(item)
+    now = utcnow()
     matched: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in sorted(items, key=lambda r: r.id):
-        key = (item.kind, item.x_lease_id, item.reference_number, item.amount_in_cents)
-        records = [r for r in candidates.get(key, []) if r not in already_matched]
-        if not records:
+    for row in rows:
+        key = (holders.get(row.reference, ""), row.reference)
+        item = _attempt_to_credit(row, chains.get(key, []))
+        if item is None:
             continue
-        already_matched.add(records[0])
-        await repository.mark_posted(db, item.id, records[0])
+        # A chain's transaction is found once: another row with its reference is not it.
+        del chains[key]
+        await repository.mark_posted(db, item.id, row.record_id, now)
         matched[item.write_request_id].append(
-            {"reference_number": item.reference_number, "record_id": records[0]}
+            {"reference_number": item.reference_number, "record_id": row.record_id}
         )
     for request_id in matched:
         if not await repository.item_states(db, request_id) & FAILED_ITEM_STATES:
@@ -93,3 +149,32 @@ async def _report(
         for request_id, job_id, operation in await repository.jobs_of_writes(db, matched)
     ]
     await emit(db, events, hooks)
+
+
+async def unconfirm_overdue(db: Executor, integration_id: str, accepted_before: datetime) -> int:
+    """Items the PMS took before `accepted_before` that the syncs since have not found in its
+    ledger (a read of the whole ledger that began after that moment has just ended): most
+    likely a manager rejected them. They turn UNCONFIRMED, with a WRITE_UNCONFIRMED event
+    (ours) each, once; a later sync that finds one still makes it POSTED. How many turned."""
+    overdue = await repository.overdue_items(db, integration_id, accepted_before)
+    if not overdue:
+        return 0
+    await repository.mark_unconfirmed(db, [item.id for item in overdue], utcnow())
+    events = [
+        Event(
+            "WRITE_UNCONFIRMED",
+            integration_id,
+            {
+                "event": "WRITE_UNCONFIRMED",
+                "integration_id": integration_id,
+                "root_job_id": item.job_id,
+                "operation": item.operation,
+                "index": item.position,
+                "reference_number": item.reference_number,
+                "accepted_at": isoformat_z(item.accepted_at),
+            },
+        )
+        for item in overdue
+    ]
+    await emit(db, events)
+    return len(overdue)

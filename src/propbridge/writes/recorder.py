@@ -39,12 +39,13 @@ from propbridge.writes.service import (
     BatchResolver,
     Needs,
     PendingWrite,
-    find_existing_write,
-    reference_keys,
+    item_references,
     write_to_retry,
 )
 
 MAX_BATCH = 256
+# Commits a write refused by a constraint is tried again (each time after others took keys).
+CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -155,23 +156,17 @@ class WriteRecorder:
                     future.set_result(outcome)
 
     async def _commit_alone(self, entry: Entry) -> AcceptedWrite | BaseException:
-        try:
-            return (await self._commit([entry]))[0]
-        except (IntegrityError, repository.WriteConflict):
-            async with self._database.read_connection() as connection:
-                try:
-                    pending = entry
-                    if isinstance(entry, Unresolved):
-                        pending = await entry.resolver.resolve(
-                            connection, entry.principal, entry.body
-                        )
-                    assert isinstance(pending, PendingWrite)
-                    existing = await find_existing_write(connection, pending)
-                except ApiError as refused:
-                    return refused
-            return existing or ApiError(409, "conflict", "The write conflicted; try again")
-        except Exception as error:
-            return error
+        """One write in its own transaction. A constraint it broke was a key another process
+        took after this one read it: a fresh read then sees that write, and answers as if it
+        had been there all along (replay or 409)."""
+        for _attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                return (await self._commit([entry]))[0]
+            except (IntegrityError, repository.WriteConflict):
+                continue
+            except Exception as error:
+                return error
+        return ApiError(409, "conflict", "The write conflicted with others; try again")
 
     async def _commit(self, batch: list[Entry]) -> list[AcceptedWrite | BaseException]:
         async with self._database.write_connection() as connection:
@@ -190,15 +185,14 @@ async def _record_batch(
     driver: repository.Driver, batch: list[Entry]
 ) -> list[AcceptedWrite | BaseException]:
     """Resolve, dedupe and insert a batch in the transaction in effect: each entry's outcome.
-    What the batch names and its dedupe keys are read in one statement."""
+    What the batch names, its dedupe keys and the claims on its references are read in one
+    statement."""
     needs = Needs()
     for entry in batch:
         if isinstance(entry, Unresolved):
             needs.add(entry.resolver.needs(entry.body))
         else:
-            if entry.dedupe_key is not None:
-                needs.dedupe_keys.add(entry.dedupe_key)
-            needs.reference_keys.update(reference_keys(entry))
+            needs.add_write(entry)
     found = await needs.read(driver)
     seen, claimed = found.seen, found.claimed
     outcomes: list[AcceptedWrite | BaseException] = []
@@ -213,27 +207,50 @@ async def _record_batch(
         if isinstance(pending, ApiError):
             outcomes.append(pending)
             continue
+        references = item_references(pending)
         first = seen.get(pending.dedupe_key) if pending.dedupe_key else None
         if first is not None:
             outcomes.append(
-                rules.replay_or_conflict(pending.digest, first.job_id, first.digest, first.body)
+                rules.replay_or_conflict(
+                    pending.digest,
+                    first.job_id,
+                    first.digest,
+                    first.body,
+                    references,
+                    pending.items_field,
+                )
             )
             continue
-        references = reference_keys(pending)
-        # A reference another write used first (any route; for a retry, another chain): that
-        # write's transaction, not this one's, so it is not sent again.
+        account = found.accounts.get(pending.integration_id)
+        if account is None:  # deleted since the write was resolved
+            outcomes.append(rules.unknown_integration(pending.integration_id))
+            continue
+        claims = [(position, ref, rules.claim_of(account, ref)) for position, ref in references]
+        # A reference another write used first (any route, batch id or integration of the
+        # account; for a retry, another chain): that write's transaction, not this one's, so it
+        # is not sent again.
         owner = pending.chain_job_id
-        taken = next((claimed[key] for key in references if claimed.get(key, owner) != owner), None)
-        if taken is not None:
-            outcomes.append(rules.reference_taken(taken))
+        clashes = [
+            rules.Clash(position, ref, claimed[claim])
+            for position, ref, claim in claims
+            if claimed.get(claim, owner) != owner
+        ]
+        if clashes:
+            outcomes.append(rules.reference_taken(clashes, pending.items_field))
             continue
         job_id = rows.add(pending, now)
         if pending.dedupe_key is not None:
             seen[pending.dedupe_key] = SeenWrite(job_id, pending.digest, pending.body)
-        if pending.retry_of is None:
-            for key in references:
-                claimed[key] = job_id
-                rows.references.append({"reference_key": key, "job_id": job_id})
+        # A first write claims its references; a retry's are its chain's, held by the chain's
+        # first write, unless the integration has moved to another account since (then the
+        # chain claims them there: that account's ledger is where this retry goes).
+        holder = owner or job_id
+        for claim in dict.fromkeys(claim for _, _, claim in claims):
+            if claim not in claimed:
+                claimed[claim] = holder
+                rows.references.append(
+                    {"account_key": claim[0], "reference": claim[1], "job_id": holder}
+                )
         outcomes.append(AcceptedWrite(job_id, pending.body))
     await repository.record_writes(driver, rows.requests, rows.items, rows.jobs, rows.references)
     return outcomes

@@ -18,7 +18,19 @@ from typing import Any, NamedTuple
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
-from sqlalchemy import JSON, Table, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,8 +44,6 @@ from propbridge.writes.models import WriteItem, WriteReference, WriteRequest
 
 # Items that did not go through: a write with any of them (or whose job failed) failed.
 NOT_THROUGH_ITEM_STATES = ("REJECTED", "OUTCOME_UNKNOWN", "PENDING")
-# Items the PMS took and whose ledger rows a sync may still find.
-OPEN_ITEM_STATES = ("ACCEPTED", "OUTCOME_UNKNOWN")
 IN_CHUNK = 500
 
 
@@ -228,6 +238,7 @@ LOAD_WRITES = (
         WriteItem.amount_in_cents,
         WriteItem.x_property_id,
         WriteItem.upstream,
+        WriteItem.held_by_job_id,
     )
     .join(Integration, Integration.id == WriteRequest.integration_id)
     .outerjoin(WriteItem, WriteItem.write_request_id == WriteRequest.id)
@@ -242,7 +253,11 @@ SET_DISPATCHED = (
 ITEMS_OUTCOME = (
     update(ITEMS)
     .where(ITEMS.c.write_request_id == bindparam("b_request"))
-    .values(status=bindparam("b_status"), error=bindparam("b_error"))
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        accepted_at=bindparam("b_accepted_at"),
+    )
 )
 ITEM_ERROR = (
     update(ITEMS)
@@ -328,7 +343,12 @@ async def record_outcomes(db: Executor, outcomes: Sequence[Outcome]) -> None:
     await db.execute(
         ITEMS_OUTCOME,
         [
-            {"b_request": o.request_id, "b_status": o.status, "b_error": o.item_error}
+            {
+                "b_request": o.request_id,
+                "b_status": o.status,
+                "b_error": o.item_error,
+                "b_accepted_at": now if o.status == "ACCEPTED" else None,
+            }
             for o in outcomes
         ],
     )
@@ -363,10 +383,11 @@ FAILED = exists().where(
     WriteItem.status.in_(NOT_THROUGH_ITEM_STATES),
 )
 # A write's outcome in one word, in SQL: PENDING while its job may still run, then as
-# `presenters.overall_status` decides for logs (any item that did not go through: FAILURE).
+# `presenters.overall_status` decides for logs, from its items alone (any item that did not go
+# through: FAILURE). A write whose answer was lost fails its job, and turns SUCCESS when a sync
+# finds its transactions.
 WRITE_STATUS = case(
     (Job.state.in_(ACTIVE_STATES), "PENDING"),
-    (Job.state == "failed", "FAILURE"),
     (FAILED, "FAILURE"),
     else_="SUCCESS",
 )
@@ -391,6 +412,7 @@ class LogFilters:
     operations: tuple[str, ...] | None = None
     before: datetime | None = None
     finished_only: bool = True  # Propexo's write logs list finished writes only
+    item_status: str | None = None  # writes with at least one item in this state
 
 
 def write_logs_statement(filters: LogFilters) -> Any:
@@ -428,7 +450,28 @@ def _filtered(statement: Any, filters: LogFilters) -> Any:
         statement = statement.where(WriteRequest.operation.in_(filters.operations))
     if filters.before is not None:
         statement = statement.where(WriteRequest.created_at < filters.before)
+    if filters.item_status is not None:
+        statement = statement.where(
+            exists().where(
+                WriteItem.write_request_id == WriteRequest.id,
+                WriteItem.status == filters.item_status,
+            )
+        )
     return statement
+
+
+async def item_counts(db: Executor, request_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """How many items of each of these writes are in each state."""
+    counts: dict[str, dict[str, int]] = {request_id: {} for request_id in request_ids}
+    if request_ids:
+        rows = await db.execute(
+            select(WriteItem.write_request_id, WriteItem.status, func.count())
+            .where(WriteItem.write_request_id.in_(request_ids))
+            .group_by(WriteItem.write_request_id, WriteItem.status)
+        )
+        for request_id, status, count in rows:
+            counts[request_id][status] = count
+    return counts
 
 
 async def writes_per_day(db: Executor, filters: LogFilters) -> list[tuple[str, str, int]]:
@@ -442,12 +485,38 @@ async def writes_per_day(db: Executor, filters: LogFilters) -> list[tuple[str, s
 # ---- Reconciliation ----------------------------------------------------------------------------
 
 
-async def items_with_references(
-    db: Executor, integration_id: str, references: Sequence[str]
-) -> list[Any]:
-    """An integration's write items carrying any of these reference numbers."""
-    found: list[Any] = []
+async def account_of(db: Executor, integration_id: str) -> str | None:
+    """The key of the PMS account an integration acts on."""
+    key: str | None = (
+        await db.execute(select(Integration.account_key).where(Integration.id == integration_id))
+    ).scalar()
+    return key
+
+
+async def reference_holders(
+    db: Executor, account_key: str, references: Sequence[str]
+) -> dict[str, str]:
+    """The job of the write holding each of these normalized references in an account."""
+    found: dict[str, str] = {}
     for start in range(0, len(references), IN_CHUNK):
+        rows = await db.execute(
+            select(WriteReference.reference, WriteReference.job_id).where(
+                WriteReference.account_key == account_key,
+                WriteReference.reference.in_(references[start : start + IN_CHUNK]),
+            )
+        )
+        found.update({reference: job_id for reference, job_id in rows})
+    return found
+
+
+ROOT = aliased(WriteRequest)
+
+
+async def chain_items(db: Executor, integration_id: str, holder_jobs: Sequence[str]) -> list[Any]:
+    """The items of the writes whose jobs hold references (those of this integration) and of
+    every retry of them, each with its write's job, when it was made and its chain's holder."""
+    found: list[Any] = []
+    for start in range(0, len(holder_jobs), IN_CHUNK):
         rows = await db.execute(
             select(
                 WriteItem.id,
@@ -458,24 +527,86 @@ async def items_with_references(
                 WriteItem.amount_in_cents,
                 WriteItem.status,
                 WriteItem.record_id,
+                WriteItem.upstream,
+                WriteRequest.created_at,
+                ROOT.job_id.label("holder"),
             )
             .join(WriteRequest, WriteRequest.id == WriteItem.write_request_id)
+            .join(ROOT, or_(ROOT.id == WriteRequest.id, ROOT.id == WriteRequest.retry_root))
             .where(
-                WriteRequest.integration_id == integration_id,
-                WriteItem.reference_number.in_(references[start : start + IN_CHUNK]),
+                ROOT.integration_id == integration_id,
+                ROOT.job_id.in_(holder_jobs[start : start + IN_CHUNK]),
             )
         )
         found.extend(rows)
     return found
 
 
-async def mark_posted(db: Executor, item_id: str, record_id: str) -> None:
+async def mark_posted(db: Executor, item_id: str, record_id: str, at: datetime) -> None:
     """An item found in the PMS's ledger as `record_id`."""
     await db.execute(
         update(WriteItem)
         .where(WriteItem.id == item_id)
-        .values(status="POSTED", record_id=record_id, error=None)
+        .values(status="POSTED", record_id=record_id, error=None, posted_at=at)
     )
+
+
+async def overdue_items(db: Executor, integration_id: str, accepted_before: datetime) -> list[Any]:
+    """An integration's items waiting in the PMS's approval queue since before a moment, with
+    their write's job and operation."""
+    rows = await db.execute(
+        select(
+            WriteItem.id,
+            WriteItem.position,
+            WriteItem.reference_number,
+            WriteItem.accepted_at,
+            WriteRequest.job_id,
+            WriteRequest.operation,
+        )
+        .join(WriteRequest, WriteRequest.id == WriteItem.write_request_id)
+        .where(
+            WriteRequest.integration_id == integration_id,
+            WriteItem.status == "ACCEPTED",
+            WriteItem.accepted_at <= accepted_before,
+        )
+        .order_by(WriteItem.accepted_at, WriteItem.id)
+    )
+    return list(rows)
+
+
+async def mark_unconfirmed(db: Executor, item_ids: Sequence[str], at: datetime) -> None:
+    """Items syncs have not found in the ledger for too long after the PMS took them."""
+    for start in range(0, len(item_ids), IN_CHUNK):
+        await db.execute(
+            update(WriteItem)
+            .where(
+                WriteItem.id.in_(item_ids[start : start + IN_CHUNK]),
+                WriteItem.status == "ACCEPTED",
+            )
+            .values(status="UNCONFIRMED", unconfirmed_at=at)
+        )
+
+
+async def held_items(db: Executor, limit: int) -> tuple[int, list[Any]]:
+    """How many items another write of their PMS account holds the reference of (the upgrade to
+    per-account claims found them), and the first `limit` of them with their write."""
+    held = WriteItem.held_by_job_id.is_not(None)
+    total = (await db.execute(select(func.count()).where(held))).scalar_one()
+    rows = await db.execute(
+        select(
+            WriteRequest.job_id,
+            WriteRequest.integration_id,
+            WriteItem.position,
+            WriteItem.reference_number,
+            WriteItem.status,
+            WriteItem.held_by_job_id,
+        )
+        .join(WriteRequest, WriteRequest.id == WriteItem.write_request_id)
+        .where(held)
+        .order_by(WriteRequest.created_at, WriteItem.position)
+        .limit(limit)
+    )
+    return int(total), list(rows)
 
 
 async def item_states(db: Executor, request_id: str) -> set[str]:
@@ -712,15 +843,17 @@ INSERT_JOB = _Insert(
     ),
 )
 
-INSERT_REFERENCE = _Insert(WriteReference, ("reference_key", "job_id"))
+INSERT_REFERENCE = _Insert(WriteReference, ("account_key", "reference", "job_id"))
 
 # Everything a batch of writes reads, in one statement (each statement is a hand-off or round
 # trip the whole batch waits for): live integrations' vendors, residents with the lease their
 # writes post to (their `x_lease_id` in the same integration and property), charge codes, and
 # the writes already recorded under the batch's dedupe keys, and the writes that first used its
-# references. One row shape for all five, told apart by the first column.
+# references, in any account (a reference is rarely used in several: those of other accounts
+# are left out by the caller, which knows the integrations' accounts from this same statement).
+# One row shape for all five, told apart by the first column.
 BATCH_TARGETS = (
-    "SELECT 'integration', id, vendor, NULL, NULL, NULL, NULL, NULL, NULL FROM integrations "
+    "SELECT 'integration', id, vendor, account_key, NULL, NULL, NULL, NULL, NULL FROM integrations "
     "WHERE deleted_at IS NULL AND id {0} "
     "UNION ALL SELECT 'resident', r.id, r.integration_id, r.property_id, r.x_property_id, "
     "l.x_id, l.unit_number, r.first_name, r.last_name FROM residents r LEFT JOIN leases l "
@@ -730,8 +863,8 @@ BATCH_TARGETS = (
     "NULL FROM charge_codes WHERE id {2} "
     "UNION ALL SELECT 'write', dedupe_key, job_id, body_hash, CAST(request_body AS TEXT), NULL, "
     "NULL, NULL, NULL FROM write_requests WHERE dedupe_key {3} "
-    "UNION ALL SELECT 'reference', reference_key, job_id, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM write_references WHERE reference_key {4}"
+    "UNION ALL SELECT 'reference', reference, job_id, account_key, NULL, NULL, NULL, NULL, NULL "
+    "FROM write_references WHERE reference {4}"
 )
 
 
@@ -740,10 +873,12 @@ class BatchTargets:
     """What a batch of writes names and the writes recorded before under its dedupe keys."""
 
     vendors: dict[str, str]  # live integrations only
+    accounts: dict[str, str]  # their PMS accounts' keys
     residents: dict[str, ResidentTarget]  # by id, whatever their integration
     codes: dict[str, CodeTarget]  # by id, whatever their integration
     seen: dict[str, SeenWrite]  # by dedupe key
-    claimed: dict[str, str]  # the job of the write that first used each reference key
+    # The job of the write that first used each (account key, normalized reference).
+    claimed: dict[tuple[str, str], str]
 
 
 async def batch_targets(
@@ -752,21 +887,22 @@ async def batch_targets(
     resident_ids: Iterable[str],
     code_ids: Iterable[str],
     dedupe_keys: Iterable[str],
-    reference_keys: Iterable[str],
+    references: Iterable[str],
 ) -> BatchTargets:
-    """Everything a batch of writes reads, in one statement."""
+    """Everything a batch of writes reads, in one statement (`references` normalized)."""
     driver = await Driver.of(db)
-    key_lists = (integration_ids, resident_ids, code_ids, dedupe_keys, reference_keys)
-    found = BatchTargets({}, {}, {}, {}, {})
+    key_lists = (integration_ids, resident_ids, code_ids, dedupe_keys, references)
+    found = BatchTargets({}, {}, {}, {}, {}, {})
     for kind, key, *rest in await driver.rows_for_keys(BATCH_TARGETS, key_lists):
         if kind == "integration":
             found.vendors[key] = rest[0]
+            found.accounts[key] = rest[1]
         elif kind == "resident":
             found.residents[key] = ResidentTarget(key, *rest)
         elif kind == "code":
             found.codes[key] = CodeTarget(key, *rest[:4])
         elif kind == "reference":
-            found.claimed[key] = rest[0]
+            found.claimed[(rest[1], key)] = rest[0]
         else:
             found.seen[key] = SeenWrite(rest[0], rest[1], orjson.loads(rest[2]))
     return found

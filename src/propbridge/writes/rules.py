@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +34,18 @@ WRITE_BODIES: dict[tuple[str, str], type[BaseModel]] = {
 }
 
 
+def unknown_integration(integration_id: str) -> ApiError:
+    """The 400 for an integration that does not exist or is deleted."""
+    return bad_request(
+        "integration_id does not name an integration",
+        [issue(["integration_id"], f"Integration {integration_id!r} not found")],
+    )
+
+
 def require_known(integration_id: str, vendor: str | None) -> str:
     """400 unless the integration exists and is live (`vendor` is what the lookup found)."""
     if vendor is None:
-        raise bad_request(
-            "integration_id does not name an integration",
-            [issue(["integration_id"], f"Integration {integration_id!r} not found")],
-        )
+        raise unknown_integration(integration_id)
     return vendor
 
 
@@ -93,10 +99,21 @@ def batch_dedupe_key(integration_id: str, operation: str, pairs: Iterable[tuple[
     return "\x1f".join((integration_id, operation, digest))
 
 
-def reference_key(integration_id: str, batch_id: str, reference_number: str) -> str:
-    """What one transaction is known by, whatever route sent it: its integration, batch and
-    reference (the migration that claimed existing writes' references builds the same)."""
-    return "\x1f".join((integration_id, batch_id, reference_number))
+def normalized_reference(reference: str) -> str:
+    """A reference as claims and reconciliation compare it: outer whitespace dropped (new
+    writes cannot carry any, an older write or a ledger row may), canonically composed (NFC)
+    and case folded, so that `ABC`, `abc` and the two ways of writing `é` are one reference."""
+    composed = unicodedata.normalize("NFC", reference.strip())
+    return unicodedata.normalize("NFC", composed.casefold())
+
+
+# What a reference is claimed under: the PMS account's key and the normalized reference.
+Claim = tuple[str, str]
+
+
+def claim_of(account_key: str, reference: str) -> Claim:
+    """The claim a reference sent to an account makes."""
+    return account_key, normalized_reference(reference)
 
 
 def retry_dedupe_key(root_id: str, number: int) -> str:
@@ -112,20 +129,50 @@ class AcceptedWrite:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Clash:
+    """A reference of a write (its item at `position`) that another write holds (`job_id`)."""
+
+    position: int
+    reference_number: str
+    job_id: str
+
+
 def replay_or_conflict(
-    digest: str, job_id: str, seen_digest: str, seen_body: dict[str, Any]
+    digest: str,
+    job_id: str,
+    seen_digest: str,
+    seen_body: dict[str, Any],
+    references: Sequence[tuple[int, str]],
+    items_field: str | None,
 ) -> AcceptedWrite | ApiError:
-    """A write whose key was taken before: the first one again if the bodies match, else 409."""
+    """A write whose dedupe key was taken before (by `job_id`): the first one again if the
+    bodies match, else the 409 naming each of its `(position, reference_number)`."""
     if seen_digest == digest:
         return AcceptedWrite(job_id, seen_body)
-    return reference_taken(job_id)
+    return reference_taken([Clash(pos, ref, job_id) for pos, ref in references], items_field)
 
 
-def reference_taken(job_id: str) -> ApiError:
-    """The 409 for a batch_id and reference_number another write used first (`job_id`)."""
+def reference_taken(clashes: Sequence[Clash], items_field: str | None) -> ApiError:
+    """The 409 for references other writes used first: `details.job_id` is the first holder,
+    and an issue names each clashing field (`charges[i].reference_number` in a batch, whose
+    items are under `items_field`) with the job that holds it."""
+    issues = []
+    for clash in clashes:
+        path: list[str | int] = ["reference_number"]
+        if items_field is not None:
+            path = [items_field, clash.position, "reference_number"]
+        found = issue(
+            path,
+            f"{clash.reference_number!r} is held by job {clash.job_id}: a reference names one "
+            "transaction of the PMS account, whatever route, batch or integration sent it",
+        )
+        issues.append({**found, "job_id": clash.job_id})
     return ApiError(
         409,
         "duplicate_reference",
-        "These batch_id and reference_number values were already used with a different body",
-        {"job_id": job_id},
+        "These reference numbers were already used in this PMS account by another write"
+        if len(clashes) > 1
+        else "This reference number was already used in this PMS account by another write",
+        {"job_id": clashes[0].job_id, "issues": issues},
     )

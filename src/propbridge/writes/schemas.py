@@ -6,6 +6,7 @@ Validation only: whether the ids exist is the service's business.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -36,6 +37,18 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _reference(value: str) -> str:
+    """A reference names one transaction of the PMS account (`rules.normalized_reference`
+    compares them without case): one that differs from another only by invisible characters
+    or outer spaces would look the same in the PMS and be another, so it is refused."""
+    if value != value.strip():
+        raise ValueError("must not begin or end with whitespace")
+    hidden = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if hidden is not None:
+        raise ValueError(f"contains an invisible or control character (U+{ord(hidden):04X})")
+    return value
+
+
 def _date_time(value: str) -> str:
     if not DATE_TIME.match(value):
         raise ValueError("must be an ISO-8601 date-time, e.g. 2024-06-01T10:00:00Z")
@@ -55,6 +68,7 @@ def local_date(value: str) -> str:
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=1000), AfterValidator(_not_blank)]
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Reference = Annotated[Identifier, AfterValidator(_reference)]
 # What `_date_time` takes, for the document (a JavaScript-compatible pattern, years 1900-2099).
 DATE_TIME_DOCUMENTED = (
     r"^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
@@ -67,7 +81,10 @@ DateTimeText = Annotated[
         json_schema_extra={"pattern": DATE_TIME_DOCUMENTED, "examples": ["2026-06-01T10:00:00Z"]}
     ),
 ]
-Cents = Annotated[StrictInt, Field(gt=0, le=99_999_999_999)]
+# The largest amount one transaction may carry: $999,999,999.99. Past 2^31 cents, so money
+# columns are 64-bit on both engines; ResMan gets it as dollars with two places, exactly.
+MAX_AMOUNT_IN_CENTS = 99_999_999_999
+Cents = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_IN_CENTS)]
 
 
 class BatchCharge(BaseModel):
@@ -82,7 +99,7 @@ class BatchCharge(BaseModel):
     description: Text
     notes: Text
     amount_in_cents: Cents
-    reference_number: Identifier
+    reference_number: Reference
 
 
 class ResidentChargeCreate(BatchCharge):
@@ -109,7 +126,7 @@ class ResidentPaymentCreate(BaseModel):
     description: Text
     notes: Text
     amount_in_cents: Cents
-    reference_number: Identifier
+    reference_number: Reference
 
 
 MAX_BATCH_CHARGES = 1000
@@ -171,11 +188,17 @@ class GenericPaymentAccepted(GenericAccepted[ResidentPaymentCreate]):
     """The vendor-agnostic payment route's answer."""
 
 
-ItemStatus = Literal["PENDING", "ACCEPTED", "POSTED", "REJECTED", "OUTCOME_UNKNOWN"]
+ItemStatus = Literal["PENDING", "ACCEPTED", "POSTED", "UNCONFIRMED", "REJECTED", "OUTCOME_UNKNOWN"]
 
 
 class WriteItemStatus(BaseModel):
-    """One charge or payment of a write: what the PMS did with it."""
+    """One charge or payment of a write: what the PMS did with it, and since when.
+
+    `ACCEPTED`: waiting in the PMS's approval queue since `accepted_at`. `POSTED`: found in the
+    ledger as `record_id` at `posted_at`. `UNCONFIRMED`: accepted, but the syncs for
+    PROPBRIDGE_UNCONFIRMED_AFTER_DAYS after it did not find it (most likely a manager rejected
+    it; it can still become `POSTED`). `REJECTED`: the PMS refused it. `OUTCOME_UNKNOWN`: sent
+    with no answer. `held_by_job_id`: another write of the PMS account holds its reference."""
 
     model_config = ConfigDict(extra="forbid")
     index: int
@@ -183,6 +206,10 @@ class WriteItemStatus(BaseModel):
     status: ItemStatus
     record_id: str | None
     error: str | None
+    accepted_at: datetime | None
+    posted_at: datetime | None
+    unconfirmed_at: datetime | None
+    held_by_job_id: str | None
 
 
 class WriteStatus(BaseModel):
@@ -223,6 +250,10 @@ class WriteLog(BaseModel):
     vendor: str = Field(json_schema_extra={EXTENSION: True})
     retry_of: str | None = Field(json_schema_extra={EXTENSION: True})
     retried_by: str | None = Field(json_schema_extra={EXTENSION: True})
+    item_statuses: dict[ItemStatus, int] = Field(
+        json_schema_extra={EXTENSION: True},
+        description="How many of its items are in each state: what the write became since.",
+    )
 
 
 class WriteLogs(BaseModel):

@@ -37,6 +37,9 @@ from propbridge.writes.schemas import (
 )
 
 WRITE_MAX_ATTEMPTS = 5
+# Where a batch's body lists its items (what a refusal of one item names).
+BATCH_ITEMS = "charges"
+ITEMS_FIELD = {"resident_charge_batch": BATCH_ITEMS}
 # A retry in one of these states is live: retrying again answers with it instead of sending
 # the write once more.
 LIVE_RETRY_STATES = frozenset({"PENDING", "SUCCESS", "PARTIAL_SUCCESS"})
@@ -55,6 +58,8 @@ class PendingWrite:
     retry_root: str | None = None
     # A retry's: the job of its chain's first write, which holds the chain's references.
     chain_job_id: str | None = None
+    # The body field listing the items (a batch's `charges`); None when the body is one item.
+    items_field: str | None = None
 
     @functools.cached_property
     def digest(self) -> str:
@@ -161,7 +166,9 @@ class Needs:
     resident_ids: set[str] = field(default_factory=set)
     code_ids: set[str] = field(default_factory=set)
     dedupe_keys: set[str] = field(default_factory=set)
-    reference_keys: set[str] = field(default_factory=set)
+    # Normalized references (`rules.normalized_reference`), whose claims are read in every
+    # account: the integrations' accounts are read in the same statement.
+    references: set[str] = field(default_factory=set)
 
     def add(self, other: Needs) -> None:
         """Also what `other` reads."""
@@ -169,7 +176,17 @@ class Needs:
         self.resident_ids |= other.resident_ids
         self.code_ids |= other.code_ids
         self.dedupe_keys |= other.dedupe_keys
-        self.reference_keys |= other.reference_keys
+        self.references |= other.references
+
+    def add_write(self, pending: PendingWrite) -> None:
+        """Also what recording a resolved write reads: its integration's account, its dedupe
+        key and the claims on its references."""
+        self.integration_ids.add(pending.integration_id)
+        if pending.dedupe_key is not None:
+            self.dedupe_keys.add(pending.dedupe_key)
+        self.references.update(
+            rules.normalized_reference(ref) for _, ref in item_references(pending)
+        )
 
     async def read(self, db: repository.Source) -> repository.BatchTargets:
         """All of it, in one statement."""
@@ -179,7 +196,7 @@ class Needs:
             self.resident_ids,
             self.code_ids,
             self.dedupe_keys,
-            self.reference_keys,
+            self.references,
         )
 
 
@@ -230,16 +247,13 @@ def _key(body: ResidentChargeCreate | ResidentPaymentCreate, operation: str) -> 
 
 
 def _reference(body: ResidentChargeCreate | ResidentPaymentCreate) -> set[str]:
-    return {rules.reference_key(body.integration_id, body.batch_id, body.reference_number)}
+    return {rules.normalized_reference(body.reference_number)}
 
 
-def reference_keys(pending: PendingWrite) -> list[str]:
-    """The references a write sends: each item's. A first write claims them; a retry re-sends
-    its chain's, which its chain's first write holds (`chain_job_id`)."""
-    return [
-        rules.reference_key(pending.integration_id, item["batch_id"], item["reference_number"])
-        for item in pending.items
-    ]
+def item_references(pending: PendingWrite) -> list[tuple[int, str]]:
+    """`(position, reference_number)` of each item a write sends. A first write claims them;
+    a retry re-sends its chain's, which its chain's first write holds (`chain_job_id`)."""
+    return [(item["position"], item["reference_number"]) for item in pending.items]
 
 
 def _charge_needs(body: ResidentChargeCreate) -> Needs:
@@ -325,7 +339,7 @@ def _batch_problems(
     """What stops each charge of a batch: its records, another property, a repeated reference."""
     problems: list[dict[str, Any]] = []
     batch_property: str | None = None
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[str, int] = {}
     for index, charge in enumerate(body.charges):
         path: list[str | int] = ["charges", index]
         resident = residents.get(charge.resident_id)
@@ -344,12 +358,13 @@ def _batch_problems(
                         "a batch goes to one ResMan property",
                     )
                 )
-        key = (charge.batch_id, charge.reference_number)
+        # One reference is one transaction of the account, whatever its batch_id.
+        key = rules.normalized_reference(charge.reference_number)
         if key in seen:
             found.append(
                 issue(
                     [*path, "reference_number"],
-                    f"batch_id and reference_number repeat charge {seen[key]}",
+                    f"reference_number repeats charge {seen[key]}'s (compared without case)",
                 )
             )
         seen.setdefault(key, index)
@@ -381,7 +396,9 @@ async def resolve_charge_batch(
     key = rules.batch_dedupe_key(
         body.integration_id, operation, ((c.batch_id, c.reference_number) for c in body.charges)
     )
-    return PendingWrite(body.integration_id, operation, body.model_dump(), key, items)
+    return PendingWrite(
+        body.integration_id, operation, body.model_dump(), key, items, items_field=BATCH_ITEMS
+    )
 
 
 # Which resolution checks each operation's body against the store.
@@ -418,19 +435,6 @@ async def resolve_generic(
         )
     accepted = schema.model_validate({k: v for k, v in body.items() if k not in unknown})
     return await RESOLVERS[operation](db, principal, accepted)
-
-
-async def find_existing_write(db: Executor, pending: PendingWrite) -> AcceptedWrite | None:
-    """The first write with the same dedupe key: replayed if the body matches, else 409."""
-    if pending.dedupe_key is None:
-        return None
-    seen = (await repository.writes_by_dedupe_key(db, [pending.dedupe_key])).get(pending.dedupe_key)
-    if seen is None:
-        return None
-    outcome = rules.replay_or_conflict(pending.digest, seen.job_id, seen.digest, seen.body)
-    if not isinstance(outcome, AcceptedWrite):
-        raise outcome
-    return outcome
 
 
 # ---- Status and retry ---------------------------------------------------------------------------
@@ -506,6 +510,7 @@ async def write_to_retry(
         retry_of=latest.id,
         retry_root=root_id,
         chain_job_id=None if root is None else root.job_id,
+        items_field=ITEMS_FIELD.get(latest.operation),
     )
 
 
@@ -527,7 +532,7 @@ LOG_STATUSES = ("SUCCESS", "FAILURE")
 
 @dataclass(frozen=True)
 class LogQuery:
-    """A write-log request: Propexo's filters and the page."""
+    """A write-log request: Propexo's filters (and ours, `item_status`) and the page."""
 
     offset: int
     limit: int
@@ -535,6 +540,7 @@ class LogQuery:
     time_range: str | None = None
     status: str | None = None
     write_category: str | None = None
+    item_status: str | None = None
 
 
 async def write_logs(db: Executor, principal: Principal, query: LogQuery) -> dict[str, Any]:
@@ -545,6 +551,7 @@ async def write_logs(db: Executor, principal: Principal, query: LogQuery) -> dic
         since=utcnow() - TIME_RANGES[query.time_range] if query.time_range else None,
         status=query.status,
         operations=CATEGORIES[query.write_category] if query.write_category else None,
+        item_status=query.item_status,
     )
     logs, total = await _page_of_writes(db, filters, query.offset, query.limit)
     return {
@@ -576,6 +583,7 @@ class WriteQuery:
     integration_id: str | None = None
     since: datetime | None = None
     before: datetime | None = None
+    item_status: str | None = None
 
     def filters(self, principal: Principal) -> repository.LogFilters:
         """The repository's filters for this query, within the key's scope."""
@@ -587,6 +595,7 @@ class WriteQuery:
             status=self.status,
             operations=(self.operation,) if self.operation else None,
             finished_only=False,
+            item_status=self.item_status,
         )
 
 
@@ -604,8 +613,12 @@ async def _page_of_writes(
     """The writes the filters admit, a page of them as write logs, and how many in all."""
     statement = repository.write_logs_statement(filters)
     total = await count_rows(db, statement)
-    rows = await db.execute(statement.offset(offset).limit(limit))
-    return [present_log(*row) for row in rows], total
+    rows = list(await db.execute(statement.offset(offset).limit(limit)))
+    counts = await repository.item_counts(db, [row[0].id for row in rows])
+    return [
+        present_log(write, state, error, vendor, status, retried_by, counts[write.id])
+        for write, state, error, vendor, status, retried_by in rows
+    ], total
 
 
 async def writes_per_day(

@@ -60,6 +60,19 @@ LOST_OUTCOME = (
 WITH_OTHERS = "Not posted: the document was rejected because of other transactions in it"
 
 
+def held_elsewhere(items: list[Any]) -> str | None:
+    """Why a write must not be sent: a reference of it that another write of the PMS account
+    held when references came to be claimed per account (the upgrade found both)."""
+    held = [item for item in items if item.held_by_job_id is not None]
+    if not held:
+        return None
+    named = ", ".join(f"{item.reference_number} (job {item.held_by_job_id})" for item in held[:5])
+    return (
+        f"Not sent: its reference is held by another write of this PMS account: {named}. "
+        "See `propbridge doctor`."
+    )
+
+
 @dataclass
 class WriteToSend:
     """A write request as the worker needs it."""
@@ -281,6 +294,9 @@ class _Sending:
                     "REJECTED",
                     ["The integration was deleted before the write was sent"],
                 )
+                begun.append(_Begun(None))
+            elif (held := held_elsewhere(write.items)) is not None:
+                await conclude(connection, job, request_id, "REJECTED", [held])
                 begun.append(_Begun(None))
             elif write.dispatched:
                 # An earlier attempt was marked sent and its outcome never recorded (its

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +23,7 @@ from propbridge.connectors.base import (
     RejectedError,
     TransactionToPost,
 )
-from propbridge.connectors.resman.clients import ResManV1Client, ResManV2Client
+from propbridge.connectors.resman.clients import PRODUCTION_V1, ResManV1Client, ResManV2Client
 from propbridge.connectors.resman.mapping import (
     map_account_transactions,
     map_charge_code,
@@ -46,6 +47,25 @@ CATEGORY_TYPES = ("Charge", "Credit", "Payment", "Deposit")
 LEDGER_CONCURRENCY = 8
 
 
+def canonical_url(base_url: str | None) -> str:
+    """A base URL as one text for every way of writing it (case of the scheme and host, a
+    default port, trailing slashes); ResMan's production hosts when there is none."""
+    if not base_url:
+        return PRODUCTION_V1
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:  # not a URL any call could use: compared as written
+        return base_url.strip().lower().rstrip("/")
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}.get(scheme)
+    shown_port = "" if port in (None, default_port) else f":{port}"
+    return f"{scheme}://{host}{shown_port}{parts.path.rstrip('/')}"
+
+
 def rfc1123(moment: datetime) -> str:
     """The way ResMan's own clients send timestamps in query strings."""
     return format_datetime(moment.astimezone(UTC), usegmt=True)
@@ -66,6 +86,13 @@ class ResManConnector:
         "fees",
     )
     write_operations = frozenset({"resident_charge", "resident_payment", "resident_charge_batch"})
+
+    @staticmethod
+    def pms_account(base_url: str | None, credentials: dict[str, str]) -> str:
+        """A ResMan account is its `AccountID` at one ResMan (the production hosts, or the
+        `base_url` given): the partner id and key only say who asks. Two integrations with the
+        same account post into one ledger, whatever their names or keys."""
+        return f"{canonical_url(base_url)} {credentials['accountId'].strip().casefold()}"
 
     def __init__(self, access: IntegrationAccess, http: httpx.AsyncClient) -> None:
         self._v1 = ResManV1Client(http, access)

@@ -1,0 +1,209 @@
+"""references claimed per PMS account; write items' states with their times; 64-bit money and
+schedule intervals
+
+A reference names one transaction of a PMS account's ledger (ResMan: its base URL and AccountID),
+whatever the batch or integration that sent it. Each integration gets the key of its account
+(`connectors.registry.account_key`, from its credentials: the upgrade decrypts them, so it needs
+the deployment's key), and the claims are made again under (account, normalized reference)
+(`writes.rules.normalized_reference`: NFC, case folded). Where older writes already share one,
+the first that ResMan did not reject keeps it; each other item is marked `held_by_job_id` (never
+sent, never reconciled) and `propbridge doctor` lists it. Nothing is merged.
+
+Items get `accepted_at` (when the write finished, for what ResMan took), `posted_at` (when the
+ledger row was first stored) and `unconfirmed_at`. Amounts and intervals become 64-bit; a
+schedule longer than the new maximum of a year is shortened to it.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-08 09:00:00
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import context, op
+
+import propbridge.db.base
+from propbridge.connectors.registry import account_key
+from propbridge.integrations.credentials import ConfigurationError
+from propbridge.writes.rules import normalized_reference
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+MAX_INTERVAL_SECONDS = 365 * 86400
+CADENCE_SECONDS = {
+    "SECOND": 1,
+    "MINUTE": 60,
+    "HOUR": 3600,
+    "DAY": 86400,
+    "WEEK": 604800,
+    "MONTH": 2592000,
+}
+CHUNK = 5000
+
+
+def _account_keys(connection: sa.Connection) -> dict[str, str]:
+    rows = connection.execute(
+        sa.text("SELECT id, vendor, base_url, credentials_ciphertext FROM integrations")
+    ).all()
+    if not rows:
+        return {}
+    cipher = context.config.attributes.get("cipher")
+    if cipher is None:
+        raise ConfigurationError(
+            "this upgrade reads each integration's credentials (to learn its PMS account) and "
+            "was given no encryption key: run `propbridge migrate` with PROPBRIDGE_ENCRYPTION_KEY "
+            "(or the key file) of this deployment"
+        )
+    keys = {}
+    for integration_id, vendor, base_url, ciphertext in rows:
+        try:
+            credentials = cipher.decrypt(integration_id, bytes(ciphertext))
+        except Exception as error:
+            raise ConfigurationError(
+                f"the credentials of integration {integration_id} do not decrypt with this "
+                "deployment's key: run the upgrade with the key they were stored under"
+            ) from error
+        keys[integration_id] = account_key(vendor, base_url, credentials)
+    return keys
+
+
+def _claim_references(connection: sa.Connection, accounts: dict[str, str]) -> None:
+    """Claims of first writes (retries claim none), each to the first write ResMan did not
+    reject; the items of the others are marked as held by it."""
+    rows = connection.execute(
+        sa.text(
+            "SELECT i.id, i.reference_number, r.job_id, r.integration_id "
+            "FROM write_items i JOIN write_requests r ON r.id = i.write_request_id "
+            "WHERE r.retry_of IS NULL "
+            "ORDER BY CASE WHEN i.status = 'REJECTED' THEN 1 ELSE 0 END, r.created_at, r.job_id, "
+            "i.position"
+        )
+    )
+    holders: dict[tuple[str, str], str] = {}
+    held: list[dict[str, Any]] = []
+    for item_id, reference, job_id, integration_id in rows:
+        claim = (accounts[integration_id], normalized_reference(reference))
+        holder = holders.setdefault(claim, job_id)
+        if holder != job_id:
+            held.append({"item": item_id, "holder": holder})
+    claims = [
+        {"account_key": account, "reference": reference, "job_id": job_id}
+        for (account, reference), job_id in holders.items()
+    ]
+    table = sa.table(
+        "write_references", sa.column("account_key"), sa.column("reference"), sa.column("job_id")
+    )
+    for start in range(0, len(claims), CHUNK):
+        connection.execute(table.insert(), claims[start : start + CHUNK])
+    mark = sa.text("UPDATE write_items SET held_by_job_id = :holder WHERE id = :item")
+    for start in range(0, len(held), CHUNK):
+        connection.execute(mark, held[start : start + CHUNK])
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    accounts = _account_keys(connection)
+
+    # Added with a default, then filled: SQLite could not rebuild `integrations` (other tables
+    # refer to it) to make a nullable column required.
+    with op.batch_alter_table("integrations", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("account_key", sa.String(length=64), nullable=False, server_default="")
+        )
+    update_account = sa.text("UPDATE integrations SET account_key = :key WHERE id = :id")
+    if accounts:
+        connection.execute(update_account, [{"id": i, "key": k} for i, k in accounts.items()])
+    # A schedule of more than a year becomes a year (its integration's settings say so too).
+    for cadence, seconds in CADENCE_SECONDS.items():
+        connection.execute(
+            sa.text(
+                "UPDATE integrations SET sync_frequency = 365, sync_cadence = 'DAY' "
+                "WHERE sync_cadence = :cadence AND sync_frequency > :most"
+            ),
+            {"cadence": cadence, "most": MAX_INTERVAL_SECONDS // seconds},
+        )
+    connection.execute(
+        sa.text("UPDATE schedules SET interval_seconds = :most WHERE interval_seconds > :most"),
+        {"most": MAX_INTERVAL_SECONDS},
+    )
+    if connection.dialect.name == "postgresql":
+        op.alter_column("integrations", "account_key", server_default=None)
+    with op.batch_alter_table("integrations", schema=None) as batch_op:
+        batch_op.create_index("ix_integrations_account_key", ["account_key"], unique=False)
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.alter_column("interval_seconds", existing_type=sa.Integer(), type_=sa.BigInteger())
+
+    with op.batch_alter_table("write_items", schema=None) as batch_op:
+        batch_op.alter_column(
+            "amount_in_cents",
+            existing_type=sa.Integer(),
+            type_=sa.BigInteger(),
+            existing_nullable=False,
+        )
+        for name in ("accepted_at", "posted_at", "unconfirmed_at"):
+            batch_op.add_column(
+                sa.Column(name, propbridge.db.base.UTCDateTime(timezone=True), nullable=True)
+            )
+        batch_op.add_column(sa.Column("held_by_job_id", sa.String(length=36), nullable=True))
+    # What ResMan took was taken when its write finished: every ACCEPTED item, and the POSTED
+    # ones whose job succeeded (the others were found after an unknown outcome).
+    connection.execute(
+        sa.text(
+            "UPDATE write_items SET accepted_at = (SELECT r.finished_at FROM write_requests r "
+            "JOIN jobs j ON j.id = r.job_id WHERE r.id = write_items.write_request_id "
+            "AND (write_items.status = 'ACCEPTED' OR j.state = 'succeeded')) "
+            "WHERE status IN ('ACCEPTED', 'POSTED')"
+        )
+    )
+    # A POSTED item was found when its ledger row was first stored (in that sync's transaction).
+    connection.execute(
+        sa.text(
+            "UPDATE write_items SET posted_at = COALESCE("
+            "(SELECT c.created_at FROM resident_charges c WHERE c.id = write_items.record_id), "
+            "(SELECT p.created_at FROM resident_payments p WHERE p.id = write_items.record_id)) "
+            "WHERE status = 'POSTED'"
+        )
+    )
+
+    op.drop_table("write_references")
+    op.create_table(
+        "write_references",
+        sa.Column("account_key", sa.String(length=64), nullable=False),
+        sa.Column("reference", sa.String(), nullable=False),
+        sa.Column("job_id", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("account_key", "reference"),
+    )
+    _claim_references(connection, accounts)
+
+
+def downgrade() -> None:
+    op.drop_table("write_references")
+    op.create_table(
+        "write_references",
+        sa.Column("reference_key", sa.String(length=600), nullable=False),
+        sa.Column("job_id", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("reference_key"),
+    )
+    # 0009's claims: per (integration, batch_id, reference_number), the first write not rejected.
+    op.execute(
+        "INSERT INTO write_references (reference_key, job_id) SELECT k, job_id FROM ("
+        "SELECT r.integration_id || '\x1f' || i.batch_id || '\x1f' || i.reference_number AS k, "
+        "r.job_id, ROW_NUMBER() OVER (PARTITION BY r.integration_id, i.batch_id, "
+        "i.reference_number ORDER BY CASE WHEN i.status = 'REJECTED' THEN 1 ELSE 0 END, "
+        "r.created_at, r.job_id) AS n FROM write_items i JOIN write_requests r "
+        "ON r.id = i.write_request_id WHERE r.retry_of IS NULL) ranked WHERE n = 1"
+    )
+    with op.batch_alter_table("write_items", schema=None) as batch_op:
+        for name in ("held_by_job_id", "unconfirmed_at", "posted_at", "accepted_at"):
+            batch_op.drop_column(name)
+        batch_op.alter_column("amount_in_cents", existing_type=sa.BigInteger(), type_=sa.Integer())
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.alter_column("interval_seconds", existing_type=sa.BigInteger(), type_=sa.Integer())
+    with op.batch_alter_table("integrations", schema=None) as batch_op:
+        batch_op.drop_index("ix_integrations_account_key")
+        batch_op.drop_column("account_key")
