@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: one command, six tables (writes; sync and lists; batch and webhooks; scale-out; faults; a client during a flood). Needs wrk (installed from
+# Benchmarks: one command, seven tables (writes; sync and lists; batch and webhooks; scale-out; faults; a client during a flood; the upgrade of 100,000 writes). Needs wrk (installed from
 # Debian's packages if missing). Engines may be named: `make bench` runs SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +13,4 @@ source scripts/postgres.sh
 .venv/bin/python bench/bench_scale_out.py
 .venv/bin/python bench/bench_faults.py "$@"
 .venv/bin/python bench/bench_flood.py "$@"
+.venv/bin/python bench/bench_upgrade.py "$@"

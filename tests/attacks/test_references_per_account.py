@@ -7,15 +7,20 @@ ResMan's sandbox never holds such a reference twice."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.attacks.test_cross_route_duplicates import _batch, _sent
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack
+from tests.support import LiveStack, free_port, http_up, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +200,51 @@ def test_integrations_of_one_account_racing_send_a_reference_once(
     assert len(accepted) == 1, [a.text for a in answers]
     assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
     assert _sent(stack, reference) == 1
+
+
+def test_two_api_processes_on_one_database_send_a_reference_once(
+    stack: LiveStack, synced: dict[str, Any], sibling: dict[str, Any], tmp_path: Path
+) -> None:
+    """The stack's API and another `propbridge serve` process on the same database (one SQLite
+    file, or one PostgreSQL database), racing with one reference from both integrations of the
+    account: the claim's primary key settles it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROPBRIDGE_DATABASE_URL": stack.settings.effective_database_url,
+        "PROPBRIDGE_ENCRYPTION_KEY": stack.settings.encryption_key or "",
+        "PROPBRIDGE_DATA_DIR": str(tmp_path),
+        "PROPBRIDGE_NOW": stack.clock.now().isoformat(),
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    other = subprocess.Popen(
+        [sys.executable, "-m", "propbridge", "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_for(lambda: http_up(f"http://127.0.0.1:{port}/healthz"), timeout=60)
+        reference = _reference()
+        bodies = [_charge(of, reference_number=reference) for of in (synced, sibling)]
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=stack.http.headers, timeout=30
+        ) as second:
+            clients = [stack.http, second]
+            calls = [(clients[n % 2], bodies[(n // 2) % 2]) for n in range(12)]
+            with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                answers = list(
+                    pool.map(
+                        lambda call: call[0].post("/v1/resident-charges/resman/", json=call[1]),
+                        calls,
+                    )
+                )
+        accepted = {a.json()["meta"]["job_id"] for a in answers if a.status_code == 200}
+        assert len(accepted) == 1, [a.text for a in answers]
+        assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+        stack.runtime.notify_job_enqueued()
+        assert _sent(stack, reference) == 1
+    finally:
+        other.terminate()
+        other.wait(30)
+        log.close()

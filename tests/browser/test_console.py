@@ -126,6 +126,15 @@ def test_add_an_integration_sync_post_approve_and_watch_it_reconcile(
     page.goto(f"{stack.base_url}/console/writes?integration_id={integration_id}")
     expect(page.locator(f"tr[data-job-id='{job_id}']")).to_have_count(1)
     expect(page.locator("svg.chart")).to_be_visible()
+    # Its row says what its item became, and the list narrows to writes in that state.
+    badge = page.locator(f"tr[data-job-id='{job_id}'] .item-states [data-item-status=POSTED]")
+    expect(badge).to_have_count(1)
+    page.locator("select[name=item_status]").select_option("UNCONFIRMED")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(f"tr[data-job-id='{job_id}']")).to_have_count(0)
+    page.locator("select[name=item_status]").select_option("POSTED")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(f"tr[data-job-id='{job_id}']")).to_have_count(1)
     shots.take(page, "writes")
     page.goto(f"{stack.base_url}/console/health")
     expect(page.locator("#engine")).to_contain_text(

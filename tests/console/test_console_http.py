@@ -14,7 +14,7 @@ import pytest
 
 from propbridge.jobs.worker import worker_name
 from tests.e2e.test_ledger_and_reconciliation import _status
-from tests.e2e.test_seed_path import _charge
+from tests.e2e.test_seed_path import _charge, _pending
 from tests.support import LiveStack
 
 
@@ -222,6 +222,43 @@ def test_writes_filter_by_status_operation_and_date(
     # The chart counts the write on its day, under its status.
     chart = admin.get("/console/writes", integration_id=integration_id).text
     assert re.search(rf"<title>{today}: [1-9]\d* SUCCESS</title>", chart), chart[:2000]
+
+
+def test_writes_show_and_filter_what_their_items_became(
+    stack: LiveStack, admin: Browser, synced: dict[str, Any]
+) -> None:
+    """Waiting, posted and rejected writes are told apart: each row shows its items' states
+    (Propexo's status says SUCCESS for all three), and the list filters by them."""
+    bodies = [_charge(synced) for _ in range(3)]
+    jobs = [
+        stack.http.post("/v1/resident-charges/resman/", json=b).json()["meta"]["job_id"]
+        for b in bodies
+    ]
+    for job in jobs:
+        assert _status(stack, job)["write_status"] == "SUCCESS"
+    approve, reject = (_pending(stack, b["reference_number"])[0] for b in bodies[1:])
+    stack.sandbox.post(f"/_sandbox/partner-transactions/{approve['id']}/approve", json={})
+    stack.sandbox.post(f"/_sandbox/partner-transactions/{reject['id']}/reject")
+    stack.sync(synced["integration"]["id"])
+    page = admin.get("/console/writes").text
+    rows = {job: _row_of(page, job) for job in jobs}
+    assert 'data-item-status="ACCEPTED"' in rows[jobs[0]]
+    assert 'data-item-status="POSTED"' in rows[jobs[1]]
+    assert 'data-item-status="ACCEPTED"' in rows[jobs[2]]  # rejected: not found yet
+    posted = admin.get("/console/writes", item_status="POSTED").text
+    assert jobs[1] in posted and jobs[0] not in posted and jobs[2] not in posted
+    assert admin.get("/console/writes", item_status="SOMETIMES").status_code == 400
+    detail = admin.get(f"/console/writes/{jobs[1]}").text
+    assert "found " in detail and "accepted " in detail
+    waiting = admin.get(f"/console/writes/{jobs[0]}").text
+    assert "waiting for approval since" in waiting
+
+
+def _row_of(page: str, job_id: str) -> str:
+    """The table row of one write on the writes page."""
+    match = re.search(rf'<tr data-job-id="{job_id}".*?</tr>', page, re.DOTALL)
+    assert match, job_id
+    return match.group(0)
 
 
 def test_health_shows_the_engine_migration_and_queue(

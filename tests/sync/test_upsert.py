@@ -204,7 +204,12 @@ async def test_a_synced_charge_reconciles_the_write_that_made_it(session: AsyncS
     write = await factories.write_request(session, integration, job_state="succeeded")
     item = await factories.write_item(session, write, status="ACCEPTED", x_lease_id=lease.x_id)
     item_id = item.id
-    fields = {"reference_number": "r-1", "x_lease_id": lease.x_id, "amount_in_cents": 12_500}
+    fields = {
+        "reference_number": "r-1",
+        "x_lease_id": lease.x_id,
+        "amount_in_cents": 12_500,
+        "transaction_date": "2026-11-02",
+    }
     charge = RecordData("resident_charges", "T-1", "P-1", fields, {}, {"lease": lease.x_id})
     result = await _upsert(session, integration.id, [charge])
     assert result.counts["resident_charges"] == ModelCounts(new=1) and result.reconciled == 1

@@ -134,3 +134,41 @@ def test_a_write_marked_sent_is_never_sent_again(
     assert status["write_status"] != "SUCCESS", status
     assert "Outcome unknown" in str(status), status
     assert body["reference_number"] not in sent
+
+
+def test_a_write_whose_reference_another_write_holds_is_never_sent(
+    stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write still queued when the upgrade found another write of its account holding its
+    reference (`held_by_job_id`) ends REJECTED, naming the holder, without a post."""
+    database = stack.runtime.database
+    sent: list[str] = []
+    post_document = ResManV1Client.post_document
+
+    async def counted_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
+        sent.extend(REFERENCE.findall(fields["Xml"]))
+        return await post_document(self, method, fields)
+
+    monkeypatch.setattr(ResManV1Client, "post_document", counted_post)
+    body = _charge(synced)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+
+    async def held_by_another_and_give_slots_back() -> None:
+        async with database.write() as session:
+            await session.execute(
+                update(WriteItem)
+                .where(WriteItem.reference_number == body["reference_number"])
+                .values(held_by_job_id="job-of-the-holder")
+            )
+            await session.execute(
+                update(Integration).where(Integration.id == held).values(max_job_concurrency=100)
+            )
+        stack.runtime.notify_job_enqueued()
+
+    stack.call(held_by_another_and_give_slots_back())
+    status = _status(stack, job_id)
+    assert status["write_status"] == "FAILURE", status
+    assert status["items"][0]["status"] == "REJECTED"
+    assert status["items"][0]["held_by_job_id"] == "job-of-the-holder"
+    assert "job-of-the-holder" in status["errors"][0] and "doctor" in status["errors"][0]
+    assert body["reference_number"] not in sent

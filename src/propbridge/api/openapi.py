@@ -29,17 +29,20 @@ BODY_METHODS = ("post", "put", "patch")
 
 
 class Issue(BaseModel):
-    """One problem with a request: where it is and what is wrong."""
+    """One problem with a request: where it is and what is wrong (for a reused write
+    reference, the job of the write that holds it)."""
 
     model_config = ConfigDict(extra="forbid")
     code: str
     path: list[str | int]
     message: str
+    job_id: str | None = Field(default=None, json_schema_extra={EXTENSION: True})
 
 
 class ErrorDetails(BaseModel):
     """What some errors add: a 400's problems, each with its path (and, for a body that failed
-    validation, `name`); a 409 for a reused write reference names the first write's job."""
+    validation, `name`); a 409 for a reused write reference names the holder's job, and each
+    clashing field among its issues."""
 
     model_config = ConfigDict(extra="forbid")
     issues: list[Issue] | None = Field(default=None)
