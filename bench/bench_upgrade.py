@@ -22,15 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import Engine
 
 from propbridge.db.engine import Database
-from propbridge.db.migrate import alembic_config
+from propbridge.db.migrate import upgrade_database
 from propbridge.integrations.credentials import (
     CredentialCipher,
     StaticKeyProvider,
@@ -44,14 +42,6 @@ ACCOUNTS = 4
 CHUNK = 5000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 STATUSES = ("ACCEPTED", "POSTED", "REJECTED", "OUTCOME_UNKNOWN")
-
-
-def _to(config: Any, revision: str) -> Any:
-    def upgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    return upgrade
 
 
 def _rows(n: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -116,9 +106,8 @@ def _insert(table: str, rows: list[dict[str, Any]]) -> Any:
 
 
 async def _plant(database: Database, cipher: CredentialCipher) -> None:
-    config = alembic_config(database.url)
+    await upgrade_database(database, target="0008")
     async with database.write_engine.begin() as connection:
-        await connection.run_sync(_to(config, "0008"))
         for number in range(INTEGRATIONS):
             integration_id = f"i{number}"
             credentials = {
@@ -149,11 +138,8 @@ async def _plant(database: Database, cipher: CredentialCipher) -> None:
 
 
 async def _timed_upgrade(database: Database, revision: str, cipher: CredentialCipher) -> float:
-    config = alembic_config(database.url)
-    config.attributes["cipher"] = cipher
     started = time.perf_counter()
-    async with database.write_engine.begin() as connection:
-        await connection.run_sync(_to(config, revision))
+    await upgrade_database(database, cipher, target=revision)
     return time.perf_counter() - started
 
 

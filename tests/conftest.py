@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propbridge.db.engine import Database
 from propbridge.db.migrate import upgrade_database
 from propbridge.sandbox.resman.seed import SeedSize
-from tests.support import IN_CI, LiveStack
+from tests.support import IN_CI, LiveStack, synced_view
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The sandbox and test receivers listen on loopback: let outbound calls reach it, in this
@@ -111,13 +111,7 @@ def synced(stack: LiveStack) -> dict[str, Any]:
     integration = stack.create_integration()
     outcome = stack.sync(integration["id"])
     assert outcome["state"] == "succeeded", outcome
-    residents = stack.http.get(
-        "/v1/residents/", params={"integration_id": integration["id"], "limit": 250}
-    ).json()["results"]
-    codes = stack.http.get(
-        "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
-    ).json()["results"]
-    return {"integration": integration, "residents": residents, "charge_codes": codes}
+    return synced_view(stack, integration)
 
 
 @pytest.fixture

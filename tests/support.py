@@ -249,6 +249,17 @@ class LiveStack:
             self.sandbox.close()
 
 
+def synced_view(stack: LiveStack, integration: dict[str, Any]) -> dict[str, Any]:
+    """What tests post with of an integration synced since: it, its residents and charge codes."""
+    listed = {
+        name: stack.http.get(
+            path, params={"integration_id": integration["id"], "limit": 250}
+        ).json()["results"]
+        for name, path in (("residents", "/v1/residents/"), ("charge_codes", "/v1/charge-codes/"))
+    }
+    return {"integration": integration, **listed}
+
+
 def list_all(stack: LiveStack, path: str, **params: Any) -> list[dict[str, Any]]:
     """Every record of a list route, page by page."""
     rows: list[dict[str, Any]] = []

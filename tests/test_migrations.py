@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, text
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from propbridge import schema  # noqa: F401
 from propbridge.db.base import Base
 from propbridge.db.engine import Database
-from propbridge.db.migrate import alembic_config, current_revision, upgrade_database
+from propbridge.db.migrate import current_revision, upgrade_database
 from propbridge.integrations.credentials import (
     ConfigurationError,
     CredentialCipher,
@@ -25,7 +25,7 @@ from propbridge.integrations.credentials import (
     generate_key_text,
 )
 from propbridge.integrations.models import Integration
-from tests.conftest import fresh_postgres
+from tests.conftest import database_of_its_own
 
 
 def _differences(url: str) -> list[Any]:
@@ -68,16 +68,6 @@ def test_every_synced_table_is_registered_once() -> None:
     registered = [model.table.__tablename__ for model in SYNCED_MODELS]
     assert sorted(registered) == sorted(synced_tables)
     assert len(set(registered)) == len(registered)
-
-
-def _to(config: Any, revision: str) -> Any:
-    """An upgrade to `revision` to run on a sync connection."""
-
-    def upgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    return upgrade
 
 
 WRITE_ROW = text(
@@ -136,9 +126,8 @@ def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
 
     async def run() -> list[tuple[str, str]]:
         database = Database(url)
-        config = alembic_config(url)
+        await upgrade_database(database, target="0008")
         async with database.write_engine.begin() as connection:
-            await connection.run_sync(_to(config, "0008"))
             for integration_id in ("i1", "i2"):
                 await connection.execute(
                     insert(Integration.__table__).values(  # type: ignore[arg-type]
@@ -160,7 +149,8 @@ def _claims_after_upgrade(url: str) -> list[tuple[str, str]]:
                 ]
             ):
                 await _plant_write(connection, n, integration, status, retry_of=retry_of)
-            await connection.run_sync(_to(config, "0009"))
+        await upgrade_database(database, target="0009")
+        async with database.read_engine.connect() as connection:
             rows = await connection.execute(
                 text("SELECT reference_key, job_id FROM write_references ORDER BY job_id")
             )
@@ -175,18 +165,12 @@ def _claimed(claims: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(key.replace("\x1f", "|"), job) for key, job in claims]
 
 
-def test_upgrading_claims_the_references_already_sent_on_sqlite(tmp_path: Path) -> None:
-    claims = _claims_after_upgrade(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
-    assert _claimed(claims) == [("i1|B1|R1", "job1"), ("i2|B1|R1", "job3")]
-
-
-def test_upgrading_claims_the_references_already_sent_on_postgresql() -> None:
-    urls = fresh_postgres()
-    url = next(urls)
-    try:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_upgrading_claims_the_references_already_sent(
+    engine: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for url in database_of_its_own(engine, tmp_path_factory):
         claims = _claims_after_upgrade(url)
-    finally:
-        next(urls, None)
     assert _claimed(claims) == [("i1|B1|R1", "job1"), ("i2|B1|R1", "job3")]
 
 
@@ -249,9 +233,8 @@ def _upgrade_with_a_clash(url: str) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         database = Database(url)
-        config = alembic_config(url)
+        await upgrade_database(database, target="0009")
         async with database.write_engine.begin() as connection:
-            await connection.run_sync(_to(config, "0009"))
             await _plant_account_clash(connection)
         refused: BaseException | None = None
         try:
@@ -326,15 +309,10 @@ def _check_upgrade_with_a_clash(found: dict[str, Any]) -> None:
     assert found["setting"] == (365, "DAY")
 
 
-def test_upgrading_claims_references_per_account_on_sqlite(tmp_path: Path) -> None:
-    _check_upgrade_with_a_clash(_upgrade_with_a_clash(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
-
-
-def test_upgrading_claims_references_per_account_on_postgresql() -> None:
-    urls = fresh_postgres()
-    url = next(urls)
-    try:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_upgrading_claims_references_per_account(
+    engine: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for url in database_of_its_own(engine, tmp_path_factory):
         found = _upgrade_with_a_clash(url)
-    finally:
-        next(urls, None)
     _check_upgrade_with_a_clash(found)

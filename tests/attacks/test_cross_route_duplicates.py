@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
+import httpx
 from sqlalchemy import update
 
 from propbridge.writes.models import WriteReference
@@ -21,6 +22,15 @@ def _sent(stack: LiveStack, reference: str) -> int:
     stack.writes_settled()
     held = stack.sandbox.get("/_sandbox/partner-transactions").json()["results"]
     return [item["reference"] for item in held].count(reference)
+
+
+def race_to_one_write(calls: list[tuple[httpx.Client, str, dict[str, Any]]]) -> None:
+    """Post every `(client, path, body)` at once: one write is accepted, the rest refused."""
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        answers = list(pool.map(lambda call: call[0].post(call[1], json=call[2]), calls))
+    accepted = {a.json()["meta"]["job_id"] for a in answers if a.status_code == 200}
+    assert len(accepted) == 1, [a.text for a in answers]
+    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
 
 
 def _batch(charge: dict[str, Any], *more: dict[str, Any]) -> dict[str, Any]:
@@ -89,14 +99,10 @@ def test_routes_racing_with_one_reference_send_it_once(
     stack: LiveStack, synced: dict[str, Any]
 ) -> None:
     charge = _charge(synced)
-    calls = [("/v1/resident-charges/resman/", charge)] * 4 + [
-        ("/v1/resident-charges/batch/resman/", _batch(charge))
+    calls = [(stack.http, "/v1/resident-charges/resman/", charge)] * 4 + [
+        (stack.http, "/v1/resident-charges/batch/resman/", _batch(charge))
     ] * 4
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda call: stack.http.post(call[0], json=call[1]), calls))
-    accepted = {a.json()["meta"]["job_id"] for a in answers if a.status_code == 200}
-    assert len(accepted) == 1, [a.text for a in answers]
-    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+    race_to_one_write(calls)
     assert _sent(stack, charge["reference_number"]) == 1
 
 

@@ -6,7 +6,6 @@ ResMan's sandbox never holds such a reference twice."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import subprocess
 import sys
@@ -18,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.attacks.test_cross_route_duplicates import _batch, _sent
+from tests.attacks.test_cross_route_duplicates import _batch, _sent, race_to_one_write
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack, free_port, http_up, wait_for
+from tests.support import LiveStack, free_port, http_up, synced_view, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +28,7 @@ def sibling(stack: LiveStack, synced: dict[str, Any]) -> Iterator[dict[str, Any]
     name), synced: it sees the same ledger through records of its own."""
     integration = stack.create_integration(base_url=stack.sandbox_url + "/")
     assert stack.sync(integration["id"])["state"] == "succeeded"
-    residents = stack.http.get(
-        "/v1/residents/", params={"integration_id": integration["id"], "limit": 250}
-    ).json()["results"]
-    codes = stack.http.get(
-        "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
-    ).json()["results"]
-    yield {"integration": integration, "residents": residents, "charge_codes": codes}
+    yield synced_view(stack, integration)
     stack.http.delete(f"/v1/admin/integrations/{integration['id']}/")
 
 
@@ -188,17 +181,17 @@ def test_integrations_of_one_account_racing_send_a_reference_once(
 ) -> None:
     reference = _reference()
     calls = [
-        ("/v1/resident-charges/resman/", _charge(of, reference_number=reference))
+        (stack.http, "/v1/resident-charges/resman/", _charge(of, reference_number=reference))
         for of in (synced, sibling)
     ] * 4 + [
-        ("/v1/resident-charges/batch/resman/", _batch(_charge(of, reference_number=reference)))
+        (
+            stack.http,
+            "/v1/resident-charges/batch/resman/",
+            _batch(_charge(of, reference_number=reference)),
+        )
         for of in (synced, sibling)
     ] * 2
-    with concurrent.futures.ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(lambda call: stack.http.post(call[0], json=call[1]), calls))
-    accepted = {a.json()["meta"]["job_id"] for a in answers if a.status_code == 200}
-    assert len(accepted) == 1, [a.text for a in answers]
-    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+    race_to_one_write(calls)
     assert _sent(stack, reference) == 1
 
 
@@ -231,18 +224,8 @@ def test_two_api_processes_on_one_database_send_a_reference_once(
             base_url=f"http://127.0.0.1:{port}", headers=stack.http.headers, timeout=30
         ) as second:
             clients = [stack.http, second]
-            calls = [(clients[n % 2], bodies[(n // 2) % 2]) for n in range(12)]
-            with concurrent.futures.ThreadPoolExecutor(12) as pool:
-                answers = list(
-                    pool.map(
-                        lambda call: call[0].post("/v1/resident-charges/resman/", json=call[1]),
-                        calls,
-                    )
-                )
-        accepted = {a.json()["meta"]["job_id"] for a in answers if a.status_code == 200}
-        assert len(accepted) == 1, [a.text for a in answers]
-        assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
-        stack.runtime.notify_job_enqueued()
+            path = "/v1/resident-charges/resman/"
+            race_to_one_write([(clients[n % 2], path, bodies[(n // 2) % 2]) for n in range(12)])
         assert _sent(stack, reference) == 1
     finally:
         other.terminate()

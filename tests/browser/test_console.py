@@ -18,18 +18,7 @@ from propbridge.jobs.models import Job
 from tests.browser.conftest import Shots, sign_in
 from tests.e2e.test_seed_path import _charge
 from tests.e2e.test_webhooks import Receiver, _hook
-from tests.support import LiveStack, wait_for
-
-
-def _synced_view(stack: LiveStack, integration_id: str) -> dict[str, Any]:
-    """What `_charge` needs of an integration synced since."""
-    residents = stack.http.get(
-        "/v1/residents/", params={"integration_id": integration_id, "limit": 250}
-    ).json()["results"]
-    codes = stack.http.get(
-        "/v1/charge-codes/", params={"integration_id": integration_id, "limit": 250}
-    ).json()["results"]
-    return {"integration": {"id": integration_id}, "residents": residents, "charge_codes": codes}
+from tests.support import LiveStack, synced_view, wait_for
 
 
 def _card(page: Page, name: str) -> Any:
@@ -90,7 +79,7 @@ def test_add_an_integration_sync_post_approve_and_watch_it_reconcile(
     shots.take(page, "sync-runs")
 
     # A charge through the API, as a client would post it.
-    body = _charge(_synced_view(stack, integration_id))
+    body = _charge(synced_view(stack, {"id": integration_id}))
     posted = stack.http.post("/v1/resident-charges/resman/", json=body)
     assert posted.status_code == 200, posted.text
     job_id = posted.json()["meta"]["job_id"]

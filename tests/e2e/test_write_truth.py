@@ -18,7 +18,7 @@ from tests.conftest import stack_of_its_own
 from tests.e2e.test_ledger_and_reconciliation import _logs, _status, answers_lost
 from tests.e2e.test_seed_path import _charge, _pending
 from tests.e2e.test_webhooks import Receiver, _hook
-from tests.support import LiveStack, list_all, wait_for
+from tests.support import LiveStack, list_all, synced_view, wait_for
 
 
 def _approve(stack: LiveStack, sandbox_item: dict[str, Any], **body: Any) -> None:
@@ -116,13 +116,7 @@ def own(
     for live in stack_of_its_own(database_url, tmp_path_factory, SeedSize(1, 4, 2)):
         integration = live.create_integration()
         assert live.sync(integration["id"])["state"] == "succeeded"
-        residents = live.http.get(
-            "/v1/residents/", params={"integration_id": integration["id"], "limit": 250}
-        ).json()["results"]
-        codes = live.http.get(
-            "/v1/charge-codes/", params={"integration_id": integration["id"], "limit": 250}
-        ).json()["results"]
-        yield live, {"integration": integration, "residents": residents, "charge_codes": codes}
+        yield live, synced_view(live, integration)
 
 
 def test_accepted_charges_the_ledger_never_shows_turn_unconfirmed_once(

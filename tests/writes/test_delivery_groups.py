@@ -44,6 +44,20 @@ def held(stack: LiveStack, synced: dict[str, Any]) -> Iterator[str]:
         stack.call(cap(100))
 
 
+@pytest.fixture
+def sent_references(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The references of every document posted to ResMan from now on."""
+    sent: list[str] = []
+    post_document = ResManV1Client.post_document
+
+    async def counted_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
+        sent.extend(REFERENCE.findall(fields["Xml"]))
+        return await post_document(self, method, fields)
+
+    monkeypatch.setattr(ResManV1Client, "post_document", counted_post)
+    return sent
+
+
 def test_writes_begun_together_are_each_dispatched_before_being_sent(
     stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,19 +110,11 @@ def test_writes_begun_together_are_each_dispatched_before_being_sent(
 
 
 def test_a_write_marked_sent_is_never_sent_again(
-    stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
+    stack: LiveStack, synced: dict[str, Any], held: str, sent_references: list[str]
 ) -> None:
     """A job that finds its write already marked dispatched (an earlier attempt posted it and
     the transaction recording ResMan's answer failed) ends OUTCOME_UNKNOWN without a post."""
     database = stack.runtime.database
-    sent: list[str] = []
-    post_document = ResManV1Client.post_document
-
-    async def counted_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
-        sent.extend(REFERENCE.findall(fields["Xml"]))
-        return await post_document(self, method, fields)
-
-    monkeypatch.setattr(ResManV1Client, "post_document", counted_post)
     body = _charge(synced)
     job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
 
@@ -133,23 +139,15 @@ def test_a_write_marked_sent_is_never_sent_again(
     status = _status(stack, job_id)
     assert status["write_status"] != "SUCCESS", status
     assert "Outcome unknown" in str(status), status
-    assert body["reference_number"] not in sent
+    assert body["reference_number"] not in sent_references
 
 
 def test_a_write_whose_reference_another_write_holds_is_never_sent(
-    stack: LiveStack, synced: dict[str, Any], held: str, monkeypatch: pytest.MonkeyPatch
+    stack: LiveStack, synced: dict[str, Any], held: str, sent_references: list[str]
 ) -> None:
     """A write still queued when the upgrade found another write of its account holding its
     reference (`held_by_job_id`) ends REJECTED, naming the holder, without a post."""
     database = stack.runtime.database
-    sent: list[str] = []
-    post_document = ResManV1Client.post_document
-
-    async def counted_post(self: ResManV1Client, method: str, fields: dict[str, str]) -> Envelope:
-        sent.extend(REFERENCE.findall(fields["Xml"]))
-        return await post_document(self, method, fields)
-
-    monkeypatch.setattr(ResManV1Client, "post_document", counted_post)
     body = _charge(synced)
     job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
 
@@ -171,4 +169,4 @@ def test_a_write_whose_reference_another_write_holds_is_never_sent(
     assert status["items"][0]["status"] == "REJECTED"
     assert status["items"][0]["held_by_job_id"] == "job-of-the-holder"
     assert "job-of-the-holder" in status["errors"][0] and "doctor" in status["errors"][0]
-    assert body["reference_number"] not in sent
+    assert body["reference_number"] not in sent_references

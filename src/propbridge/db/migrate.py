@@ -55,14 +55,15 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def pending_revisions(current: str | None) -> list[str]:
-    """The revisions an upgrade from `current` (None: an empty database) applies, oldest first.
+def pending_revisions(current: str | None, target: str = "head") -> list[str]:
+    """The revisions an upgrade from `current` (None: an empty database) to `target` applies,
+    oldest first.
 
     Raises UnknownRevisionError when `current` is not one of ours."""
     script = ScriptDirectory.from_config(alembic_config())
     if current is not None and current not in {r.revision for r in script.walk_revisions()}:
         raise UnknownRevisionError(current, script.get_current_head())
-    return [r.revision for r in script.iterate_revisions("head", current or "base")][::-1]
+    return [r.revision for r in script.iterate_revisions(target, current or "base")][::-1]
 
 
 def _revision_of(connection: Connection) -> str | None:
@@ -75,19 +76,22 @@ async def current_revision(database: Database) -> str | None:
         return await connection.run_sync(_revision_of)
 
 
-async def upgrade_database(database: Database, cipher: Decrypter | None = None) -> list[str]:
-    """Bring the schema to the newest revision, in one transaction; the revisions applied,
-    oldest first (none when it was current). `cipher` (the deployment's `CredentialCipher`)
-    opens stored credentials for the upgrades that must read them: without it, such an upgrade
-    of a database that holds integrations fails, and nothing is changed."""
+async def upgrade_database(
+    database: Database, cipher: Decrypter | None = None, target: str = "head"
+) -> list[str]:
+    """Bring the schema to the newest revision (or to `target`: tests and benchmarks plant
+    older data), in one transaction; the revisions applied, oldest first (none when it was
+    there). `cipher` (the deployment's `CredentialCipher`) opens stored credentials for the
+    upgrades that must read them: without it, such an upgrade of a database that holds
+    integrations fails, and nothing is changed."""
     config = alembic_config(database.url)
 
     def run(connection: Connection) -> list[str]:
-        pending = pending_revisions(_revision_of(connection))
+        pending = pending_revisions(_revision_of(connection), target)
         if pending:
             config.attributes["connection"] = connection
             config.attributes["cipher"] = cipher
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
         return pending
 
     async with database.write_engine.begin() as connection:

@@ -27,6 +27,8 @@ from alembic import context, op
 import propbridge.db.base
 from propbridge.connectors.registry import account_key
 from propbridge.integrations.credentials import ConfigurationError
+from propbridge.integrations.schemas import CADENCE_SECONDS
+from propbridge.jobs.scheduler import MAX_INTERVAL_SECONDS
 from propbridge.writes.rules import normalized_reference
 
 revision: str = "0010"
@@ -34,15 +36,6 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MAX_INTERVAL_SECONDS = 365 * 86400
-CADENCE_SECONDS = {
-    "SECOND": 1,
-    "MINUTE": 60,
-    "HOUR": 3600,
-    "DAY": 86400,
-    "WEEK": 604800,
-    "MONTH": 2592000,
-}
 CHUNK = 5000
 
 
