@@ -166,6 +166,7 @@ async def write_request(
     carrier = await job(session, kind="write", integration_id=of.id, state=job_state)
     defaults: dict[str, Any] = {
         "integration_id": of.id,
+        "account_key": of.account_key,
         "operation": "resident_charge",
         "request_body": {"integration_id": of.id},
         "body_hash": "0" * 64,

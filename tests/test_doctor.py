@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import update
-from sqlalchemy.engine import Connection
 
 from propbridge.config import Settings
 from propbridge.db.engine import Database
 from propbridge.db.migrate import (
-    alembic_config,
     current_revision,
     head_revision,
     pending_revisions,
+    upgrade_database,
 )
 from propbridge.doctor import all_ok, diagnose
 from propbridge.integrations.credentials import generate_key_text
@@ -198,7 +196,10 @@ def test_a_wrong_or_missing_key_is_found_and_nothing_starts_with_it(
         code, checks = _doctor(_env(doctor_stack, PROPBRIDGE_ENCRYPTION_KEY=""))
         assert code == 1
         if doctor_stack.settings.is_embedded:
-            assert checks["encryption_key"]["ok"]  # a key file is made on the first start
+            # The database exists: no new key file would open it, so none is made.
+            missing = checks["encryption_key"]
+            assert not missing["ok"] and "is missing, and the database" in missing["message"]
+            assert "restore" in missing["fix"]
             assert "there is no key" in checks["stored_secrets"]["message"]
         else:
             assert "PROPBRIDGE_ENCRYPTION_KEY is not set" in checks["encryption_key"]["message"]
@@ -211,14 +212,7 @@ def test_a_wrong_or_missing_key_is_found_and_nothing_starts_with_it(
 def _upgrade_to(url: str, revision: str) -> None:
     async def run() -> None:
         database = Database(url)
-
-        def upgrade(connection: Connection) -> None:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-
-        async with database.write_engine.begin() as connection:
-            await connection.run_sync(upgrade)
+        await upgrade_database(database, target=revision)
         await database.dispose()
 
     asyncio.run(run())

@@ -218,6 +218,13 @@ async def _plant_account_clash(connection: Any) -> None:
         (4, "i1", "PENDING", "Caf\u00e9", "B1", None, "queued"),  # holds Café
         (5, "i2", "PENDING", "CAFE\u0301", "B9", None, "queued"),  # held: would be sent
         (6, "i2", "ACCEPTED", "ref-1", "B2", "w1", "succeeded"),  # a retry claims nothing
+        (7, "i1", "PENDING", "R-7", "B1", None, "queued"),  # never sent: loses to w8
+        (8, "i2", "ACCEPTED", "r-7", "B1", None, "succeeded"),  # ResMan took it: holds
+        (9, "i1", "OUTCOME_UNKNOWN", "R-9", "B1", None, "failed"),  # maybe: loses to w10
+        (10, "i2", "POSTED", "r-9", "B1", None, "succeeded"),  # found in the ledger: holds
+        (11, "i1", "REJECTED", "R-11", "B1", None, "failed"),
+        (12, "i2", "ACCEPTED", "r-11", "B1", None, "succeeded"),  # holds
+        (13, "i1", "PENDING", "R-11", "B1", "w11", "queued"),  # w11's queued retry: held too
     ):
         await _plant_write(
             connection, n, integration, status, reference, batch, retry_of, job_state
@@ -225,6 +232,7 @@ async def _plant_account_clash(connection: Any) -> None:
     await connection.execute(
         text("UPDATE write_requests SET finished_at = created_at WHERE id = 'w1'")
     )
+    await connection.execute(text("UPDATE write_requests SET retry_root = retry_of"))
 
 
 def _upgrade_with_a_clash(url: str) -> dict[str, Any]:
@@ -263,6 +271,9 @@ def _upgrade_with_a_clash(url: str) -> dict[str, Any]:
             accepted = dict(
                 (await connection.execute(text("SELECT id, accepted_at FROM write_items"))).all()
             )
+            claimed_in = dict(
+                (await connection.execute(text("SELECT id, account_key FROM write_requests"))).all()
+            )
             interval = (
                 await connection.execute(text("SELECT interval_seconds FROM schedules"))
             ).scalar_one()
@@ -279,6 +290,7 @@ def _upgrade_with_a_clash(url: str) -> dict[str, Any]:
             "accounts": accounts,
             "held": held,
             "accepted": accepted,
+            "claimed_in": claimed_in,
             "interval": interval,
             "setting": tuple(setting),
         }
@@ -293,17 +305,28 @@ def _check_upgrade_with_a_clash(found: dict[str, Any]) -> None:
     assert accounts["i1"] == accounts["i2"] != accounts["i3"]
     shared, other = accounts["i1"][:6], accounts["i3"][:6]
     assert found["claims"] == sorted(
-        [(shared, "café", "job4"), (shared, "ref-1", "job1"), (other, "ref-1", "job3")]
+        [
+            (shared, "café", "job4"),
+            (shared, "ref-1", "job1"),
+            (other, "ref-1", "job3"),
+            (shared, "r-7", "job8"),
+            (shared, "r-9", "job10"),
+            (shared, "r-11", "job12"),
+        ]
     )
-    assert found["held"] == {
+    held = {item: job for item, job in found["held"].items() if job is not None}
+    assert held == {
         "item0": "job1",
-        "item1": None,
         "item2": "job1",
-        "item3": None,
-        "item4": None,
         "item5": "job4",
-        "item6": None,
+        "item7": "job8",
+        "item9": "job10",
+        "item11": "job12",
+        "item13": "job12",
     }
+    integration_of = {0: "i1", 1: "i2", 3: "i3", 13: "i1"}
+    for n, integration in integration_of.items():
+        assert found["claimed_in"][f"w{n}"] == accounts[integration]
     assert found["accepted"]["item1"] is not None and found["accepted"]["item0"] is None
     assert found["interval"] == 365 * 86400
     assert found["setting"] == (365, "DAY")

@@ -38,6 +38,7 @@ from propbridge.integrations.credentials import (
     CredentialCipher,
     StaticKeyProvider,
     decode_key,
+    embedded_database_file,
 )
 from propbridge.integrations.models import Integration
 from propbridge.integrations.service import first_page_count
@@ -288,6 +289,14 @@ def check_encryption_key(settings: Settings) -> tuple[CredentialCipher | None, C
         )
     key_file = settings.data_dir / "encryption.key"
     if not key_file.exists():
+        database = embedded_database_file(settings)
+        if database is not None and database.exists() and database.stat().st_size > 0:
+            return None, failed(
+                name,
+                f"{key_file} is missing, and the database {database} exists (a new key would "
+                "open nothing it stores; none is made)",
+                key_fix(settings),
+            )
         return None, passed(name, f"no key file yet ({key_file} is made on the first start)")
     try:
         key_text = key_file.read_text()

@@ -18,6 +18,10 @@ CREDENTIALS = {"integrationPartnerId": "p", "apiKey": "k", "accountId": "4001"}
         "HTTPS://API.MyResMan.com/",
         "https://api.myresman.com:443",
         "https://api.myresman.com//",
+        "https://api.myresman.com./",  # the DNS root
+        "https://api.myresman.com/./",
+        "https://api.myresman.com/x/../",
+        "https://api.myresman.com/%2e/",
         None,  # ResMan's production hosts
         "",
     ],
@@ -33,6 +37,9 @@ def test_ports_paths_and_schemes_that_differ_are_other_urls() -> None:
     assert all(canonical_url(url) != base for url in others)
     assert canonical_url("http://[::1]:8100/") == "http://[::1]:8100"
     assert canonical_url("http://sandbox.test:99999") == "http://sandbox.test:99999"
+    assert canonical_url("http://sandbox.test/a/./b/../%7Ec") == "http://sandbox.test/a/~c"
+    assert canonical_url("http://sandbox.test/a%2fb") == "http://sandbox.test/a%2Fb"
+    assert canonical_url("http://sandbox.test/a%2Fb") != canonical_url("http://sandbox.test/a/b")
 
 
 def test_the_account_is_the_account_id_at_one_resman() -> None:

@@ -44,6 +44,16 @@ def test_embedded_mode_generates_a_key_file_once(tmp_path: Path) -> None:
     assert key_provider_from_settings(settings).data_key() == first
 
 
+def test_no_key_file_is_made_for_a_database_that_exists(tmp_path: Path) -> None:
+    """Its key was lost: a new one would open nothing it holds, and would pass for the old."""
+    settings = Settings(data_dir=tmp_path, encryption_key=None, database_url=None)
+    (tmp_path / "propbridge.db").write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(ConfigurationError) as refused:
+        key_provider_from_settings(settings)
+    assert "restore" in str(refused.value) and "encryption.key" in str(refused.value)
+    assert not (tmp_path / "encryption.key").exists()
+
+
 def test_production_requires_a_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         key_provider_from_settings(Settings(data_dir=tmp_path, environment="production"))

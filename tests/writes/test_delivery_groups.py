@@ -170,3 +170,33 @@ def test_a_write_whose_reference_another_write_holds_is_never_sent(
     assert status["items"][0]["held_by_job_id"] == "job-of-the-holder"
     assert "job-of-the-holder" in status["errors"][0] and "doctor" in status["errors"][0]
     assert body["reference_number"] not in sent_references
+
+
+def test_a_write_is_not_sent_to_an_account_its_integration_moved_to(
+    stack: LiveStack, synced: dict[str, Any], held: str, sent_references: list[str]
+) -> None:
+    """A write accepted (its reference claimed) in one account, still queued when its
+    integration is pointed at another: the new account's ledger may hold the reference already,
+    so the write ends REJECTED, saying why, and nothing is sent."""
+    body = _charge(synced)
+    job_id = stack.http.post("/v1/resident-charges/resman/", json=body).json()["meta"]["job_id"]
+    stack.repoint(held, stack.sandbox_url + "/another-resman")
+    try:
+
+        async def give_slots_back() -> None:
+            async with stack.runtime.database.write() as session:
+                await session.execute(
+                    update(Integration)
+                    .where(Integration.id == held)
+                    .values(max_job_concurrency=100)
+                )
+            stack.runtime.notify_job_enqueued()
+
+        stack.call(give_slots_back())
+        status = _status(stack, job_id)
+    finally:
+        stack.repoint(held, stack.sandbox_url)
+    assert status["write_status"] == "FAILURE", status
+    assert status["items"][0]["status"] == "REJECTED"
+    assert "another PMS account" in status["errors"][0]
+    assert body["reference_number"] not in sent_references

@@ -161,6 +161,25 @@ async def test_a_write_in_another_integration_of_the_account_is_credited_by_its_
     assert (await _item(session, item_id)).record_id == "rec-1"
 
 
+async def test_a_write_whose_integration_left_the_account_is_credited_by_another(
+    session: AsyncSession,
+) -> None:
+    """Once the sending integration is deleted, or pointed at another account, nobody else
+    would find its transaction: any integration still reading the account credits it."""
+    gone = await factories.integration(session)
+    moved = await factories.integration(session, account_key=gone.account_key)
+    reader = await factories.integration(session, account_key=gone.account_key)
+    left = await _accepted(session, gone, reference_number="r-gone")
+    away = await _accepted(session, moved, reference_number="r-moved")
+    ids = [left.id, away.id]
+    gone.deleted_at = utcnow()
+    moved.account_key = "another account"
+    await session.flush()
+    found = [_charge("rec-g", reference="r-gone"), _charge("rec-m", reference="r-moved")]
+    assert await reconcile.reconcile(session, reader.id, found) == 2
+    assert [(await _item(session, i)).record_id for i in ids] == ["rec-g", "rec-m"]
+
+
 async def test_the_attempt_the_pms_took_is_credited_not_the_unknown_one(
     session: AsyncSession,
 ) -> None:

@@ -25,6 +25,7 @@ def _request_row(integration_id: str, job_id: str, **values: Any) -> dict[str, A
     return {
         "id": new_id(),
         "integration_id": integration_id,
+        "account_key": "account",
         "operation": "resident_charge_batch",
         "request_body": {"charges": 2},
         "body_hash": "1" * 64,
@@ -218,14 +219,14 @@ async def test_chain_items_are_a_holders_and_its_retries_in_its_integration(
     again = await factories.write_item(session, retry, status="ACCEPTED")
     other = await factories.write_request(session, mine)
     await factories.write_item(session, other, reference_number="r-2")
-    rows = await repository.chain_items(session, mine.id, [root.job_id])
+    rows = await repository.chain_items(session, mine.id, mine.account_key, [root.job_id])
     assert {row.id for row in rows} == {first.id, again.id}
     assert {row.holder for row in rows} == {root.job_id}
     [row] = [row for row in rows if row.id == again.id]
     assert (row.write_request_id, row.kind, row.x_lease_id) == (retry.id, "charge", "L-1")
     assert (row.amount_in_cents, row.status, row.record_id) == (12_500, "ACCEPTED", None)
     assert row.upstream == {"transaction_date": "2026-11-02"}
-    assert await repository.chain_items(session, sibling.id, [root.job_id]) == []
+    assert await repository.chain_items(session, sibling.id, mine.account_key, [root.job_id]) == []
 
 
 async def _finished(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from propbridge.api.errors import ApiError
 from propbridge.writes import rules
@@ -173,3 +174,50 @@ def test_body_digest_ignores_key_order_at_every_depth() -> None:
     assert len(rules.body_digest(one)) == 64
     assert rules.body_digest(one) != rules.body_digest({"a": 1, "b": {"x": [2, 1], "y": None}})
     assert rules.body_digest(one) != rules.body_digest({"a": "1", "b": {"x": [1, 2], "y": None}})
+
+
+CHARGE = {
+    "integration_id": "i",
+    "resident_id": "r",
+    "charge_code_id": "c",
+    "batch_id": "b",
+    "transaction_date": "2026-11-02T10:00:00Z",
+    "description": "d",
+    "notes": "n",
+    "amount_in_cents": 100,
+}
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u00ad",  # soft hyphen
+        "\u034f",  # combining grapheme joiner
+        "\ufe0f",  # variation selector 16
+        "\u3164",  # Hangul filler
+        "\uffa0",  # halfwidth Hangul filler
+        "\u115f",  # Hangul choseong filler
+        "\u17b4",  # Khmer inherent vowel
+        "\u2800",  # braille blank
+        "\u00a0",  # no-break space
+        "\u3000",  # ideographic space
+        "\u2028",  # line separator
+        "\ue000",  # private use
+        "\u200b",  # zero-width space
+        "\u202e",  # right-to-left override
+        "\U000e0041",  # tag latin capital A
+        "\u0007",  # bell
+    ],
+)
+def test_a_reference_with_a_character_nobody_sees_is_refused(hidden: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ResidentChargeCreate.model_validate({**CHARGE, "reference_number": f"REF{hidden}1"})
+    [problem] = refused.value.errors()
+    assert problem["loc"] == ("reference_number",)
+    assert f"U+{ord(hidden):04X}" in problem["msg"]
+
+
+@pytest.mark.parametrize("reference", ["REF 1", "Réf-1", "ＲＥＦ-1", "日本-１", "r/1.5#x"])
+def test_visible_references_are_taken_as_written(reference: str) -> None:
+    body = ResidentChargeCreate.model_validate({**CHARGE, "reference_number": reference})
+    assert body.reference_number == reference

@@ -71,6 +71,15 @@ def key_provider_from_settings(settings: Settings) -> KeyProvider:
         )
     key_file = Path(settings.data_dir) / "encryption.key"
     if not key_file.exists():
+        database = embedded_database_file(settings)
+        if database is not None and database.exists() and database.stat().st_size > 0:
+            # A new key would open nothing the database holds, and a key file made now would
+            # be mistaken for the lost one.
+            raise ConfigurationError(
+                f"the key file {key_file} is missing but the database {database} exists: "
+                f"restore {key_file} from a backup, or set PROPBRIDGE_ENCRYPTION_KEY to the key "
+                f"it was stored with (to start afresh instead, delete {settings.data_dir})"
+            )
         make_private_directory(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -81,6 +90,12 @@ def key_provider_from_settings(settings: Settings) -> KeyProvider:
             hint="back this file up; without it stored credentials cannot be read",
         )
     return StaticKeyProvider(decode_key(key_file.read_text()))
+
+
+def embedded_database_file(settings: Settings) -> Path | None:
+    """The SQLite file of an embedded deployment."""
+    url = settings.effective_database_url
+    return Path(url.split(":///", 1)[1]) if url.startswith("sqlite") and ":///" in url else None
 
 
 class CredentialCipher:

@@ -25,6 +25,9 @@ class WriteRequest(IdMixin, TimestampMixin, Base):
     integration_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("integrations.id"), index=True
     )
+    # The PMS account its integration acted on when it was accepted, where its references are
+    # claimed: it is sent only while the integration still acts on that account.
+    account_key: Mapped[str] = mapped_column(String(64))
     operation: Mapped[str] = mapped_column(String(64))
     request_body: Mapped[dict[str, Any]] = mapped_column(JSON)
     body_hash: Mapped[str] = mapped_column(String(64))

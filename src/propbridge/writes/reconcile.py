@@ -5,7 +5,8 @@ ResMan returns no id for a posted document; once a manager approves it, its tran
 the ledger with new ids and the partner's reference, and nothing else of ours (not the batch).
 A reference is claimed by one write per PMS account (`rules.claim_of`), so a ledger row is
 credited to that write's chain alone: to the attempt ResMan accepted, else to one whose outcome
-is unknown, and only when kind, lease, amount and transaction date agree. Runs inside the
+is unknown, and only when kind, lease, amount and transaction date agree. The write's own
+integration credits it while it syncs the account; after that any integration of the account. Runs inside the
 sync's page transaction; never commits.
 """
 
@@ -102,7 +103,8 @@ async def reconcile(
     if not holders:
         return 0
     chains: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for item in await repository.chain_items(db, integration_id, sorted(set(holders.values()))):
+    holder_jobs = sorted(set(holders.values()))
+    for item in await repository.chain_items(db, integration_id, account, holder_jobs):
         chains[(item.holder, rules.normalized_reference(item.reference_number))].append(item)
     now = utcnow()
     matched: dict[str, list[dict[str, Any]]] = defaultdict(list)

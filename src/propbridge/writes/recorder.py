@@ -71,13 +71,15 @@ class NewRows:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     references: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, pending: PendingWrite, now: datetime) -> str:
-        """A write's rows; the id of the job that will carry it."""
+    def add(self, pending: PendingWrite, account_key: str, now: datetime) -> str:
+        """A write's rows (its references claimed in `account_key`); the id of the job that
+        will carry it."""
         request_id, job_id = new_id(), new_id()
         self.requests.append(
             {
                 "id": request_id,
                 "integration_id": pending.integration_id,
+                "account_key": account_key,
                 "operation": pending.operation,
                 "request_body": pending.body,
                 "body_hash": pending.digest,
@@ -238,7 +240,7 @@ async def _record_batch(
         if clashes:
             outcomes.append(rules.reference_taken(clashes, pending.items_field))
             continue
-        job_id = rows.add(pending, now)
+        job_id = rows.add(pending, account, now)
         if pending.dedupe_key is not None:
             seen[pending.dedupe_key] = SeenWrite(job_id, pending.digest, pending.body)
         # A first write claims its references; a retry's are its chain's, held by the chain's

@@ -225,6 +225,8 @@ LOAD_WRITES = (
         WriteRequest.integration_id,
         WriteRequest.finished_at,
         WriteRequest.dispatched_at,
+        WriteRequest.account_key.label("claimed_in"),
+        Integration.account_key,
         Integration.vendor,
         Integration.base_url,
         Integration.credentials_ciphertext,
@@ -510,12 +512,24 @@ async def reference_holders(
 
 
 ROOT = aliased(WriteRequest)
+WRITER = aliased(Integration)
 
 
-async def chain_items(db: Executor, integration_id: str, holder_jobs: Sequence[str]) -> list[Any]:
-    """The items of the writes whose jobs hold references (those of this integration) and of
-    every retry of them, each with its write's job, when it was made and its chain's holder."""
+async def chain_items(
+    db: Executor, integration_id: str, account_key: str, holder_jobs: Sequence[str]
+) -> list[Any]:
+    """The items of the writes whose jobs hold references in an account and of every retry of
+    them, each with its write's job, when it was made and its chain's holder: those this
+    integration sent, and those whose integration no longer reads the account (deleted, or
+    pointed at another account), which any integration of the account may now credit. (Record
+    ids are per integration: a write whose own integration still syncs the account is credited
+    by it.)"""
     found: list[Any] = []
+    own_or_orphaned = or_(
+        ROOT.integration_id == integration_id,
+        WRITER.deleted_at.is_not(None),
+        WRITER.account_key != account_key,
+    )
     for start in range(0, len(holder_jobs), IN_CHUNK):
         rows = await db.execute(
             select(
@@ -533,10 +547,8 @@ async def chain_items(db: Executor, integration_id: str, holder_jobs: Sequence[s
             )
             .join(WriteRequest, WriteRequest.id == WriteItem.write_request_id)
             .join(ROOT, or_(ROOT.id == WriteRequest.id, ROOT.id == WriteRequest.retry_root))
-            .where(
-                ROOT.integration_id == integration_id,
-                ROOT.job_id.in_(holder_jobs[start : start + IN_CHUNK]),
-            )
+            .join(WRITER, WRITER.id == ROOT.integration_id)
+            .where(ROOT.job_id.in_(holder_jobs[start : start + IN_CHUNK]), own_or_orphaned)
         )
         found.extend(rows)
     return found
@@ -801,6 +813,7 @@ INSERT_REQUEST = _Insert(
     (
         "id",
         "integration_id",
+        "account_key",
         "operation",
         "request_body",
         "body_hash",

@@ -37,15 +37,37 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# Characters that show as nothing, or as a blank, wherever a reference is read: Unicode's
+# Default_Ignorable_Code_Point (variation selectors, Hangul fillers, the Mongolian and Khmer
+# ones, joiners, bidi marks…) and the braille blank. Control, format, private-use and surrogate
+# characters, and spaces other than U+0020, are refused by category.
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+
+
+def _hidden(character: str) -> bool:
+    category = unicodedata.category(character)
+    return (
+        category in REFUSED_CATEGORIES
+        or (category == "Zs" and character != " ")
+        or INVISIBLE.match(character) is not None
+    )
+
+
 def _reference(value: str) -> str:
     """A reference names one transaction of the PMS account (`rules.normalized_reference`
-    compares them without case): one that differs from another only by invisible characters
-    or outer spaces would look the same in the PMS and be another, so it is refused."""
+    compares them without case): one that differs from another only by characters a person
+    cannot see, or by outer spaces, would look the same in the PMS and be another, so it is
+    refused."""
     if value != value.strip():
         raise ValueError("must not begin or end with whitespace")
-    hidden = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+    hidden = next((c for c in value if _hidden(c)), None)
     if hidden is not None:
-        raise ValueError(f"contains an invisible or control character (U+{ord(hidden):04X})")
+        raise ValueError(f"contains an invisible, blank or control character (U+{ord(hidden):04X})")
     return value
 
 

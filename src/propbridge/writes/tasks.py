@@ -60,19 +60,6 @@ LOST_OUTCOME = (
 WITH_OTHERS = "Not posted: the document was rejected because of other transactions in it"
 
 
-def held_elsewhere(items: list[Any]) -> str | None:
-    """Why a write must not be sent: a reference of it that another write of the PMS account
-    held when references came to be claimed per account (the upgrade found both)."""
-    held = [item for item in items if item.held_by_job_id is not None]
-    if not held:
-        return None
-    named = ", ".join(f"{item.reference_number} (job {item.held_by_job_id})" for item in held[:5])
-    return (
-        f"Not sent: its reference is held by another write of this PMS account: {named}. "
-        "See `propbridge doctor`."
-    )
-
-
 @dataclass
 class WriteToSend:
     """A write request as the worker needs it."""
@@ -86,8 +73,30 @@ class WriteToSend:
     ciphertext: bytes
     deleted: bool
     items: list[Any]
+    claimed_in: str = ""  # the PMS account its references were claimed in
+    account_key: str = ""  # the account its integration acts on now
     request_frequency: int = 1
     request_cadence: str = "SECOND"
+
+    def refusal(self) -> str | None:
+        """Why this write, accepted earlier, must not be sent now: its integration was pointed
+        at another PMS account since (its references are claimed in the first, and the new
+        one's ledger may hold them already), or another write of the account holds one of its
+        references (the upgrade to per-account claims found both)."""
+        if self.account_key != self.claimed_in:
+            return (
+                "Not sent: its integration was pointed at another PMS account (base URL or "
+                "AccountID) after this write was accepted, and its references were claimed in "
+                "the first. Post it again if it belongs in the new account."
+            )
+        held = [item for item in self.items if item.held_by_job_id is not None]
+        if not held:
+            return None
+        named = ", ".join(f"{i.reference_number} (job {i.held_by_job_id})" for i in held[:5])
+        return (
+            f"Not sent: its reference is held by another write of this PMS account: {named}. "
+            "See `propbridge doctor`."
+        )
 
 
 async def _load(executor: Executor, request_id: str) -> WriteToSend:
@@ -105,6 +114,8 @@ def _write(request_id: str, row: Any, items: list[Any]) -> WriteToSend:
         ciphertext=row.credentials_ciphertext,
         deleted=row.deleted_at is not None,
         items=items,
+        claimed_in=row.claimed_in,
+        account_key=row.account_key,
         request_frequency=row.max_request_frequency,
         request_cadence=row.max_request_cadence,
     )
@@ -295,13 +306,13 @@ class _Sending:
                     ["The integration was deleted before the write was sent"],
                 )
                 begun.append(_Begun(None))
-            elif (held := held_elsewhere(write.items)) is not None:
-                await conclude(connection, job, request_id, "REJECTED", [held])
-                begun.append(_Begun(None))
             elif write.dispatched:
                 # An earlier attempt was marked sent and its outcome never recorded (its
                 # conclusion failed after the post): it may be in ResMan, so never sent again.
                 await conclude(connection, job, request_id, "OUTCOME_UNKNOWN", [LOST_OUTCOME])
+                begun.append(_Begun(None))
+            elif (refused := write.refusal()) is not None:
+                await conclude(connection, job, request_id, "REJECTED", [refused])
                 begun.append(_Begun(None))
             else:
                 per_budget.setdefault(budget, []).append(len(begun))

@@ -48,14 +48,16 @@ LEDGER_CONCURRENCY = 8
 
 
 def canonical_url(base_url: str | None) -> str:
-    """A base URL as one text for every way of writing it (case of the scheme and host, a
-    default port, trailing slashes); ResMan's production hosts when there is none."""
+    """A base URL as one text for every way of writing the same place (RFC 3986's equivalences:
+    case of the scheme and host, a host's final dot, a default port, `.` and `..` segments,
+    escaped unreserved characters, trailing slashes); ResMan's production hosts when there is
+    none."""
     if not base_url:
         return PRODUCTION_V1
     parts = urlsplit(base_url.strip())
     scheme = parts.scheme.lower()
     try:
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").rstrip(".").lower()
         port = parts.port
     except ValueError:  # not a URL any call could use: compared as written
         return base_url.strip().lower().rstrip("/")
@@ -63,7 +65,34 @@ def canonical_url(base_url: str | None) -> str:
         host = f"[{host}]"
     default_port = {"http": 80, "https": 443}.get(scheme)
     shown_port = "" if port in (None, default_port) else f":{port}"
-    return f"{scheme}://{host}{shown_port}{parts.path.rstrip('/')}"
+    path = _without_dot_segments(UNRESERVED_ESCAPE.sub(_unescaped, parts.path))
+    tail = (f"?{parts.query}" if parts.query else "") + (
+        f"#{parts.fragment}" if parts.fragment else ""
+    )
+    return f"{scheme}://{host}{shown_port}{path.rstrip('/')}{tail}"
+
+
+# A %-escape of a character that needs none (letters, digits, `-._~`), or of lower-case hex.
+UNRESERVED_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    character = chr(int(match.group(1), 16))
+    if character.isascii() and (character.isalnum() or character in "-._~"):
+        return character
+    return match.group(0).upper()
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986's remove_dot_segments, on segments: `/a/./b/../c` is `/a/c`."""
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(kept) > 1:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    return "/".join(kept)
 
 
 def rfc1123(moment: datetime) -> str:

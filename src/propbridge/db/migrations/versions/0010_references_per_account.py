@@ -5,9 +5,11 @@ A reference names one transaction of a PMS account's ledger (ResMan: its base UR
 whatever the batch or integration that sent it. Each integration gets the key of its account
 (`connectors.registry.account_key`, from its credentials: the upgrade decrypts them, so it needs
 the deployment's key), and the claims are made again under (account, normalized reference)
-(`writes.rules.normalized_reference`: NFC, case folded). Where older writes already share one,
-the first that ResMan did not reject keeps it; each other item is marked `held_by_job_id` (never
-sent, never reconciled) and `propbridge doctor` lists it. Nothing is merged.
+(`writes.rules.normalized_reference`: NFC, case folded), each write recording the account it
+claimed in. Where older writes already share one, the chain (a write and its retries) ResMan is
+known to hold it from keeps it (else one that may have reached ResMan, else one never sent, else
+the first refused); every item of the others is marked `held_by_job_id` (never sent, never
+reconciled) and `propbridge doctor` lists it. Nothing is merged.
 
 Items get `accepted_at` (when the write finished, for what ResMan took), `posted_at` (when the
 ledger row was first stored) and `unconfirmed_at`. Amounts and intervals become 64-bit; a
@@ -65,29 +67,39 @@ def _account_keys(connection: sa.Connection) -> dict[str, str]:
     return keys
 
 
+# What an item says of whether ResMan holds its reference: taken (and maybe found) first, then
+# sent with no answer, then never sent, then refused.
+RANK = {"POSTED": 0, "ACCEPTED": 0, "OUTCOME_UNKNOWN": 1, "PENDING": 2}
+REFUSED = 3
+
+
 def _claim_references(connection: sa.Connection, accounts: dict[str, str]) -> None:
-    """Claims of first writes (retries claim none), each to the first write ResMan did not
-    reject; the items of the others are marked as held by it."""
+    """Each (account, normalized reference) claimed by one chain (a first write and its
+    retries): the one ResMan is known to hold it from, else the one that may have reached it,
+    else one never sent, else one refused; the earliest of equals. Every item of the other
+    chains is marked as held by it (a queued one is then never sent)."""
     rows = connection.execute(
         sa.text(
-            "SELECT i.id, i.reference_number, r.job_id, r.integration_id "
-            "FROM write_items i JOIN write_requests r ON r.id = i.write_request_id "
-            "WHERE r.retry_of IS NULL "
-            "ORDER BY CASE WHEN i.status = 'REJECTED' THEN 1 ELSE 0 END, r.created_at, r.job_id, "
-            "i.position"
+            "SELECT i.id, i.reference_number, i.status, r.integration_id, root.job_id, "
+            "root.created_at FROM write_items i "
+            "JOIN write_requests r ON r.id = i.write_request_id "
+            "JOIN write_requests root ON root.id = COALESCE(r.retry_root, r.id)"
         )
     )
-    holders: dict[tuple[str, str], str] = {}
-    held: list[dict[str, Any]] = []
-    for item_id, reference, job_id, integration_id in rows:
+    chains: dict[tuple[str, str], dict[str, tuple[int, Any, str]]] = {}
+    items: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for item_id, reference, status, integration_id, root_job, root_at in rows:
         claim = (accounts[integration_id], normalized_reference(reference))
-        holder = holders.setdefault(claim, job_id)
-        if holder != job_id:
-            held.append({"item": item_id, "holder": holder})
-    claims = [
-        {"account_key": account, "reference": reference, "job_id": job_id}
-        for (account, reference), job_id in holders.items()
-    ]
+        rank = RANK.get(status, REFUSED)
+        best = chains.setdefault(claim, {}).get(root_job)
+        if best is None or rank < best[0]:
+            chains[claim][root_job] = (rank, root_at, root_job)
+        items.setdefault(claim, []).append((item_id, root_job))
+    claims, held = [], []
+    for claim, candidates in chains.items():
+        holder = min(candidates.values())[2]
+        claims.append({"account_key": claim[0], "reference": claim[1], "job_id": holder})
+        held += [{"item": i, "holder": holder} for i, chain in items[claim] if chain != holder]
     table = sa.table(
         "write_references", sa.column("account_key"), sa.column("reference"), sa.column("job_id")
     )
@@ -130,6 +142,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_integrations_account_key", ["account_key"], unique=False)
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.alter_column("interval_seconds", existing_type=sa.Integer(), type_=sa.BigInteger())
+
+    # The account each write's references were claimed in: its integration's (SQLite could not
+    # rebuild `write_requests` either, so again a default, filled).
+    with op.batch_alter_table("write_requests", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("account_key", sa.String(length=64), nullable=False, server_default="")
+        )
+    connection.execute(
+        sa.text(
+            "UPDATE write_requests SET account_key = (SELECT account_key FROM integrations "
+            "WHERE integrations.id = write_requests.integration_id)"
+        )
+    )
+    if connection.dialect.name == "postgresql":
+        op.alter_column("write_requests", "account_key", server_default=None)
 
     with op.batch_alter_table("write_items", schema=None) as batch_op:
         batch_op.alter_column(
@@ -197,6 +224,8 @@ def downgrade() -> None:
         batch_op.alter_column("amount_in_cents", existing_type=sa.BigInteger(), type_=sa.Integer())
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.alter_column("interval_seconds", existing_type=sa.BigInteger(), type_=sa.Integer())
+    with op.batch_alter_table("write_requests", schema=None) as batch_op:
+        batch_op.drop_column("account_key")
     with op.batch_alter_table("integrations", schema=None) as batch_op:
         batch_op.drop_index("ix_integrations_account_key")
         batch_op.drop_column("account_key")
