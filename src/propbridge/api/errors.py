@@ -70,13 +70,17 @@ def error_response(
 
 
 def response_of(error: ApiError) -> JSONResponse:
-    """An `ApiError` as a ready response (for middleware)."""
-    return error_response(error.status, error.code, error.message, error.details)
+    """An `ApiError` as a ready response (for middleware), with its headers."""
+    return JSONResponse(
+        error_body(error.code, error.message, error.details),
+        status_code=error.status,
+        headers=error.headers,
+    )
 
 
-def too_large(limit: int) -> JSONResponse:
+def too_large(limit: int) -> ApiError:
     """413 for a request body over `limit` bytes."""
-    return error_response(413, "payload_too_large", f"Request bodies are limited to {limit} bytes")
+    return ApiError(413, "payload_too_large", f"Request bodies are limited to {limit} bytes")
 
 
 def _validation_issues(error: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
@@ -103,7 +107,9 @@ def method_not_allowed(request: Request) -> Response:
     there instead (307 keeps the method and body), as for paths no route matches at all."""
     path = request.url.path
     if not path.endswith("/") and request.method in methods_at(request.app, path + "/"):
-        return RedirectResponse(request.url.replace(path=path + "/"), status_code=307)
+        query = request.scope["query_string"].decode("latin-1")
+        # Path and query only: the Host header is the client's to choose (see `app.py`).
+        return RedirectResponse(path + "/" + (f"?{query}" if query else ""), status_code=307)
     allowed = ", ".join(sorted(methods_at(request.app, path)))
     return JSONResponse(
         error_body("method_not_allowed", f"{request.method} is not allowed here; use {allowed}"),
@@ -117,11 +123,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def on_api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(error.code, error.message, error.details),
-            status_code=error.status,
-            headers=error.headers,
-        )
+        return response_of(error)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_request: Request, error: RequestValidationError) -> JSONResponse:
