@@ -285,3 +285,18 @@ def test_every_write_route_refuses_what_resman_cannot_take(
             path,
             answer.text,
         )
+
+
+def test_an_order_by_of_thousands_of_terms_is_a_400_on_every_list_route(
+    stack: LiveStack,
+) -> None:
+    """SQLite refused an ORDER BY that long with a 500; every list shares the one parser."""
+    routes = _list_routes(stack)
+    assert {"/v1/residents/", "/v1/admin/integrations/", "/v1/admin/api-keys/"} <= set(routes)
+    for path in routes:
+        answer = stack.http.get(path, params={"order-by": ",".join(["created_at"] * 2000)})
+        assert answer.status_code == 400, (path, answer.text)
+        issues = answer.json()["error"]["details"]["issues"]
+        assert [issue["path"] for issue in issues] == [["order-by"]], (path, answer.text)
+    most = stack.http.get("/v1/residents/", params={"order-by": ",".join(["created_at"] * 16)})
+    assert most.status_code == 200, most.text
