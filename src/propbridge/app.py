@@ -89,12 +89,15 @@ def _without_body(send: Send) -> Send:
 def relative_location(location: bytes) -> bytes:
     """A redirect's target as path and query only: Starlette builds it from the request's
     `Host` header, which is the client's to choose (a cache or a link in a log would send the
-    next client there)."""
+    next client there). Leading slashes are made one: a browser reads `//host/…` (or `/\\…`)
+    as another host, and a request for `//evil.example/x` would be redirected there."""
     scheme_end = location.find(b"://")
-    if scheme_end < 0 or b"/" in location[:scheme_end]:
-        return location
-    path_start = location.find(b"/", scheme_end + 3)
-    return b"/" if path_start < 0 else location[path_start:]
+    if scheme_end >= 0 and b"/" not in location[:scheme_end]:
+        path_start = location.find(b"/", scheme_end + 3)
+        location = b"/" if path_start < 0 else location[path_start:]
+    if location[:1] in (b"/", b"\\"):
+        location = b"/" + location.lstrip(b"/\\")
+    return location
 
 
 class RequestContextMiddleware:
@@ -129,11 +132,14 @@ class RequestContextMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *(
+                answer_headers = message.get("headers", [])
+                if 300 <= message["status"] < 400:
+                    answer_headers = [
                         (name, relative_location(value) if name.lower() == b"location" else value)
-                        for name, value in message.get("headers", [])
-                    ),
+                        for name, value in answer_headers
+                    ]
+                message["headers"] = [
+                    *answer_headers,
                     (b"x-request-id", request_id.encode("latin-1")),
                     *state.get("rate_limit_headers", []),
                 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import subprocess
@@ -59,14 +60,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the bounds it lacks: each request's headers must be
     complete within `header_timeout` of its first byte (of the connection's opening, for the
     first request; keep-alive's idle timeout covers the wait between requests), and take at
-    most `MAX_HEADER_BYTES` (431); a body left unread by an early answer (a 401, a 404) is
-    discarded as it comes for at most `body_timeout`. Past a bound the connection is closed:
-    otherwise a client trickling a byte at a time holds it, and its memory, forever.
+    most `MAX_HEADER_BYTES` (431). Past a bound the connection is closed: otherwise a client
+    trickling a byte at a time holds it, and its memory, forever. A connection whose answer
+    went out before its request's body was read (a 401, a 404, a 413) is closed too, rather than
+    kept alive to receive and drop the rest: that would cost more than the header check that
+    answered it (a flood of 2 MiB bodies without a token kept the loop busy receiving them).
 
     Subclassed per server with its settings (`bounded_protocol`)."""
 
     header_timeout = 10.0
-    body_timeout = 60.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,11 +96,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         message = f"The request's headers must arrive within {self.header_timeout:g} s"
         self._answer_and_close(_plain_answer(408, b"Request Timeout", "request_timeout", message))
-
-    def _body_expired(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()  # its answer is already sent
 
     def _count_header_bytes(self, size: int) -> None:
         self._header_bytes += size
@@ -148,7 +145,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self._message_complete and not self.transport.is_closing():
-            self._arm(self.body_timeout, self._body_expired)
+            self._unset_keepalive_if_required()
+            self.transport.close()
 
 
 def bounded_protocol(settings: Settings) -> type[BoundedHttpProtocol]:
@@ -156,10 +154,7 @@ def bounded_protocol(settings: Settings) -> type[BoundedHttpProtocol]:
     return type(
         "BoundedHttpProtocol",
         (BoundedHttpProtocol,),
-        {
-            "header_timeout": settings.header_timeout_seconds,
-            "body_timeout": settings.body_total_timeout_seconds,
-        },
+        {"header_timeout": settings.header_timeout_seconds},
     )
 
 
@@ -225,6 +220,11 @@ async def run_stack(
     if api is not None:
         targets.append(HttpApp(create_app(runtime), api[0], api[1], reuse_port))
     servers = [http_server(t, runtime.settings) for t in targets]
+    # Everything made so far lives as long as the process: out of the collector's sight, a
+    # full collection (which a parse of a large body triggers again and again) no longer walks
+    # the whole program (2 MiB of small nested arrays parsed in 0.4 s instead of 1.2 s).
+    gc.collect()
+    gc.freeze()
     tasks = []
     for server, target in zip(servers, targets, strict=True):
         sock = target.socket()
