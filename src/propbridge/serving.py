@@ -74,7 +74,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._header_bytes = 0
-        self._message_complete = True
+        # Requests whose message (body included) has been received, and answers sent: the
+        # k-th answer went out before its body arrived when fewer than k messages are whole.
+        self._messages_received = 0
+        self._answers_sent = 0
         self._answered = False
 
     def _arm(self, seconds: float, expired: Any) -> None:
@@ -121,7 +124,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_bytes = 0
-        self._message_complete = False
         if self._deadline is None:
             self._arm(self.header_timeout, self._headers_expired)
 
@@ -138,13 +140,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._message_complete = True
-        self._disarm()
+        self._messages_received += 1
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        self._answers_sent += 1
         super().on_response_complete()
-        if not self._message_complete and not self.transport.is_closing():
+        if self._messages_received < self._answers_sent and not self.transport.is_closing():
             self._unset_keepalive_if_required()
             self.transport.close()
 

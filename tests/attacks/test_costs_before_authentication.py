@@ -130,3 +130,13 @@ def test_healthz_answers_while_unauthenticated_bodies_arrive(stack: LiveStack) -
         for thread in floods:
             thread.join(30)
     assert answered and set(answered) == {401}
+
+
+def test_pipelined_requests_are_each_answered(stack: LiveStack) -> None:
+    """A second request already received while the first is answered is no unread body."""
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as raw:
+        head = _head("POST", "/v1/webhooks/", 2, "Authorization: Bearer pb_forged")
+        raw.sendall(head + b"{}" + head[:40])
+        assert read_http_answer(raw)[0] == 401
+        raw.sendall(head[40:] + b"{}")
+        assert read_http_answer(raw)[0] == 401
