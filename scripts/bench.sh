@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks: one command, seven tables (writes; sync and lists; batch and webhooks; scale-out; faults; a client during a flood; the upgrade of 100,000 writes). Needs wrk (installed from
+# Benchmarks: one command, eight tables (writes; sync and lists; batch and webhooks; scale-out; faults; a client during a flood; /healthz while 2 MiB bodies arrive; the upgrade of 100,000 writes). Needs wrk (installed from
 # Debian's packages if missing). Engines may be named: `make bench` runs SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."

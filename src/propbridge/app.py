@@ -5,6 +5,7 @@ Wiring only; every rule lives in a domain package.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import structlog
@@ -16,10 +17,16 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from propbridge import __version__
-from propbridge.api.dependencies import PrincipalCache, refuse_undeclared_query
+from propbridge.api.dependencies import (
+    PrincipalCache,
+    authenticate,
+    is_api_path,
+    refuse_undeclared_query,
+)
 from propbridge.api.docs import router as docs_router
 from propbridge.api.errors import (
-    error_response,
+    ApiError,
+    bad_request,
     install_error_handlers,
     response_of,
     too_large,
@@ -27,8 +34,9 @@ from propbridge.api.errors import (
 from propbridge.api.openapi import answers, build_openapi
 from propbridge.api.record_reads import RecordReads
 from propbridge.api.request_bodies import (
+    BodyBounds,
+    checked_json_body,
     form_body_problem,
-    json_body_problem,
     nul_in_target,
     read_bounded_body,
     replay_body,
@@ -36,7 +44,8 @@ from propbridge.api.request_bodies import (
 from propbridge.api.route_table import RouteTable
 from propbridge.auth.endpoints import router as api_keys_router
 from propbridge.billing.endpoints import router as billing_router
-from propbridge.clock import Clock, set_clock
+from propbridge.clock import set_clock
+from propbridge.config import Settings
 from propbridge.console.endpoints import router as console_router
 from propbridge.console.session import PATH as CONSOLE_PATH
 from propbridge.db.ids import new_id
@@ -51,9 +60,19 @@ from propbridge.writes.endpoints import router as writes_router
 from propbridge.writes.recorder import WriteRecorder
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# The console's forms (sign-in, an integration, a key, a retry) are well under 2 KB; its
+# sign-in is unauthenticated by nature, so this is all a stranger can make us read and parse.
+MAX_FORM_BODY_BYTES = 64 * 1024
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def api_body_bounds(settings: Settings) -> BodyBounds:
+    """What an API request's body may be: `MAX_BODY_BYTES`, sent in the configured time."""
+    return BodyBounds(
+        MAX_BODY_BYTES, settings.body_timeout_seconds, settings.body_total_timeout_seconds
+    )
 
 
 def _without_body(send: Send) -> Send:
@@ -67,16 +86,41 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
-class RequestContextMiddleware:
-    """Request ids in logs and responses, the runtime's clock in effect, and bodies bounded
-    before anything else sees them: at most `MAX_BODY_BYTES` however they are sent (a declared
-    length, or counted while a chunked body streams in), no JSON body a parser would trip on
-    (`json_body_problem`), no NUL in a path or query (pure ASGI: no per-request task)."""
+def relative_location(location: bytes) -> bytes:
+    """A redirect's target as path and query only: Starlette builds it from the request's
+    `Host` header, which is the client's to choose (a cache or a link in a log would send the
+    next client there). Leading slashes are made one: a browser reads `//host/…` (or `/\\…`)
+    as another host, and a request for `//evil.example/x` would be redirected there."""
+    scheme_end = location.find(b"://")
+    if scheme_end >= 0 and b"/" not in location[:scheme_end]:
+        path_start = location.find(b"/", scheme_end + 3)
+        location = b"/" if path_start < 0 else location[path_start:]
+    if location[:1] in (b"/", b"\\"):
+        location = b"/" + location.lstrip(b"/\\")
+    return location
 
-    def __init__(self, app: ASGIApp, clock: Clock, routes: RouteTable) -> None:
+
+class RequestContextMiddleware:
+    """Request ids in logs and responses, the runtime's clock in effect, redirects that name no
+    host, and nothing read of a body before it is known to be wanted (pure ASGI: no
+    per-request task).
+
+    A body is read only on `/v1`, once the caller is authenticated (`authenticate`: a header
+    check, answered 401 or 429 before a byte of the body is read), and on the console's
+    pages (at most `MAX_FORM_BODY_BYTES`); no other path takes one, so it is never read there.
+    What is read is bounded in size and time (`read_bounded_body`: 413, 408) and must be JSON a
+    parser would not trip on (`checked_json_body`). No NUL in a path or query."""
+
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, cache: PrincipalCache, routes: RouteTable
+    ) -> None:
         self.app = app
-        self.clock = clock
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.cache = cache
         self.routes = routes
+        self.api_bodies = api_body_bounds(runtime.settings)
+        self.form_bodies = replace(self.api_bodies, max_bytes=MAX_FORM_BODY_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,51 +128,39 @@ class RequestContextMiddleware:
             return
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or new_id()
-        length = headers.get(b"content-length", b"")
-        if nul_in_target(scope["path"], scope["query_string"]):
-            await error_response(
-                400, "invalid_request", "NUL characters are not accepted in a path or query"
-            )(scope, receive, send)
-            return
-        if scope["method"] in BODY_METHODS:
-            # Other methods' bodies are never read, so their size does not matter.
-            if length.isdigit() and int(length) > MAX_BODY_BYTES:
-                await too_large(MAX_BODY_BYTES)(scope, receive, send)
-                return
-            body = await read_bounded_body(receive, MAX_BODY_BYTES)
-            if body is None:
-                await too_large(MAX_BODY_BYTES)(scope, receive, send)
-                return
-            problem = None
-            if body:
-                content_type = headers.get(b"content-type", b"")
-                problem = json_body_problem(body)
-                if not scope["path"].startswith(CONSOLE_PATH):
-                    # The console's pages post forms; nothing else takes one.
-                    problem = form_body_problem(content_type) or problem
-            if problem is not None:
-                await response_of(problem)(scope, receive, send)
-                return
-            receive = replay_body(body)
+        state: dict[str, Any] = scope.setdefault("state", {})
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                answer_headers = message.get("headers", [])
+                if 300 <= message["status"] < 400:
+                    answer_headers = [
+                        (name, relative_location(value) if name.lower() == b"location" else value)
+                        for name, value in answer_headers
+                    ]
                 message["headers"] = [
-                    *message.get("headers", []),
+                    *answer_headers,
                     (b"x-request-id", request_id.encode("latin-1")),
-                    *scope.get("state", {}).get("rate_limit_headers", []),
+                    *state.get("rate_limit_headers", []),
                 ]
             await send(message)
 
         reply: Send = send_with_id
-        if scope["method"] == "HEAD":
-            # HEAD is GET without the body, on every GET route (FastAPI routes take only GET).
-            scope = {**scope, "method": "GET"}
-            reply = _without_body(send_with_id)
-
         structlog.contextvars.bind_contextvars(request_id=request_id)
         set_clock(self.clock)
         try:
+            try:
+                if nul_in_target(scope["path"], scope["query_string"]):
+                    raise bad_request("NUL characters are not accepted in a path or query")
+                if scope["method"] in BODY_METHODS:
+                    receive = await self._body(scope, headers, state, receive)
+            except ApiError as refused:
+                await response_of(refused)(scope, receive, reply)
+                return
+            if scope["method"] == "HEAD":
+                # HEAD is GET without the body, on every GET route (FastAPI routes take only GET).
+                scope = {**scope, "method": "GET"}
+                reply = _without_body(send_with_id)
             found = self.routes.find(scope)
             if found is not None:
                 await self.routes.serve(found, scope, receive, reply)
@@ -137,6 +169,33 @@ class RequestContextMiddleware:
         finally:
             structlog.contextvars.clear_contextvars()
 
+    async def _body(
+        self, scope: Scope, headers: dict[bytes, bytes], state: dict[str, Any], receive: Receive
+    ) -> Receive:
+        """The request's body, read if this path takes one, as a `receive` that replays it;
+        `ApiError` for the answer instead (401 and 429 before anything is read)."""
+        path: str = scope["path"]
+        if is_api_path(path):
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            await authenticate(state, authorization, self.runtime, self.cache)
+            bounds = self.api_bodies
+        elif path == CONSOLE_PATH or path.startswith(f"{CONSOLE_PATH}/"):
+            bounds = self.form_bodies
+        else:
+            return replay_body(b"")  # no route here takes a body: a 404 or 405, unread
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > bounds.max_bytes:
+            raise too_large(bounds.max_bytes)
+        body = await read_bounded_body(receive, bounds)
+        if body:
+            problem = await checked_json_body(body)
+            if bounds is self.api_bodies:
+                # The console's pages post forms; nothing else takes one.
+                problem = form_body_problem(headers.get(b"content-type", b"")) or problem
+            if problem is not None:
+                raise problem
+        return replay_body(body)
+
 
 class PropbridgeAPI(FastAPI):
     """FastAPI with the request context outermost, where it also serves the record routes of
@@ -144,7 +203,10 @@ class PropbridgeAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestContextMiddleware(
-            super().build_middleware_stack(), self.state.runtime.clock, self.state.route_table
+            super().build_middleware_stack(),
+            self.state.runtime,
+            self.state.principal_cache,
+            self.state.route_table,
         )
 
 
@@ -211,8 +273,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(
         IdempotencyMiddleware,
         runtime=runtime,
-        principals=app.state.principal_cache,
-        max_body=MAX_BODY_BYTES,
+        bounds=api_body_bounds(runtime.settings),
     )
 
     @app.get("/healthz", tags=["health"], **answers(Health, extension=True))

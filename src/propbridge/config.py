@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     outbound_allowlist: str = ""
     # No integration syncs on a schedule more often than this (a sync reads the PMS whole).
     min_sync_interval_seconds: int = Field(default=900, ge=1)
+    # A connection must finish each request's headers within this long of starting them (of
+    # connecting, for its first): a client that trickles them would hold it forever.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A request body must keep coming (no pause longer than this) ...
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # ... and be whole within this long: 2 MiB, the cap, at about 300 kbit/s.
+    body_total_timeout_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def effective_database_url(self) -> str:

@@ -3,10 +3,16 @@ characters in a request's target."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from propbridge.api.errors import ApiError
-from propbridge.api.request_bodies import MAX_JSON_DEPTH, json_body_problem, nul_in_target
+from propbridge.api.request_bodies import (
+    MAX_JSON_DEPTH,
+    checked_json_body,
+    json_body_problem,
+    nul_in_target,
+)
 
 
 def _refused(raw: bytes) -> ApiError:
@@ -75,3 +81,37 @@ def test_a_nul_in_the_target_is_found_raw_or_escaped() -> None:
     assert nul_in_target("/v1/resi\x00dents/", b"")
     assert nul_in_target("/v1/residents/", b"name=a%00b")
     assert nul_in_target("/v1/residents/", b"name=a\x00b")
+
+
+def test_large_bodies_get_the_answers_small_ones_get() -> None:
+    """2 MiB bodies (checked off the event loop) of the shapes that cost a check most."""
+    tiny = b",".join([b"{}"] * 600_000)
+    nested = b",".join([b"[" * 30 + b"]" * 30] * 30_000)
+    assert asyncio.run(checked_json_body(b"[" + tiny + b"]")) is None
+    assert asyncio.run(checked_json_body(b"[" + nested + b"]")) is None
+    repeated = _problem_of(b"[" + tiny + b',{"a": 1, "b": 2, "a": 3}]')
+    assert "'a'" in repeated.message
+    deep = _problem_of(b"[" + nested + b"," + b"[" * 33 + b"]" * 33 + b"]")
+    assert f"deeper than {MAX_JSON_DEPTH}" in deep.message
+    nul = _problem_of(b"[" + tiny + b',{"k": ["", "\\u0000"]}]')
+    assert _issue_path(nul) == [600_000, "k", 1]
+
+
+def _problem_of(raw: bytes) -> ApiError:
+    problem = asyncio.run(checked_json_body(raw))
+    assert problem is not None
+    return problem
+
+
+def test_a_nul_is_found_in_any_encoding_the_parser_takes() -> None:
+    for encoding in ("utf-16", "utf-32", "utf-8-sig"):
+        problem = _refused('{"a": ["x", "\\u0000"]}'.encode(encoding))
+        assert _issue_path(problem) == ["a", 1], encoding
+
+
+def test_escaped_quotes_and_brackets_in_strings_do_not_count() -> None:
+    assert json_body_problem(b'{"a": "[[[[\\"{{{{", "b": "\\\\"}' + b"") is None
+    text = b'"' + b"[" * 40 + b'"'
+    assert json_body_problem(b"[" + text + b"]") is None
+    problem = _refused(b'{"\\"[": {"x": "\\\\\\u0000"}}')
+    assert _issue_path(problem) == ['"[', "x"]

@@ -17,7 +17,7 @@ from propbridge.idempotency.models import IdempotencyKey
 from propbridge.idempotency.service import KEY_TTL, forget_expired_keys
 from propbridge.jobs.models import Schedule
 from tests.e2e.test_seed_path import _charge
-from tests.support import LiveStack
+from tests.support import LiveStack, wait_for
 
 HOOK = {"url": "http://127.0.0.1:9/", "triggers": ["JOB_FAILURE"]}
 
@@ -151,3 +151,21 @@ def test_a_flood_of_bad_tokens_costs_almost_no_queries(stack: LiveStack) -> None
     # One read per MISS_REFRESH_SECONDS at most (and one every PRINCIPAL_CACHE_SECONDS).
     assert flood_queries <= lasted / MISS_REFRESH_SECONDS + 3, (flood_queries, lasted)
     assert flood_queries < 100
+
+
+def test_replays_and_reused_keys_count_against_the_rate_limit(stack: LiveStack) -> None:
+    limited = stack.client(stack.new_token(rate_limit=3))
+    # Windows are whole minutes of the stack's clock: start well inside one.
+    wait_for(lambda: stack.clock.now().second < 45, timeout=20)
+    key = {"Idempotency-Key": f"counted-{uuid.uuid4()}"}
+    first = limited.post("/v1/webhooks/", json=HOOK, headers=key)
+    assert first.status_code == 200, first.text
+    replayed = limited.post("/v1/webhooks/", json=HOOK, headers=key)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.headers["x-ratelimit-remaining"] == "1"
+    reused = limited.post("/v1/webhooks/", json={**HOOK, "active": True}, headers=key)
+    assert reused.status_code == 409
+    assert reused.headers["x-ratelimit-remaining"] == "0"
+    refused = limited.post("/v1/webhooks/", json=HOOK, headers=key)
+    assert refused.status_code == 429 and "idempotent-replayed" not in refused.headers
+    assert refused.json()["error"]["code"] == "rate_limited"

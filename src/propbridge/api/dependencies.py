@@ -119,53 +119,65 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+def is_api_path(path: str) -> bool:
+    """Whether a path is the API's (`/v1`), where every request needs a bearer token."""
+    return path.startswith("/v1/") or path == "/v1"
+
+
+async def authenticate(
+    state: dict[str, Any], authorization: str | None, runtime: Runtime, cache: PrincipalCache
+) -> Principal:
+    """The caller behind `Authorization: Bearer <token>`, looked up and counted against its
+    key's rate limit once per request: the principal is left in the request's `state`, where a
+    second call finds it. 401 when the header is absent, malformed or names no live key; 429
+    past the key's limit.
+
+    The request-context layer calls this for every `/v1` request with a body before reading a
+    byte of it (a header check: see `PrincipalCache`); `current_principal` for the others."""
+    known: Principal | None = state.get("principal")
+    if known is not None:
+        return known
+    if not authorization:
+        raise _unauthorised("Missing Authorization header")
+    token = bearer_token(authorization)
+    if token is None:
+        raise _unauthorised("Authorization must be 'Bearer <token>'")
+    principal = await cache.lookup(runtime.database, token)
+    if principal is None:
+        raise _unauthorised("Unknown, expired or revoked API key")
+    state["principal"] = principal
+    await _apply_rate_limit(state, runtime, principal)
+    return principal
+
+
 async def current_principal(request: Request) -> Principal:
-    """The caller behind `Authorization: Bearer <token>`; 401 when absent, malformed or unknown.
-    Authenticated once per request (the query check may have done it before the route)."""
+    """The caller of this request (see `authenticate`)."""
     # The request's state as the plain dict `request.state` wraps: read on every request, and
     # attribute access through `State` cost more than the lookup of the key itself.
     state: dict[str, Any] = request.scope.setdefault("state", {})
     known: Principal | None = state.get("principal")
     if known is not None:
         return known
-    header = request.headers.get("authorization")
-    if not header:
-        raise _unauthorised("Missing Authorization header")
-    token = bearer_token(header)
-    if token is None:
-        raise _unauthorised("Authorization must be 'Bearer <token>'")
-    already: tuple[str, Principal | None] | None = state.get("authenticated")
-    principal: Principal | None
-    if already is not None and already[0] == token:
-        principal = already[1]  # looked up by the idempotency middleware for this request
-    else:
-        app_state = request.app.state
-        cache: PrincipalCache = app_state.principal_cache
-        principal = await cache.lookup(app_state.runtime.database, token)
-    if principal is None:
-        raise _unauthorised("Unknown, expired or revoked API key")
-    state["principal"] = principal
-    if not state.get("rate_counted"):
-        state["rate_counted"] = True
-        await _apply_rate_limit(request, principal)
-    return principal
+    app_state = request.app.state
+    return await authenticate(
+        state, request.headers.get("authorization"), app_state.runtime, app_state.principal_cache
+    )
 
 
-async def _apply_rate_limit(request: Request, principal: Principal) -> None:
+async def _apply_rate_limit(state: dict[str, Any], runtime: Runtime, principal: Principal) -> None:
     """Count the request against its key's limit, if one applies; 429 past it."""
-    runtime = get_runtime(request)
     limit = principal.rate_limit or runtime.settings.rate_limit_per_minute
     if not limit:
         return
-    state = await count_request(runtime.database, principal.key_id, limit)
-    # The request-context middleware puts these on the response, whatever the route returns.
-    request.state.rate_limit_headers = state.headers()
-    if state.exceeded:
+    counted = await count_request(runtime.database, principal.key_id, limit)
+    # The request-context middleware puts these on the response, whatever answers it.
+    state["rate_limit_headers"] = counted.headers()
+    if counted.exceeded:
         raise ApiError(
             429,
             "rate_limited",
             f"This API key is limited to {limit} requests per minute",
-            headers={"Retry-After": str(state.reset_seconds)},
+            headers={"Retry-After": str(counted.reset_seconds)},
         )
 
 
@@ -196,7 +208,7 @@ async def refuse_undeclared_query(request: Request) -> None:
     it asks (SPEC §3), and a refused one counts against the key's rate limit."""
     route = request.scope.get("route")
     if request.query_params and isinstance(route, APIRoute):
-        if request.scope["path"].startswith("/v1/"):
+        if is_api_path(request.scope["path"]):
             await current_principal(request)
         refuse_unknown_params(request, declared_query(route))
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from propbridge.api.errors import bad_request, issue
-from propbridge.api.parameters import MAX_LIMIT, MAX_OFFSET
+from propbridge.api.parameters import MAX_LIMIT, MAX_OFFSET, MAX_ORDER_BY_TERMS
 from propbridge.db.engine import count_rows
 
 # From this offset on, pages are read ids first (see `run_list`).
@@ -80,9 +80,12 @@ def parse_list_query(
     parameters a route does not declare are refused before, see `refuse_unknown_params`)."""
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
-    raw_order = request.query_params.get("order-by") or default
+    terms = (request.query_params.get("order-by") or default).split(",")
+    if len(terms) > MAX_ORDER_BY_TERMS:
+        message = f"order-by takes at most {MAX_ORDER_BY_TERMS} fields"
+        raise bad_request(message, [issue(["order-by"], message)])
     order: list[tuple[str, str]] = []
-    for part in raw_order.split(","):
+    for part in terms:
         field, _, direction = part.strip().partition(":")
         direction = (direction or "asc").lower()
         if field not in orderable:

@@ -3,8 +3,8 @@
 Routes declare what only they know (their query parameters, the schema of their 200, a 405 or
 a body read by hand); what holds for every route is added here, once: the bearer scheme, the
 error envelope for each status a route can answer (400 and 401 everywhere, 403 where a scope is
-needed, 404 where a path names something, 409 and `Idempotency-Key` on every POST, 413 where a
-body is read, 429 when a key is rate limited), and the marks on what is ours, not Propexo's.
+needed, 404 where a path names something, 409 and `Idempotency-Key` on every POST, 408 and 413
+where a body is read, 429 when a key is rate limited), and the marks on what is ours, not Propexo's.
 FastAPI's 422 goes: every validation failure here is a 400.
 """
 
@@ -118,6 +118,8 @@ ERROR_MEANINGS = {
     405: "The integration's PMS does not support this operation.",
     409: "An `Idempotency-Key` reused with a different request or still in progress, or a write "
     "that repeats an earlier one with different contents.",
+    408: "The request body stalled: a pause longer than `PROPBRIDGE_BODY_TIMEOUT_SECONDS`, or not "
+    "whole within `PROPBRIDGE_BODY_TOTAL_TIMEOUT_SECONDS`. The connection is closed after it.",
     413: "The request body is larger than 2 MiB.",
     429: "The API key's rate limit is used up for this minute; see `Retry-After`.",
 }
@@ -262,7 +264,7 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any]) -> None
         if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
             parameters.append(IDEMPOTENCY_KEY)
     if method in BODY_METHODS:
-        statuses.append(413)
+        statuses += [408, 413]
     for status in statuses:
         responses.setdefault(str(status), error_response(status))
     for code, response in responses.items():

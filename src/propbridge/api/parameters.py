@@ -16,6 +16,9 @@ EXTENSION = "x-propbridge-extension"
 MAX_LIMIT = 250
 # Deeper than any table here; an offset past it is a client's mistake (and would overflow).
 MAX_OFFSET = 1_000_000_000
+# More than any useful ordering (the widest model has fewer orderable fields than a page has
+# rows); SQLite refuses an ORDER BY of a few thousand terms, and each term costs the planner.
+MAX_ORDER_BY_TERMS = 16
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def choice(
 def order_by_pattern(orderable: Iterable[str]) -> str:
     """The regular expression of an `order-by` value over these fields."""
     one = f"({'|'.join(sorted(orderable))})(:(asc|desc))?"
-    return f"^{one}(,{one})*$"
+    return f"^{one}(,{one}){{0,{MAX_ORDER_BY_TERMS - 1}}}$"
 
 
 def paging(
@@ -96,7 +99,7 @@ def paging(
                 "examples": [default_order],
             },
             "Fields to order by, comma-separated, each optionally followed by `:asc` (the "
-            f"default) or `:desc`. Fields: {', '.join(fields)}.",
+            f"default) or `:desc`; at most {MAX_ORDER_BY_TERMS}. Fields: {', '.join(fields)}.",
         ),
         QueryParam(
             "offset",

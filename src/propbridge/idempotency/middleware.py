@@ -1,8 +1,10 @@
 """`Idempotency-Key` for every POST, as SPEC §4 promises and as Stripe does (pure ASGI
 middleware).
 
-Keys belong to an API key: a request whose token is not a live key's is passed on untouched
-(the route answers 401) and costs no write, and no response is ever replayed to it. The first
+Keys belong to an API key: the request-context layer has authenticated the caller (and counted
+the request against its key's rate limit) before this runs, so a request without a live key's
+token never gets here on `/v1` and costs no write, and no response is ever replayed to it; a
+replay and a 409 count as requests of the key like any other. The first
 request with a key claims it in its own committed transaction before the route runs; only a
 request that ran to a success (2xx) keeps its response under the key: a redirect, a refusal (401, 403,
 429, a validation 400, a conflict) or a 5xx or a crash frees the key, so that the client can
@@ -17,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from propbridge.api.dependencies import PrincipalCache, bearer_token
-from propbridge.api.errors import ApiError, error_response, response_of, too_large
-from propbridge.api.request_bodies import read_bounded_body, replay_body
+from propbridge.api.errors import ApiError, error_response, response_of
+from propbridge.api.request_bodies import BodyBounds, read_bounded_body, replay_body
 from propbridge.idempotency import service
 
 if TYPE_CHECKING:
+    from propbridge.auth.service import Principal
     from propbridge.runtime import Runtime
 
 HEADER = b"idempotency-key"
@@ -32,13 +34,10 @@ MAX_KEY_LENGTH = 255
 class IdempotencyMiddleware:
     """Claims, replays and stores responses for POSTs that carry an `Idempotency-Key`."""
 
-    def __init__(
-        self, app: ASGIApp, runtime: Runtime, principals: PrincipalCache, max_body: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, bounds: BodyBounds) -> None:
         self.app = app
         self.runtime = runtime
-        self.principals = principals
-        self.max_body = max_body
+        self.bounds = bounds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -55,19 +54,15 @@ class IdempotencyMiddleware:
             )
             await response(scope, receive, send)
             return
-        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        principal = (
-            None if token is None else await self.principals.lookup(self.runtime.database, token)
-        )
-        # The route authenticates the same token again: it takes this answer instead of a second
-        # lookup (an unknown token would wait for another read of the keys).
-        scope.setdefault("state", {})["authenticated"] = (token, principal)
+        principal: Principal | None = scope.get("state", {}).get("principal")
         if principal is None:
-            await self.app(scope, receive, send)  # the route answers 401; nothing is kept
+            # Outside `/v1` (the console's forms): no API key to keep a response for.
+            await self.app(scope, receive, send)
             return
-        body = await read_bounded_body(receive, self.max_body)
-        if body is None:
-            await too_large(self.max_body)(scope, receive, send)
+        try:
+            body = await read_bounded_body(receive, self.bounds)
+        except ApiError as refused:
+            await response_of(refused)(scope, receive, send)
             return
         owner = principal.key_id
         request_fingerprint = service.fingerprint(
