@@ -8,7 +8,8 @@ again while wrk floods `POST /v1/resident-charges/resman/` from 28 more connecti
 request with a forged token, its own `Idempotency-Key` and a 1 KB body. It then counts the rows
 the flood left in the idempotency store (each is a write an attacker made us do).
 
-Then `/healthz` (2 connections) while 6 connections send `POST /v1/resident-charges/resman/`
+Then `/healthz` (2 connections) while 6 connections send `POST
+/v1/resident-charges/batch/resman/` (the route that takes 2 MiB; others refuse 64 KiB unread)
 with 2 MiB bodies, as fast as the server answers them: without a token, then with a good one
 (bodies of the shapes that cost a JSON check most: tiny objects, one array of numbers, small
 arrays nested 31 deep, thousands of keys, long strings; a Python client in its own process,
@@ -39,6 +40,7 @@ FLOOD_CONNECTIONS = 28
 BODY_CONNECTIONS = 6
 HEALTH_CONNECTIONS = 2
 TWO_MIB = 2 * 1024 * 1024
+FLOODED = "/v1/resident-charges/batch/resman/"
 
 
 def _shapes() -> list[bytes]:
@@ -76,7 +78,7 @@ async def _body_flood(host: str, port: int, token: str, seconds: float) -> dict[
                 body = bodies[sent % len(bodies)]
                 sent += 1
                 head = (
-                    f"POST /v1/resident-charges/resman/ HTTP/1.1\r\nHost: {host}\r\n{auth}"
+                    f"POST {FLOODED} HTTP/1.1\r\nHost: {host}\r\n{auth}"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                 )
                 try:

@@ -56,10 +56,15 @@ from propbridge.runtime import Runtime
 from propbridge.sync.endpoints import router as sync_router
 from propbridge.units.endpoints import router as units_router
 from propbridge.webhooks.endpoints import router as webhooks_router
+from propbridge.writes.endpoints import LARGE_BODY_PATHS
 from propbridge.writes.endpoints import router as writes_router
 from propbridge.writes.recorder import WriteRecorder
 
+# The routes that take many items in one body (a batch of 1,000 charges) read up to this; every
+# other API route one object of a few fields, up to `MAX_API_BODY_BYTES`: what a body costs to
+# parse and validate stays small wherever a route does not need it to be large.
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_API_BODY_BYTES = 64 * 1024
 # The console's forms (sign-in, an integration, a key, a retry) are well under 2 KB; its
 # sign-in is unauthenticated by nature, so this is all a stranger can make us read and parse.
 MAX_FORM_BODY_BYTES = 64 * 1024
@@ -68,11 +73,9 @@ MAX_FORM_BODY_BYTES = 64 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def api_body_bounds(settings: Settings) -> BodyBounds:
-    """What an API request's body may be: `MAX_BODY_BYTES`, sent in the configured time."""
-    return BodyBounds(
-        MAX_BODY_BYTES, settings.body_timeout_seconds, settings.body_total_timeout_seconds
-    )
+def api_body_bounds(settings: Settings, max_bytes: int = MAX_BODY_BYTES) -> BodyBounds:
+    """What an API request's body may be: `max_bytes`, sent in the configured time."""
+    return BodyBounds(max_bytes, settings.body_timeout_seconds, settings.body_total_timeout_seconds)
 
 
 def _without_body(send: Send) -> Send:
@@ -119,8 +122,9 @@ class RequestContextMiddleware:
         self.clock = runtime.clock
         self.cache = cache
         self.routes = routes
-        self.api_bodies = api_body_bounds(runtime.settings)
-        self.form_bodies = replace(self.api_bodies, max_bytes=MAX_FORM_BODY_BYTES)
+        self.large_bodies = api_body_bounds(runtime.settings)
+        self.api_bodies = replace(self.large_bodies, max_bytes=MAX_API_BODY_BYTES)
+        self.form_bodies = replace(self.large_bodies, max_bytes=MAX_FORM_BODY_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,7 +182,8 @@ class RequestContextMiddleware:
         if is_api_path(path):
             authorization = headers.get(b"authorization", b"").decode("latin-1")
             await authenticate(state, authorization, self.runtime, self.cache)
-            bounds = self.api_bodies
+            large = path.rstrip("/") + "/" in LARGE_BODY_PATHS  # its redirect too
+            bounds = self.large_bodies if large else self.api_bodies
         elif path == CONSOLE_PATH or path.startswith(f"{CONSOLE_PATH}/"):
             bounds = self.form_bodies
         else:
@@ -189,7 +194,7 @@ class RequestContextMiddleware:
         body = await read_bounded_body(receive, bounds)
         if body:
             problem = await checked_json_body(body)
-            if bounds is self.api_bodies:
+            if bounds is not self.form_bodies:
                 # The console's pages post forms; nothing else takes one.
                 problem = form_body_problem(headers.get(b"content-type", b"")) or problem
             if problem is not None:

@@ -193,16 +193,42 @@ def test_a_retry_after_from_the_pms_is_capped() -> None:
 
 
 def test_deep_nesting_is_a_400_with_or_without_an_idempotency_key(stack: LiveStack) -> None:
-    deep = b"[" * 100_000 + b"]" * 100_000
+    deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB: sent where a batch is taken
     reader = stack.client(stack.new_token(scopes=["read"]))
     for headers in ({}, {"Idempotency-Key": f"deep-{uuid.uuid4()}"}):
         for client in (stack.http, reader):
             answer = client.post(
-                "/v1/webhooks/",
+                "/v1/resident-charges/batch/resman/",
                 content=deep,
                 headers={"Content-Type": "application/json", **headers},
             )
             assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/resident-charges/resman/",
+        "/v1/resident-charges/",
+        "/v1/resident-payments/resman/",
+        "/v1/webhooks/",
+        "/v1/admin/integrations/",
+        "/v1/admin/api-keys/",
+    ],
+)
+def test_only_a_batch_takes_a_body_past_64_kib(stack: LiveStack, path: str) -> None:
+    """One object of a few fields is never that large: what a body costs to parse and validate
+    stays small on every route that does not need a large one."""
+    body = b'{"notes": "' + b"x" * (64 * 1024) + b'"}'
+    refused = stack.http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413, refused.text
+    assert "65536 bytes" in refused.json()["error"]["message"]
+    taken = stack.http.post(
+        "/v1/resident-charges/batch/resman/",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert taken.status_code == 400, taken.text  # read and validated: not a batch
 
 
 def test_nul_characters_are_a_400_everywhere(stack: LiveStack, synced: dict[str, Any]) -> None:

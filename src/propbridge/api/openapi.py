@@ -120,7 +120,8 @@ ERROR_MEANINGS = {
     "that repeats an earlier one with different contents.",
     408: "The request body stalled: a pause longer than `PROPBRIDGE_BODY_TIMEOUT_SECONDS`, or not "
     "whole within `PROPBRIDGE_BODY_TOTAL_TIMEOUT_SECONDS`. The connection is closed after it.",
-    413: "The request body is larger than 2 MiB.",
+    413: "The request body is larger than the route takes: 2 MiB for a batch of charges, "
+    "64 KiB for any other.",
     429: "The API key's rate limit is used up for this minute; see `Retry-After`.",
 }
 RATE_HEADERS = {

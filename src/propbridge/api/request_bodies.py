@@ -11,11 +11,11 @@ import gc
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -145,10 +145,25 @@ _LARGE_BODY_CHECKER = ThreadPoolExecutor(1, thread_name_prefix="body-check")
 async def checked_json_body(raw: bytes) -> ApiError | None:
     """`json_body_problem`, off the event loop for a large body (up to about 0.25 s of CPU for
     the worst 2 MiB): its steps give the loop the interpreter back in between."""
-    if len(raw) <= INLINE_CHECK_BYTES:
-        return json_body_problem(raw)
+    return await sized_work(len(raw), json_body_problem, raw)
+
+
+Result = TypeVar("Result")
+
+
+async def sized_work(size: int, work: Callable[..., Result], *arguments: Any) -> Result:
+    """`work(*arguments)` on a body of `size` bytes: on the event loop for a small one, else in
+    the thread that takes the large bodies one after another, the collector paused (what a
+    route parses and validates of a large body costs as much as the checks do)."""
+    if size <= INLINE_CHECK_BYTES:
+        return work(*arguments)
+
+    def paused() -> Result:
+        with _collector_paused():
+            return work(*arguments)
+
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_LARGE_BODY_CHECKER, json_body_problem, raw)
+    return await loop.run_in_executor(_LARGE_BODY_CHECKER, paused)
 
 
 def _too_deep() -> ApiError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any, TypeVar
 
 import orjson
@@ -26,12 +27,12 @@ from propbridge.api.dependencies import (
     read_session,
     require_scope,
 )
-from propbridge.api.errors import bad_request, issue
+from propbridge.api.errors import MAX_ISSUES, bad_request, issue
 from propbridge.api.listing import int_param
 from propbridge.api.openapi import answers, body_read_by_hand
 from propbridge.api.parameters import MAX_OFFSET, choice, documented, flag, paging, text
 from propbridge.api.records import bool_param
-from propbridge.api.request_bodies import json_object_body
+from propbridge.api.request_bodies import json_object_body, sized_work
 from propbridge.auth.service import Principal
 from propbridge.writes import service
 from propbridge.writes.presenters import ITEM_STATES
@@ -110,13 +111,24 @@ async def _body(request: Request, model: type[Body]) -> Body:
     """The request's JSON body validated against `model`, with the errors FastAPI gives for a
     body parameter: the same parser (the standard library's, so `json_invalid` names the same
     position), no parsing without a JSON content type, a missing body `missing`, and the
-    model's own errors under `body`. They are raised once the caller is authenticated, as the
-    generic routes raise theirs."""
+    model's own errors under `body` (the first `MAX_ISSUES`). They are raised once the caller
+    is authenticated, as the generic routes raise theirs. A large body (a batch) is parsed and
+    validated off the event loop."""
     try:
         raw = await request.body()
-        value: Any = raw
-        if raw and _is_json(request.headers.get("content-type") or "text/plain"):
-            value = json.loads(raw)
+    except Exception:
+        raise HTTPException(status_code=400, detail=UNREADABLE) from None
+    if not raw:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    as_json = _is_json(request.headers.get("content-type") or "text/plain")
+    return await sized_work(len(raw), _validated, raw, as_json, model)
+
+
+def _validated(raw: bytes, as_json: bool, model: type[Body]) -> Body:
+    """`_body`'s parse and validation, in one step that may run in another thread."""
+    try:
+        value: Any = json.loads(raw) if as_json else raw
     except json.JSONDecodeError as error:
         problem = {"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}
         raise RequestValidationError(
@@ -124,13 +136,10 @@ async def _body(request: Request, model: type[Body]) -> Body:
         ) from None
     except Exception:
         raise HTTPException(status_code=400, detail=UNREADABLE) from None
-    if not raw:
-        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
-        raise RequestValidationError([missing])
     try:
         return model.model_validate(value, from_attributes=True)
     except ValidationError as invalid:
-        problems = invalid.errors(include_url=False)
+        problems = islice(invalid.errors(include_url=False), MAX_ISSUES)
         raise RequestValidationError(
             [{**problem, "loc": ("body", *problem["loc"])} for problem in problems]
         ) from None
@@ -198,11 +207,20 @@ _add_single_write_route(
 )
 
 
-@router.post("/v1/resident-charges/batch/resman/", **answers(BatchAccepted, 405))
+BATCH_PATH = "/v1/resident-charges/batch/resman/"
+# The routes whose bodies may be large (up to `app.MAX_BODY_BYTES`; others take far less).
+LARGE_BODY_PATHS = frozenset({BATCH_PATH})
+
+
+@router.post(
+    BATCH_PATH, **answers(BatchAccepted, 405, **body_read_by_hand(ResidentChargeBatchCreate))
+)
 async def create_resident_charge_batch_resman(
-    body: ResidentChargeBatchCreate, request: Request, principal: Principal = Depends(writer)
+    request: Request, principal: Principal = Depends(writer)
 ) -> JSONResponse:
-    """Accept 1 to 1,000 charges of one property: one job, one MITS document."""
+    """Accept 1 to 1,000 charges of one property: one job, one MITS document. (Its body, up to
+    2 MiB, is read by hand: parsed and validated off the event loop.)"""
+    body = await _body(request, ResidentChargeBatchCreate)
     return await _vendor_write(request, service.resolve_charge_batch, principal, body)
 
 
