@@ -35,6 +35,7 @@ from propbridge.api.openapi import answers, build_openapi
 from propbridge.api.record_reads import RecordReads
 from propbridge.api.request_bodies import (
     BodyBounds,
+    arrived_whole,
     checked_json_body,
     form_body_problem,
     nul_in_target,
@@ -146,6 +147,9 @@ class RequestContextMiddleware:
                     *answer_headers,
                     (b"x-request-id", request_id.encode("latin-1")),
                     *state.get("rate_limit_headers", []),
+                    # Answered without its body read: the connection ends after this answer
+                    # (said here, so that no client sends its next request on it).
+                    *([(b"connection", b"close")] if state.get("body_unread") else []),
                 ]
             await send(message)
 
@@ -159,6 +163,8 @@ class RequestContextMiddleware:
                 if scope["method"] in BODY_METHODS:
                     receive = await self._body(scope, headers, state, receive)
             except ApiError as refused:
+                if state.get("body_unread"):
+                    state["body_unread"] = not await arrived_whole(receive, headers)
                 await response_of(refused)(scope, receive, reply)
                 return
             if scope["method"] == "HEAD":
@@ -179,6 +185,8 @@ class RequestContextMiddleware:
         """The request's body, read if this path takes one, as a `receive` that replays it;
         `ApiError` for the answer instead (401 and 429 before anything is read)."""
         path: str = scope["path"]
+        length = headers.get(b"content-length", b"")
+        state["body_unread"] = b"transfer-encoding" in headers or length not in (b"", b"0")
         if is_api_path(path):
             authorization = headers.get(b"authorization", b"").decode("latin-1")
             await authenticate(state, authorization, self.runtime, self.cache)
@@ -187,11 +195,14 @@ class RequestContextMiddleware:
         elif path == CONSOLE_PATH or path.startswith(f"{CONSOLE_PATH}/"):
             bounds = self.form_bodies
         else:
-            return replay_body(b"")  # no route here takes a body: a 404 or 405, unread
-        length = headers.get(b"content-length", b"")
+            # No route here takes a body: a 404 or 405, the body unread.
+            if state["body_unread"]:
+                state["body_unread"] = not await arrived_whole(receive, headers)
+            return replay_body(b"")
         if length.isdigit() and int(length) > bounds.max_bytes:
             raise too_large(bounds.max_bytes)
         body = await read_bounded_body(receive, bounds)
+        state["body_unread"] = False
         if body:
             problem = await checked_json_body(body)
             if bounds is not self.form_bodies:

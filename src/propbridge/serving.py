@@ -12,9 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import uvicorn
@@ -52,6 +52,15 @@ def _plain_answer(status: int, reason: bytes, code: str, message: str) -> bytes:
     ) + body
 
 
+# After an answer that left input unread (a request's body, or the rest of too-long headers),
+# the connection's write side is closed and what still comes is dropped, for at most this long
+# or this much, before the connection is: closing at once makes the kernel answer that input
+# with a reset, and a reset can destroy the answer before the client has read it (a client
+# sending `{}` with a bad token saw "connection reset" instead of its 401).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024
+
+
 class _HeadersTooLarge(Exception):
     """Stops the parser once the headers passed `MAX_HEADER_BYTES` (the answer is written)."""
 
@@ -62,9 +71,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     first request; keep-alive's idle timeout covers the wait between requests), and take at
     most `MAX_HEADER_BYTES` (431). Past a bound the connection is closed: otherwise a client
     trickling a byte at a time holds it, and its memory, forever. A connection whose answer
-    went out before its request's body was read (a 401, a 404, a 413) is closed too, rather than
-    kept alive to receive and drop the rest: that would cost more than the header check that
-    answered it (a flood of 2 MiB bodies without a token kept the loop busy receiving them).
+    went out before its request's body was read (a 401, a 404, a 413: the request context marks
+    it `connection: close`) is closed too, rather than kept alive to receive and drop the rest:
+    that would cost more than the header check that answered it (a flood of 2 MiB bodies
+    without a token kept the loop busy receiving them). Every close after an answer lingers
+    (`LINGER_SECONDS`, `LINGER_BYTES`), so that the client reads its answer, not a reset.
 
     Subclassed per server with its settings (`bounded_protocol`)."""
 
@@ -74,11 +85,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._header_bytes = 0
-        # Requests whose message (body included) has been received, and answers sent: the
-        # k-th answer went out before its body arrived when fewer than k messages are whole.
-        self._messages_received = 0
-        self._answers_sent = 0
         self._answered = False
+        self._lingered: int | None = None  # bytes dropped since the write side was closed
 
     def _arm(self, seconds: float, expired: Any) -> None:
         self._disarm()
@@ -93,6 +101,25 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._answered = True
             self.transport.write(answer)
+            self._linger_then_close()
+
+    def _linger_then_close(self) -> None:
+        """End the connection after what was written: its write side now, the rest once the
+        client has had `LINGER_SECONDS` to read the answer (or sent `LINGER_BYTES` more)."""
+        if self.transport.is_closing() or self._lingered is not None:
+            return
+        self._lingered = 0
+        self._unset_keepalive_if_required()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm(LINGER_SECONDS, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingered is None:
+            super().data_received(data)
+            return
+        self._lingered += len(data)
+        if self._lingered > LINGER_BYTES:
             self.transport.close()
 
     def _headers_expired(self) -> None:
@@ -138,17 +165,26 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._messages_received += 1
-        super().on_message_complete()
+        if self.cycle is not None:
+            # The cycle closes the connection after an answer marked `connection: close` (the
+            # request context marks those that leave a body unread): closed with a linger.
+            lingering = _ClosingWithLinger(self.transport, self._linger_then_close)
+            self.cycle.transport = cast(asyncio.Transport, lingering)
 
     def on_response_complete(self) -> None:
-        self._answers_sent += 1
-        super().on_response_complete()
-        if self._messages_received < self._answers_sent and not self.transport.is_closing():
-            self._unset_keepalive_if_required()
-            self.transport.close()
+        if self._lingered is None:  # else the connection is ending: no next request on it
+            super().on_response_complete()
+
+
+class _ClosingWithLinger:
+    """A transport whose `close` is a lingering close (everything else is the transport's)."""
+
+    def __init__(self, transport: asyncio.Transport, close: Callable[[], None]) -> None:
+        self._transport = transport
+        self.close = close
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def bounded_protocol(settings: Settings) -> type[BoundedHttpProtocol]:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -93,6 +94,21 @@ def test_a_connection_answered_before_its_body_is_closed_not_drained(stack: Live
         raw.sendall(_head("POST", "/v1/webhooks/", TWO_MIB, "Authorization: Bearer pb_forged"))
         assert read_http_answer(raw)[0] == 401
         assert closed_by_server(raw)
+
+
+def test_a_body_arriving_after_its_answer_does_not_reset_the_answer(stack: LiveStack) -> None:
+    """The 401 goes out on the headers; the small body follows a moment later. The server
+    closes its side after the answer but keeps reading a little: closed at once, the body's
+    arrival would be answered with a reset, which can destroy the 401 before it is read."""
+    for _attempt in range(20):
+        with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as raw:
+            raw.sendall(_head("POST", "/v1/webhooks/", 2, "Authorization: Bearer pb_forged"))
+            time.sleep(0.02)  # the answer is on its way
+            raw.sendall(b"{}")
+            time.sleep(0.02)  # the body reached the server after it answered
+            status, _headers, body = read_http_answer(raw)
+            assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+            assert closed_by_server(raw)
 
 
 def test_a_request_whose_body_came_whole_keeps_its_connection(stack: LiveStack) -> None:

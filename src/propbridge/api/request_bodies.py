@@ -271,6 +271,21 @@ async def read_bounded_body(receive: Receive, bounds: BodyBounds) -> bytes:
     return b"".join(chunks)
 
 
+async def arrived_whole(receive: Receive, headers: dict[bytes, bytes]) -> bool:
+    """Whether a request's whole body is already here, asked without waiting for any of it
+    (nor inviting it: a client expecting `100 Continue` has sent none): a refusal answered
+    before its body was read keeps the connection only then."""
+    if b"continue" in headers.get(b"expect", b"").lower():
+        return False
+    first = asyncio.ensure_future(receive())
+    await asyncio.sleep(0)  # one step: a body the server holds whole is handed over in it
+    if not first.done():
+        first.cancel()
+        return False
+    message = first.result()
+    return message["type"] == "http.request" and not message.get("more_body", False)
+
+
 def replay_body(body: bytes) -> Receive:
     """A `receive` that hands over an already read body, then reports the client gone."""
     sent = False
