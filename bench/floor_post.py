@@ -122,7 +122,7 @@ AUTH = (
     "SELECT id, scopes, integration_ids, revoked_at, expires_at FROM api_keys "
     "WHERE token_hash = {0}"
 )
-INTEGRATION = "SELECT vendor FROM integrations WHERE id = {0} AND deleted_at IS NULL"
+INTEGRATION = "SELECT vendor, account_key FROM integrations WHERE id = {0} AND deleted_at IS NULL"
 RESIDENT = (
     "SELECT r.property_id, r.x_property_id, l.x_id, l.unit_number FROM residents r "
     "LEFT JOIN leases l ON l.integration_id = r.integration_id "
@@ -134,8 +134,8 @@ CODE = (
     "WHERE id = {0} AND integration_id = {1}"
 )
 REQUEST_COLUMNS = (
-    "id, integration_id, operation, request_body, body_hash, dedupe_key, job_id, errors, "
-    "retry_of, retry_root, created_at, updated_at"
+    "id, integration_id, account_key, operation, request_body, body_hash, dedupe_key, job_id, "
+    "errors, retry_of, retry_root, created_at, updated_at"
 )
 ITEM_COLUMNS = (
     "id, write_request_id, position, kind, status, reference_number, batch_id, "
@@ -169,6 +169,7 @@ class Pending:
     digest: str
     dedupe_key: str
     integration_id: str
+    account_key: str
     item: dict[str, Any]
     future: asyncio.Future[str] = field(repr=False)
 
@@ -218,6 +219,7 @@ def _rows(
             (
                 request_id,
                 pending.integration_id,
+                pending.account_key,
                 "resident_charge",
                 json_out(pending.body),
                 pending.digest,
@@ -528,6 +530,7 @@ class FloorApp:
                 (integration_id, "resident_charge", charge.batch_id, charge.reference_number)
             ),
             integration_id=integration_id,
+            account_key=vendor[1],
             item=item,
             future=asyncio.get_running_loop().create_future(),
         )

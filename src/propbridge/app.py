@@ -204,7 +204,8 @@ class RequestContextMiddleware:
         body = await read_bounded_body(receive, bounds)
         state["body_unread"] = False
         if body:
-            problem = await checked_json_body(body)
+            problem, document = await checked_json_body(body)
+            state["json_body"] = document  # the routes that read a large body take it
             if bounds is not self.form_bodies:
                 # The console's pages post forms; nothing else takes one.
                 problem = form_body_problem(headers.get(b"content-type", b"")) or problem

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from propbridge.api.errors import ApiError
 from propbridge.api.request_bodies import (
     MAX_JSON_DEPTH,
+    NOT_JSON,
+    checked_body,
     checked_json_body,
     json_body_problem,
     nul_in_target,
@@ -87,8 +91,8 @@ def test_large_bodies_get_the_answers_small_ones_get() -> None:
     """2 MiB bodies (checked off the event loop) of the shapes that cost a check most."""
     tiny = b",".join([b"{}"] * 600_000)
     nested = b",".join([b"[" * 30 + b"]" * 30] * 30_000)
-    assert asyncio.run(checked_json_body(b"[" + tiny + b"]")) is None
-    assert asyncio.run(checked_json_body(b"[" + nested + b"]")) is None
+    assert asyncio.run(checked_json_body(b"[" + tiny + b"]"))[0] is None
+    assert asyncio.run(checked_json_body(b"[" + nested + b"]"))[0] is None
     repeated = _problem_of(b"[" + tiny + b',{"a": 1, "b": 2, "a": 3}]')
     assert "'a'" in repeated.message
     deep = _problem_of(b"[" + nested + b"," + b"[" * 33 + b"]" * 33 + b"]")
@@ -98,7 +102,7 @@ def test_large_bodies_get_the_answers_small_ones_get() -> None:
 
 
 def _problem_of(raw: bytes) -> ApiError:
-    problem = asyncio.run(checked_json_body(raw))
+    problem, _document = asyncio.run(checked_json_body(raw))
     assert problem is not None
     return problem
 
@@ -115,3 +119,20 @@ def test_escaped_quotes_and_brackets_in_strings_do_not_count() -> None:
     assert json_body_problem(b"[" + text + b"]") is None
     problem = _refused(b'{"\\"[": {"x": "\\\\\\u0000"}}')
     assert _issue_path(problem) == ['"[', "x"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": [1, 2.5, "x", null, true], "b": {"c": {}}}',
+        '{"é": "\\u00e9", "n": 12345678901234567890}'.encode("utf-16"),
+        b"[]",
+        b'"just a string"',
+    ],
+)
+def test_the_checks_hand_over_what_the_routes_parser_makes(raw: bytes) -> None:
+    """Routes that read a large body take the checks' document instead of parsing it again."""
+    problem, document = checked_body(raw)
+    assert problem is None and document == json.loads(raw)
+    assert checked_body(b"{not json")[1] is NOT_JSON
+    assert checked_body(b'{"a": 1, "a": 2}')[1] is NOT_JSON

@@ -69,27 +69,17 @@ def _job_row(integration_id: str, job_id: str) -> dict[str, Any]:
     }
 
 
-async def test_writes_by_dedupe_key_finds_only_the_keys_asked(session: AsyncSession) -> None:
-    integration = await factories.integration(session)
-    first_key, second_key = f"{new_id()}\x1fa", f"{new_id()}\x1fb"
-    first = await factories.write_request(
-        session, integration, dedupe_key=first_key, body_hash="a" * 64, request_body={"n": 1}
-    )
-    await factories.write_request(session, integration, dedupe_key=second_key)
-    await factories.write_request(session, integration)
-    found = await repository.writes_by_dedupe_key(session, [first_key, first_key, "missing"])
-    assert found == {first_key: SeenWrite(first.job_id, "a" * 64, {"n": 1})}
-    assert await repository.writes_by_dedupe_key(session, []) == {}
-
-
 async def test_inserted_writes_are_found_by_their_job_with_items_in_order(
     session: AsyncSession,
 ) -> None:
     integration = await factories.integration(session)
     job_id = new_id()
-    request = _request_row(integration.id, job_id, dedupe_key=new_id())
+    request = _request_row(
+        integration.id, job_id, dedupe_key=new_id(), retry_of=None, retry_root=None
+    )
     items = [_item_row(request["id"], 1, "r-b"), _item_row(request["id"], 0, "r-a")]
-    await repository.insert_writes(session, [request], items, [_job_row(integration.id, job_id)])
+    job = {**_job_row(integration.id, job_id), "concurrency_key": None}
+    await repository.record_writes(session, [request], items, [job], [])
     found = await repository.write_by_job(session, job_id)
     assert found is not None
     assert found.request.id == request["id"] and found.request.operation == "resident_charge_batch"
@@ -101,9 +91,9 @@ async def test_inserted_writes_are_found_by_their_job_with_items_in_order(
     assert await repository.write_by_job(session, new_id()) is None
 
 
-async def test_insert_writes_with_no_request_writes_nothing(session: AsyncSession) -> None:
+async def test_recording_no_write_writes_nothing(session: AsyncSession) -> None:
     before = await count_rows(session, select(WriteRequest))
-    await repository.insert_writes(session, [], [], [])
+    await repository.record_writes(session, [], [], [], [])
     assert await count_rows(session, select(WriteRequest)) == before
 
 

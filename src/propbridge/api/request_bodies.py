@@ -42,15 +42,17 @@ class _DuplicateKeyError(ValueError):
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> None:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # One C-level dict() and a length comparison per object; the loop runs only for the object
-    # that repeats a key, to name it. Nothing is kept: the check needs no parsed document.
-    if len(dict(pairs)) != len(pairs):
+    # that repeats a key, to name it. The dict is the object of the document the route reads.
+    made = dict(pairs)
+    if len(made) != len(pairs):
         seen: set[str] = set()
         for key, _value in pairs:
             if key in seen:
                 raise _DuplicateKeyError(key)
             seen.add(key)
+    return made
 
 
 _pausing = threading.Lock()
@@ -97,29 +99,39 @@ _ONE_KIND = bytes.maketrans(b"{}", b"[]")  # in valid JSON the kind does not cha
 _CLOSERS = bytes.maketrans(b"[{", b"]}")
 
 
+# What `checked_body` hands over for a body that is not JSON (the route says what is wrong).
+NOT_JSON: Any = object()
+
+
 def json_body_problem(raw: bytes) -> ApiError | None:
     """The 400 for a JSON body no route should read: a key repeated within one object (parsers
     would silently keep one of the two values), nesting deeper than `MAX_JSON_DEPTH`, or a NUL
     character in a string (no database column can hold it; the issue names where). None when
-    there is none, or when the body is not JSON (the route says so).
+    there is none, or when the body is not JSON (the route says so)."""
+    return checked_body(raw)[0]
 
-    Linear in the body: one parse (the standard library's, the routes' parser) whose hook is a
-    C-level `dict` per object, then byte-string operations (`replace`, `find`, `translate`,
-    one compiled regular expression). Only a body found to hold a NUL is parsed again, up to
-    that string, to name where it is."""
+
+def checked_body(raw: bytes) -> tuple[ApiError | None, Any]:
+    """`json_body_problem`, and the document parsed (`NOT_JSON` if the body is not JSON): what
+    the standard library's parser, the routes', makes of it, so that a route need not parse
+    a large body again.
+
+    Linear in the body: one parse whose hook is a C-level `dict` per object, then byte-string
+    operations (`replace`, `find`, `translate`, one compiled regular expression). Only a body
+    found to hold a NUL is parsed again, up to that string, to name where it is."""
     try:
         encoding = json.detect_encoding(raw)
         with _collector_paused():
-            json.loads(raw, object_pairs_hook=_no_duplicates)
+            document = json.loads(raw, object_pairs_hook=_no_duplicates)
     except _DuplicateKeyError as duplicate:
         return bad_request(
             f"The JSON body has the key {duplicate.key!r} twice",
             [issue([duplicate.key], "Given twice")],
-        )
+        ), NOT_JSON
     except RecursionError:
-        return _too_deep()
+        return _too_deep(), NOT_JSON
     except (ValueError, UnicodeDecodeError):
-        return None
+        return None, NOT_JSON
     if encoding != "utf-8":
         # The parser took UTF-16 or UTF-32 (or a byte-order mark); the checks below read UTF-8.
         raw = raw.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
@@ -127,13 +139,13 @@ def json_body_problem(raw: bytes) -> ApiError | None:
     nul_at = plain.find(_NUL_ESCAPE)
     plain = plain.replace(_ESCAPED_QUOTE, _BLANK)
     if _innermost_removed(_STRING.sub(b"", plain).translate(_ONE_KIND, _NOT_BRACKETS)):
-        return _too_deep()
+        return _too_deep(), NOT_JSON
     if nul_at >= 0:
         return bad_request(
             "The JSON body has a NUL character in a string",
             [issue(_path_to(raw, plain, nul_at), "NUL characters are not accepted")],
-        )
-    return None
+        ), NOT_JSON
+    return None, document
 
 
 # One thread checks the large bodies, one after another: a check holds the interpreter in
@@ -142,10 +154,10 @@ def json_body_problem(raw: bytes) -> ApiError | None:
 _LARGE_BODY_CHECKER = ThreadPoolExecutor(1, thread_name_prefix="body-check")
 
 
-async def checked_json_body(raw: bytes) -> ApiError | None:
-    """`json_body_problem`, off the event loop for a large body (up to about 0.25 s of CPU for
-    the worst 2 MiB): its steps give the loop the interpreter back in between."""
-    return await sized_work(len(raw), json_body_problem, raw)
+async def checked_json_body(raw: bytes) -> tuple[ApiError | None, Any]:
+    """`checked_body`, off the event loop for a large body (up to about 0.25 s of CPU for the
+    worst 2 MiB): its steps give the loop the interpreter back in between."""
+    return await sized_work(len(raw), checked_body, raw)
 
 
 Result = TypeVar("Result")

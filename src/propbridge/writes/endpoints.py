@@ -32,7 +32,7 @@ from propbridge.api.listing import int_param
 from propbridge.api.openapi import answers, body_read_by_hand
 from propbridge.api.parameters import MAX_OFFSET, choice, documented, flag, paging, text
 from propbridge.api.records import bool_param
-from propbridge.api.request_bodies import json_object_body, sized_work
+from propbridge.api.request_bodies import NOT_JSON, json_object_body, sized_work
 from propbridge.auth.service import Principal
 from propbridge.writes import service
 from propbridge.writes.presenters import ITEM_STATES
@@ -122,13 +122,17 @@ async def _body(request: Request, model: type[Body]) -> Body:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([missing])
     as_json = _is_json(request.headers.get("content-type") or "text/plain")
-    return await sized_work(len(raw), _validated, raw, as_json, model)
+    # The document the request context's checks parsed (the same parser): not parsed again.
+    parsed = request.scope.get("state", {}).get("json_body", NOT_JSON)
+    return await sized_work(len(raw), _validated, raw, as_json, parsed, model)
 
 
-def _validated(raw: bytes, as_json: bool, model: type[Body]) -> Body:
+def _validated(raw: bytes, as_json: bool, parsed: Any, model: type[Body]) -> Body:
     """`_body`'s parse and validation, in one step that may run in another thread."""
     try:
-        value: Any = json.loads(raw) if as_json else raw
+        value: Any = raw
+        if as_json:
+            value = parsed if parsed is not NOT_JSON else json.loads(raw)
     except json.JSONDecodeError as error:
         problem = {"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}
         raise RequestValidationError(

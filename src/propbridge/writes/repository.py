@@ -26,7 +26,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -114,35 +113,6 @@ class SeenWrite:
     job_id: str
     digest: str
     body: dict[str, Any]
-
-
-async def writes_by_dedupe_key(db: Executor, keys: Iterable[str]) -> dict[str, SeenWrite]:
-    """Recorded writes holding any of these dedupe keys."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    rows = await db.execute(
-        select(
-            WriteRequest.dedupe_key,
-            WriteRequest.job_id,
-            WriteRequest.body_hash,
-            WriteRequest.request_body,
-        ).where(WriteRequest.dedupe_key.in_(wanted))
-    )
-    return {row.dedupe_key: SeenWrite(row.job_id, row.body_hash, row.request_body) for row in rows}
-
-
-async def insert_writes(
-    db: Executor,
-    requests: list[dict[str, Any]],
-    items: list[dict[str, Any]],
-    jobs: list[dict[str, Any]],
-) -> None:
-    """New write requests, their items and their jobs (one transaction: the caller's)."""
-    if requests:
-        await db.execute(insert(WriteRequest), requests)
-        await db.execute(insert(WriteItem), items)
-        await db.execute(insert(Job), jobs)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The key is `rules.reference_key`: the three parts joined by U+001F. Where older writes shared
+# The key was the three parts joined by U+001F (0010 claims references per PMS account instead). Where older writes shared
 # a reference, the claim goes to the first one ResMan did not reject (it may hold that one),
 # else to the first.
 BACKFILL = """
