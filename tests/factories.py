@@ -199,6 +199,6 @@ async def write_item(
     integration = await session.get(Integration, of.integration_id)
     assert integration is not None
     key = rules.claim_of(integration.account_key, row.reference_number)
-    if claim and of.retry_of is None and await session.get(WriteReference, key) is None:
+    if claim and of.retry_of is None and not await session.get(WriteReference, (key[1], key[0])):
         await _add(session, WriteReference(account_key=key[0], reference=key[1], job_id=of.job_id))
     return row

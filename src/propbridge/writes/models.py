@@ -82,6 +82,8 @@ class WriteReference(Base):
 
     __tablename__ = "write_references"
 
-    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The reference leads the key: the recorder looks claims up by reference (in one statement
+    # for a whole group of writes, before it knows their accounts), reconciliation by both.
     reference: Mapped[str] = mapped_column(String, primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(String(36))

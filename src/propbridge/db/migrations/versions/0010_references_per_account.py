@@ -193,10 +193,10 @@ def upgrade() -> None:
     op.drop_table("write_references")
     op.create_table(
         "write_references",
-        sa.Column("account_key", sa.String(length=64), nullable=False),
         sa.Column("reference", sa.String(), nullable=False),
+        sa.Column("account_key", sa.String(length=64), nullable=False),
         sa.Column("job_id", sa.String(length=36), nullable=False),
-        sa.PrimaryKeyConstraint("account_key", "reference"),
+        sa.PrimaryKeyConstraint("reference", "account_key"),
     )
     _claim_references(connection, accounts)
 
